@@ -1,0 +1,5 @@
+"""Allow ``python -m forewarn``."""
+
+from forewarn.cli import main
+
+raise SystemExit(main())

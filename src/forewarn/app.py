@@ -1,0 +1,93 @@
+"""Assemble a running platform from the settings: store, writer, pipeline, adapters.
+
+Nothing here happens at import time; :class:`Platform` is built by the CLI (or a test) and
+started and stopped explicitly, so tests run several platforms side by side on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from forewarn.catalogue import Catalogue
+from forewarn.config import Settings
+from forewarn.ingest.claim import claim_quarantined
+from forewarn.ingest.pipeline import Pipeline
+from forewarn.protocols.hj212.handler import Hj212Handler
+from forewarn.protocols.hj212.server import Hj212Server
+from forewarn.store.base import DeviceInfo
+from forewarn.store.sqlite import SqliteStore
+from forewarn.store.writer import BatchWriter
+
+__all__ = ["Platform"]
+
+log = logging.getLogger(__name__)
+
+
+class Platform:
+    """One forewarn process in the embedded mode."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or Catalogue()
+        self.clock = clock
+        self._tasks: list[asyncio.Task[None]] = []
+        self.write_store: SqliteStore | None = None
+        self.read_store: SqliteStore | None = None
+        self.writer: BatchWriter | None = None
+        self.pipeline: Pipeline | None = None
+        self.handler: Hj212Handler | None = None
+        self.hj212: Hj212Server | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        self.write_store = SqliteStore(s.db_path, self.catalogue)
+        self.read_store = SqliteStore(s.db_path, self.catalogue)
+        self.writer = BatchWriter(self.write_store, s.batch_max_rows)
+        self.pipeline = Pipeline(self.read_store, self.writer, loop, clock=self.clock)
+        self.writer.start()
+        self.handler = Hj212Handler(self.pipeline, s.tz)
+        self.pipeline.on_registered.append(self._claim)
+        # packets quarantined before their devices were registered while we were down
+        self._claim(list(self.pipeline.devices.values()))
+        self.hj212 = Hj212Server(
+            self.handler,
+            idle_timeout_s=s.idle_timeout_s,
+            max_frame_bytes=s.max_frame_bytes,
+            max_garbage_bytes=s.max_garbage_bytes,
+        )
+        await self.hj212.start(s.hj212_host, s.hj212_port)
+        self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
+
+    def _claim(self, devices: list[DeviceInfo]) -> None:
+        assert self.read_store is not None and self.handler is not None and self.pipeline
+        pipeline = self.pipeline
+        claim_quarantined(self.read_store, self.handler, devices, pipeline.submit)
+
+    @property
+    def hj212_port(self) -> int:
+        assert self.hj212 is not None
+        return self.hj212.port
+
+    async def stop(self) -> None:
+        """Stop accepting, write everything already received, close the database."""
+        for task in self._tasks:
+            task.cancel()
+        if self.hj212 is not None:
+            await self.hj212.close()
+        if self.writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+        # let the last commit's callbacks run before the loop goes away
+        await asyncio.sleep(0)
+        for store in (self.write_store, self.read_store):
+            if store is not None:
+                store.close()

@@ -1,0 +1,76 @@
+"""The ``forewarn`` command: argument parsing and the one place user mistakes become one line.
+
+Each sub-command lives in a module of this package; this module builds the parser, loads the
+settings, and turns the errors a user can cause (a bad option, a missing file, a sheet with
+mistakes, a port in use) into ``forewarn: error: ...`` and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from forewarn import __version__
+from forewarn.cli import query, registry, run
+from forewarn.cli.common import UserError
+from forewarn.config import ConfigError
+from forewarn.registry.files import RegistryFileError
+from forewarn.store.sqlite import StoreError
+
+__all__ = ["main"]
+
+
+def _common() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--data", type=Path, default=None, metavar="DIR",
+        help="data directory (default ./forewarn-data)",
+    )
+    parent.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help="settings file (default ./forewarn.toml if it exists)",
+    )
+    parent.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="forewarn",
+        description="Online monitoring and early warning for regulators.",
+    )
+    parser.add_argument("--version", action="version", version=f"forewarn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run.add_commands(sub, common)
+    registry.add_commands(sub, common)
+    query.add_commands(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = args.handler(args)
+        return result
+    except (UserError, ConfigError, StoreError, RegistryFileError) as exc:
+        print(f"forewarn: error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"forewarn: error: the database cannot be used: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `forewarn readings ... | head`
+        return 0

@@ -1,0 +1,125 @@
+"""Read-only commands: readings, status, devices unknown."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from typing import Any
+
+from forewarn.cli.common import UserError, iso, open_store, parse_time, settings_from
+from forewarn.model import Kind
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "readings", parents=[common], help="print stored readings of one device",
+        description="Print one record per reading: mn, code, field, kind, ts, value, flag.",
+    )
+    p.add_argument("--mn", required=True, help="the device's MN")
+    p.add_argument("--code", help="only this factor code (e.g. a34002)")
+    p.add_argument("--kind", default="rtd", choices=[k.value for k in Kind])
+    p.add_argument("--from", dest="from_", metavar="ISO", help="from this time (inclusive)")
+    p.add_argument("--to", metavar="ISO", help="to this time (inclusive)")
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.set_defaults(handler=readings)
+
+    p = sub.add_parser("status", parents=[common], help="devices online, readings, rejections")
+    p.add_argument("--format", default="text", choices=["text", "json"])
+    p.set_defaults(handler=status)
+
+    p = sub.add_parser("devices", parents=[common], help="device lists")
+    dsub = p.add_subparsers(dest="devices_command", metavar="WHAT", required=True)
+    u = dsub.add_parser(
+        "unknown", parents=[common],
+        help="devices that send data but are not registered (their data is quarantined)",
+    )
+    u.add_argument("--format", default="text", choices=["text", "json"])
+    u.set_defaults(handler=unknown)
+
+
+def readings(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    tz = settings.tz
+    from_ms = parse_time(args.from_, tz, "--from")
+    to_ms = parse_time(args.to, tz, "--to")
+    if from_ms is not None and to_ms is not None and from_ms > to_ms:
+        raise UserError("--from is after --to")
+    store = open_store(settings)
+    try:
+        if store.device_infos().get(args.mn) is None:
+            known = store.unknown_devices()
+            hint = " (it is in quarantine: register it to see its data)" if any(
+                u.mn == args.mn for u in known) else ""
+            raise UserError(f"no registered device with MN {args.mn}{hint}")
+        kind = Kind(args.kind)
+        out = sys.stdout
+        writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
+        if writer is not None:
+            writer.writerow(["mn", "code", "field", "kind", "ts", "value", "flag"])
+        for r in store.readings(args.mn, kind, args.code, from_ms, to_ms):
+            row = [r.mn, r.code, r.field, r.kind.value, iso(r.ts_ms, tz), r.value, r.flag]
+            if writer is not None:
+                writer.writerow(row)
+            else:
+                keys = ("mn", "code", "field", "kind", "ts", "value", "flag")
+                out.write(json.dumps(dict(zip(keys, row, strict=True)), ensure_ascii=False) + "\n")
+    finally:
+        store.close()
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    store = open_store(settings)
+    try:
+        report = store.status(int(time.time() * 1000), settings.offline_after_intervals)
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    print(f"devices registered   {report['devices_registered']}")
+    print(f"devices online       {report['devices_online']}")
+    print(f"readings stored      {report['readings_stored']}")
+    print(f"packets accepted     {report['packets_accepted']}")
+    print(f"packets rejected     {report['packets_rejected']}")
+    rejections = report["rejections"]
+    assert isinstance(rejections, dict)
+    for reason, info in rejections.items():
+        print(f"  {reason:<20} {info['count']:>8}  last: MN={info['last_mn']} {info['last_detail']}")
+    quirks = report["quirks_tolerated"]
+    assert isinstance(quirks, dict)
+    if quirks:
+        print("quirks tolerated     " + ", ".join(f"{k}={v}" for k, v in quirks.items()))
+    print(f"unknown devices      {report['unknown_devices']} ({report['quarantined_packets']} packets in quarantine)")
+    print(f"points discovered    {report['points_discovered']}")
+    return 0
+
+
+def unknown(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    store = open_store(settings)
+    try:
+        rows = store.unknown_devices()
+    finally:
+        store.close()
+    tz = settings.tz
+    if args.format == "json":
+        for u in rows:
+            print(json.dumps({"mn": u.mn, "first_seen": iso(u.first_ms, tz),
+                              "last_seen": iso(u.last_ms, tz), "packets": u.packets,
+                              "last_peer": u.last_peer}))
+        return 0
+    if not rows:
+        print("no unknown devices")
+        return 0
+    print(f"{'MN':<26} {'first seen':<26} {'last seen':<26} {'packets':>8}  peer")
+    for u in rows:
+        print(f"{u.mn:<26} {iso(u.first_ms, tz):<26} {iso(u.last_ms, tz):<26} {u.packets:>8}  {u.last_peer}")
+    print("register them with 'forewarn registry import FILE'; their data is kept until then")
+    return 0

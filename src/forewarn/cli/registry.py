@@ -1,0 +1,142 @@
+"""``forewarn registry``: import and export the registry sheets, list points."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from forewarn.catalogue import Catalogue
+from forewarn.cli.common import UserError, open_store, settings_from
+from forewarn.config import Settings
+from forewarn.ingest.claim import OfflinePort, claim_quarantined
+from forewarn.protocols.hj212.handler import Hj212Handler
+from forewarn.registry.files import (
+    read_registry_file,
+    write_devices_csv,
+    write_points_csv,
+    write_xlsx,
+)
+from forewarn.store.base import DeviceRow, ImportResult, PointRow
+
+__all__ = ["add_commands", "import_files"]
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("registry", help="regions, enterprises, sites, devices and points")
+    rsub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+
+    i = rsub.add_parser(
+        "import", parents=[common], help="import devices and points from CSV or XLSX files",
+        description="Import devices (columns region_code, region_name, enterprise, site, "
+        "site_type, longitude, latitude, mn, password, and optionally parent_region_code, "
+        "protocol, interval_s, leniency, device_kind, site_status) and points (mn, code, "
+        "field, and optionally name, quantity, unit, lower, upper, role). Re-importing "
+        "updates rows; nothing is duplicated.",
+    )
+    i.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    i.set_defaults(handler=import_cmd)
+
+    e = rsub.add_parser("export", parents=[common], help="export the registry")
+    e.add_argument("--format", default="csv", choices=["csv", "xlsx"])
+    e.add_argument("--points", action="store_true", help="export points instead of devices (csv)")
+    e.add_argument("-o", "--output", type=Path, help="file to write (required for xlsx)")
+    e.set_defaults(handler=export_cmd)
+
+    pts = rsub.add_parser("points", parents=[common], help="list points")
+    pts.add_argument("--mn", help="only this device")
+    pts.add_argument("--discovered", action="store_true",
+                     help="only points created from data the registry did not list")
+    pts.set_defaults(handler=points_cmd)
+
+
+def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, int]:
+    """Import registry files in one transaction and claim any quarantined data they free."""
+    catalogue = Catalogue()
+    devices: list[DeviceRow] = []
+    points: list[PointRow] = []
+    for path in files:
+        d, p = read_registry_file(path, catalogue)
+        devices.extend(d)
+        points.extend(p)
+    known_mns = {d.mn for d in devices}
+    missing = sorted({p.mn for p in points} - known_mns)
+    store = open_store(settings, create=True)
+    try:
+        registered = store.device_infos()
+        missing = [mn for mn in missing if mn not in registered]
+        if missing:
+            raise UserError(
+                f"points refer to device(s) neither registered nor in these files: {', '.join(missing[:5])}"
+            )
+        before = set(registered)
+        result = store.apply_registry(devices, points)
+        port = OfflinePort(store, time.time)
+        handler = Hj212Handler(port, settings.tz)
+        fresh = [info for mn, info in store.device_infos().items() if mn not in before]
+        claimed = claim_quarantined(store, handler, fresh, store.write)
+    finally:
+        store.close()
+    return result, claimed
+
+
+def import_cmd(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    result, claimed = import_files(settings, list(args.files))
+    print(
+        f"imported: {result.regions} regions, {result.enterprises} enterprises, "
+        f"{result.sites} sites, {result.devices_added} devices added, "
+        f"{result.devices_updated} updated, {result.points_added} points added, "
+        f"{result.points_updated} updated"
+    )
+    if claimed:
+        print(f"{claimed} quarantined packets from newly registered devices are now stored as readings")
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    store = open_store(settings)
+    try:
+        devices = store.export_devices()
+        points = store.export_points()
+    finally:
+        store.close()
+    if args.format == "xlsx":
+        if args.output is None:
+            raise UserError("--format xlsx needs --output FILE.xlsx")
+        write_xlsx(args.output, devices, points)
+        print(f"wrote {len(devices)} devices and {len(points)} points to {args.output}")
+        return 0
+    if args.output is not None:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            if args.points:
+                write_points_csv(out, points)
+            else:
+                write_devices_csv(out, devices)
+        return 0
+    if args.points:
+        write_points_csv(sys.stdout, points)
+    else:
+        write_devices_csv(sys.stdout, devices)
+    return 0
+
+
+def points_cmd(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    store = open_store(settings)
+    try:
+        points = [
+            p for p in store.export_points()
+            if (args.mn is None or p.mn == args.mn) and (not args.discovered or p.discovered)
+        ]
+    finally:
+        store.close()
+    for p in points:
+        mark = "  (discovered)" if p.discovered else ""
+        print(f"{p.mn:<26} {p.code}-{p.field:<10} {p.name} [{p.quantity}, {p.unit}]{mark}")
+    if not points:
+        print("no points")
+    return 0

@@ -1,0 +1,195 @@
+"""Long-running commands: serve, demo, simulate, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from typing import Any
+
+from forewarn.app import Platform
+from forewarn.cli.common import UserError, open_store, settings_from
+from forewarn.config import Settings
+
+__all__ = ["add_commands"]
+
+log = logging.getLogger("forewarn")
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    serve_opts = argparse.ArgumentParser(add_help=False)
+    serve_opts.add_argument("--hj212-port", type=int, default=None, metavar="PORT",
+                            help="HJ 212 TCP port (default 8212)")
+    serve_opts.add_argument("--hj212-host", default=None, metavar="ADDR",
+                            help="address to listen on (default 0.0.0.0)")
+    serve_opts.add_argument("--duration", type=float, default=None, metavar="S",
+                            help="stop after S seconds (default: run until Ctrl-C)")
+
+    p = sub.add_parser("serve", parents=[common, serve_opts], help="run the platform")
+    p.set_defaults(handler=serve)
+
+    p = sub.add_parser(
+        "demo", parents=[common, serve_opts],
+        help="register the seed fleet, run the platform and the simulator together",
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed of the simulator")
+    p.set_defaults(handler=demo)
+
+    p = sub.add_parser("simulate", parents=[common], help="drive the simulated fleet at a platform")
+    p.add_argument("--target", required=True, metavar="HOST:PORT", help="the platform's HJ 212 address")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.set_defaults(handler=simulate)
+
+    p = sub.add_parser("bench", parents=[common], help="benchmarks")
+    bsub = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    b = bsub.add_parser("ingest", parents=[common],
+                        help="points/s from HJ 212 frames over TCP to rows in SQLite, against the floor")
+    b.add_argument("--points", type=int, default=1_000_000, help="points to send (default 1e6)")
+    b.add_argument("--devices", type=int, default=200, help="device connections (default 200)")
+    b.add_argument("--idle", type=int, default=0, metavar="N",
+                   help="instead: measure memory per idle connection with N connections")
+    b.set_defaults(handler=bench)
+
+
+def _serve_settings(args: argparse.Namespace) -> Settings:
+    port = args.hj212_port
+    if port is not None and not 0 <= port <= 65535:
+        raise UserError(f"--hj212-port {port} is not a TCP port")
+    if args.duration is not None and args.duration <= 0:
+        raise UserError("--duration must be positive")
+    return settings_from(args, hj212_port=port, hj212_host=args.hj212_host)
+
+
+async def _start(platform: Platform) -> None:
+    try:
+        await platform.start()
+    except OSError as exc:
+        await platform.stop()
+        s = platform.settings
+        raise UserError(
+            f"cannot listen on {s.hj212_host}:{s.hj212_port} ({exc.strerror}); "
+            "is another forewarn running? choose another --hj212-port"
+        ) from None
+
+
+async def _until_stopped(duration: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=duration)
+    except TimeoutError:
+        pass
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = _serve_settings(args)
+
+    async def main() -> None:
+        platform = Platform(settings)
+        await _start(platform)
+        print(f"forewarn serving HJ 212 on {settings.hj212_host}:{platform.hj212_port}, "
+              f"data in {settings.data_dir}/ (Ctrl-C to stop)", flush=True)
+        try:
+            await _until_stopped(args.duration)
+        finally:
+            await platform.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from forewarn.cli.registry import import_files
+    from forewarn.sim.fleet import fleet_files
+    from forewarn.sim.simulator import run_simulator
+
+    settings = _serve_settings(args)
+    result, _ = import_files(settings, list(fleet_files()))
+    print(f"registered the demo fleet: {result.devices_added + result.devices_updated} devices "
+          f"at {result.sites} sites of {result.enterprises} enterprises in {settings.data_dir}/")
+
+    async def main() -> None:
+        platform = Platform(settings)
+        await _start(platform)
+        port = platform.hj212_port
+        data = f"--data {settings.data_dir}"
+        print(
+            f"\nforewarn is running: HJ 212 on port {port}, simulator connected.\n"
+            "In another terminal, try:\n"
+            f"  .venv/bin/forewarn status {data}\n"
+            f"  .venv/bin/forewarn readings {data} --mn <MN> --kind rtd\n"
+            f"  .venv/bin/forewarn registry export {data} | head\n"
+            f"  .venv/bin/forewarn devices unknown {data}\n"
+            "Ctrl-C stops the demo; the data stays in the data directory.\n",
+            flush=True,
+        )
+        sim = asyncio.create_task(
+            run_simulator("127.0.0.1", port, duration_s=args.duration, seed=args.seed, log=log.info)
+        )
+        ticker = asyncio.create_task(_report_every(platform, settings, 15.0))
+        try:
+            await _until_stopped(args.duration)
+        finally:
+            sim.cancel()
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sim
+            await platform.stop()
+        store = open_store(settings)
+        try:
+            report = store.status(int(time.time() * 1000), settings.offline_after_intervals)
+        finally:
+            store.close()
+        print(f"demo stopped: {report['readings_stored']} readings stored, "
+              f"{report['packets_rejected']} packets rejected; data kept in {settings.data_dir}/")
+
+    asyncio.run(main())
+    return 0
+
+
+async def _report_every(platform: Platform, settings: Settings, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        assert platform.read_store is not None and platform.hj212 is not None
+        report = platform.read_store.status(int(time.time() * 1000), settings.offline_after_intervals)
+        print(
+            f"[status] {len(platform.hj212.connections)} connections, "
+            f"{report['devices_online']}/{report['devices_registered']} devices online, "
+            f"{report['readings_stored']} readings stored, "
+            f"{report['packets_rejected']} packets rejected",
+            flush=True,
+        )
+
+
+def _target(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"--target {text!r} is not HOST:PORT (e.g. 127.0.0.1:8212)")
+    return host, int(port)
+
+
+def simulate(args: argparse.Namespace) -> int:
+    from forewarn.sim.simulator import run_simulator
+
+    host, port = _target(args.target)
+    if args.duration is not None and args.duration <= 0:
+        raise UserError("--duration must be positive")
+    stats = asyncio.run(run_simulator(host, port, duration_s=args.duration, seed=args.seed, log=log.info))
+    print(stats)
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from forewarn.bench.ingest import run_idle_bench, run_ingest_bench
+
+    settings = settings_from(args)
+    if args.idle:
+        return run_idle_bench(args.idle)
+    return run_ingest_bench(settings, points=args.points, devices=args.devices)

@@ -1,0 +1,172 @@
+"""What the platform does with each HJ 212 frame a device sends.
+
+Per frame: parse it; find the device by MN (unknown MNs go to quarantine, kept raw); apply
+that device's leniency and password; turn data uploads into readings; hand the batch to the
+pipeline; and answer as the standard asks only once the pipeline says the batch is stored
+(9014), or at once where no storage is involved (9013, 1012 time setting, 9011 for a wrong
+password). Nothing here touches a socket or the database: the connection passes itself in
+as something that can ``send`` and the pipeline is reached through a small port.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from forewarn.model import KIND_BY_CN
+from forewarn.protocols.hj212.codec import Frame, Hj212Error, check_quirks, parse
+from forewarn.protocols.hj212.framing import RawFrame
+from forewarn.protocols.hj212.readings import DataTimeConverter, frame_rows
+from forewarn.protocols.hj212.replies import (
+    QNRTN_WRONG_PASSWORD,
+    data_answer,
+    notification_answer,
+    request_answer,
+    set_time,
+)
+from forewarn.store.base import DeviceInfo, IngestBatch, QuarantinedPacket, ReadingBatch, Rejection
+from forewarn.store.writer import WriteDone
+
+__all__ = ["Hj212Handler", "IngestPort", "Peer"]
+
+log = logging.getLogger(__name__)
+
+_MN = re.compile(rb"MN=([^;&]{1,40})")
+_ANSWER_AFTER_STORE = frozenset(KIND_BY_CN) | {"2081"}
+_HEARTBEATS = frozenset({"9015", "9021"})
+
+
+class Peer(Protocol):
+    """The connection a frame came in on."""
+
+    peer: str
+
+    def send(self, data: bytes) -> None: ...
+
+
+class IngestPort(Protocol):
+    """The part of the pipeline an adapter uses."""
+
+    def device(self, mn: str) -> DeviceInfo | None: ...
+    def submit(self, batch: IngestBatch, on_stored: WriteDone | None = None) -> None: ...
+    def reject(self, reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None: ...
+    def now_ms(self) -> int: ...
+
+
+def sniff_mn(data: bytes) -> str:
+    """The MN of a frame too broken to parse, for the rejection log (empty if none)."""
+    found = _MN.search(data)
+    return found.group(1).decode("ascii", "replace") if found else ""
+
+
+class Hj212Handler:
+    """Judges frames for one platform; shared by all connections."""
+
+    def __init__(self, port: IngestPort, tz: ZoneInfo) -> None:
+        self.port = port
+        self.tz = tz
+        self.to_ms = DataTimeConverter(tz)
+
+    # ------------------------------------------------------------------ live frames
+
+    def handle(self, raw: RawFrame, conn: Peer) -> None:
+        port = self.port
+        try:
+            frame = parse(raw.data, crlf=raw.crlf)
+        except Hj212Error as exc:
+            port.reject(exc.reason, mn=sniff_mn(raw.data), detail=exc.detail, peer=conn.peer)
+            return
+        now = port.now_ms()
+        device = port.device(frame.mn)
+        if device is None:
+            self._quarantine(frame, raw, conn, now)
+            return
+        batch = IngestBatch()
+        try:
+            self.judge(frame, device, batch)
+        except Hj212Error as exc:
+            port.reject(exc.reason, mn=frame.mn, detail=exc.detail, peer=conn.peer)
+            if exc.reason == "wrong_password" and frame.qn is not None:
+                conn.send(request_answer(frame, QNRTN_WRONG_PASSWORD))
+            return
+        batch.note_activity(device.id, now, now)
+        cn = frame.cn
+        if cn in _ANSWER_AFTER_STORE:
+            reply = data_answer(frame) if frame.answer_wanted else None
+            port.submit(batch, _send_when_stored(conn, reply, frame.mn))
+            return
+        port.submit(batch)
+        if cn == "1013":  # time calibration request: acknowledge, then set the clock
+            conn.send(notification_answer(frame))
+            conn.send(set_time(frame, datetime.fromtimestamp(now / 1000, self.tz)))
+        elif cn in _HEARTBEATS and frame.answer_wanted:
+            conn.send(notification_answer(frame))
+
+    def _quarantine(self, frame: Frame, raw: RawFrame, conn: Peer, now: int) -> None:
+        """Keep a packet from an unregistered MN as it came, to be claimed on registration."""
+        batch = IngestBatch(
+            quarantine=[QuarantinedPacket(frame.mn, now, raw.data, raw.crlf, conn.peer)]
+        )
+        batch.counters["packets_quarantined"] += 1
+        reply = data_answer(frame) if frame.answer_wanted and frame.cn in _ANSWER_AFTER_STORE else None
+        self.port.submit(batch, _send_when_stored(conn, reply, frame.mn))
+
+    # ------------------------------------------------------------------ judging
+
+    def judge(self, frame: Frame, device: DeviceInfo, batch: IngestBatch) -> None:
+        """Check a registered device's frame and add what it carries to ``batch``.
+
+        Raises Hj212Error when the frame is refused; values that are not numbers are
+        rejected one by one (counted) while the rest of the frame is kept.
+        """
+        check_quirks(frame, device.leniency)
+        if device.password and frame.pw != device.password:
+            raise Hj212Error("wrong_password", f"PW={frame.pw!r} does not match the registry")
+        for quirk in frame.quirks:
+            batch.quirks[(device.id, quirk.value)] += 1
+        if frame.cn not in KIND_BY_CN:
+            batch.counters["commands_received"] += 1
+            return
+        kind, rows, problems = frame_rows(frame, self.to_ms)
+        for problem in problems:
+            log.warning("MN=%s: value not stored: %s", frame.mn, problem)
+            batch.rejections.append(Rejection("bad_value", self.port.now_ms(), frame.mn, problem))
+        batch.readings.append(ReadingBatch(device.id, kind, rows))
+        batch.counters["packets_accepted"] += 1
+        if frame.split:
+            batch.counters["split_parts_accepted"] += 1
+
+    def claim(self, device: DeviceInfo, packets: list[tuple[int, int, bytes, bool]]) -> IngestBatch:
+        """Turn a newly registered device's quarantined packets into an ordinary batch.
+
+        Each packet is judged exactly as if it had just arrived from a registered device;
+        refused ones are counted as rejections. All of them leave quarantine.
+        """
+        batch = IngestBatch()
+        for row_id, received_ms, raw, crlf in packets:
+            batch.claimed_quarantine.append(row_id)
+            try:
+                frame = parse(raw, crlf=crlf)
+                self.judge(frame, device, batch)
+            except Hj212Error as exc:
+                batch.rejections.append(
+                    Rejection(exc.reason, self.port.now_ms(), device.mn, f"(claimed) {exc.detail}")
+                )
+                continue
+            batch.note_activity(device.id, received_ms, received_ms)
+        batch.counters["packets_claimed"] += len(packets)
+        return batch
+
+
+def _send_when_stored(conn: Peer, reply: bytes | None, mn: str) -> Callable[[BaseException | None], None]:
+    def done(error: BaseException | None) -> None:
+        if error is not None:
+            log.error("MN=%s: not stored (%s); no answer sent, the device will retry", mn, error)
+        elif reply is not None:
+            conn.send(reply)
+
+    return done

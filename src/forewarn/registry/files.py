@@ -1,0 +1,290 @@
+"""Registry files: read and write the CSV and XLSX sheets regulators keep their devices in.
+
+A *devices* sheet has one row per data collector with its site, enterprise and region; a
+*points* sheet maps (MN, code, sub-field) to a named quantity with unit and limits. Which one a
+sheet is, is told by its header. Every mistake is reported with its file, row and column,
+all of them at once, so a person can fix the sheet in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, fields
+from pathlib import Path
+from typing import TextIO
+
+from forewarn.catalogue import Catalogue
+from forewarn.protocols.hj212.codec import Quirk
+from forewarn.store.base import DeviceRow, PointRow
+
+__all__ = [
+    "DEVICE_COLUMNS",
+    "POINT_COLUMNS",
+    "RegistryFileError",
+    "read_registry_file",
+    "write_devices_csv",
+    "write_points_csv",
+    "write_xlsx",
+]
+
+DEVICE_REQUIRED = (
+    "region_code", "region_name", "enterprise", "site", "site_type",
+    "longitude", "latitude", "mn", "password",
+)
+DEVICE_OPTIONAL = (
+    "parent_region_code", "protocol", "interval_s", "leniency", "device_kind", "site_status",
+)
+DEVICE_COLUMNS = DEVICE_REQUIRED + DEVICE_OPTIONAL
+POINT_REQUIRED = ("mn", "code", "field")
+POINT_OPTIONAL = ("name", "quantity", "unit", "lower", "upper", "role")
+POINT_COLUMNS = POINT_REQUIRED + POINT_OPTIONAL
+PROTOCOLS = ("hj212",)
+_QUIRKS = {q.value for q in Quirk}
+_BAD_ID_CHARS = set(";,&=\r\n")
+
+
+class RegistryFileError(Exception):
+    """A registry file that cannot be imported; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:20]
+        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__("\n".join(shown) + more)
+        self.problems = problems
+
+
+def read_registry_file(
+    path: Path, catalogue: Catalogue
+) -> tuple[list[DeviceRow], list[PointRow]]:
+    """Devices and points from a CSV or XLSX file (every sheet of a workbook is read)."""
+    if not path.exists():
+        raise RegistryFileError([f"{path}: no such file"])
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        sheets = list(_xlsx_sheets(path))
+    elif suffix in (".csv", ".txt"):
+        sheets = [(str(path), _csv_rows(path))]
+    else:
+        raise RegistryFileError([f"{path}: use a .csv or .xlsx file"])
+    devices: list[DeviceRow] = []
+    points: list[PointRow] = []
+    problems: list[str] = []
+    for where, rows in sheets:
+        if not rows:
+            continue
+        header = [_norm_header(h) for h in rows[0]]
+        body = rows[1:]
+        if set(POINT_REQUIRED) <= set(header) and "enterprise" not in header:
+            points.extend(_points(where, header, body, problems))
+        elif "mn" in header and "enterprise" in header:
+            devices.extend(_devices(where, header, body, catalogue, problems))
+        else:
+            problems.append(
+                f"{where}: header is neither a devices sheet (needs {', '.join(DEVICE_REQUIRED)}) "
+                f"nor a points sheet (needs {', '.join(POINT_REQUIRED)})"
+            )
+    _check_duplicates(devices, points, problems)
+    if problems:
+        raise RegistryFileError(problems)
+    return devices, points
+
+
+def _norm_header(text: object) -> str:
+    return str(text or "").strip().lstrip("\ufeff").lower()
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise RegistryFileError([f"{path}: not UTF-8 or GBK text"])
+    return [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+
+
+def _xlsx_sheets(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise RegistryFileError([f"{path}: cannot be read as a workbook ({exc})"]) from exc
+    try:
+        for sheet in book.worksheets:
+            rows = [
+                ["" if v is None else str(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)
+            ]
+            yield f"{path}[{sheet.title}]", [r for r in rows if any(c.strip() for c in r)]
+    finally:
+        book.close()
+
+
+def _records(
+    where: str, header: list[str], body: list[list[str]], required: tuple[str, ...],
+    problems: list[str],
+) -> Iterator[tuple[str, dict[str, str]]]:
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(f"{where}: missing column(s) {', '.join(missing)}")
+        return
+    for number, row in enumerate(body, start=2):
+        record = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header) if h}
+        yield f"{where} row {number}", record
+
+
+def _devices(
+    where: str, header: list[str], body: list[list[str]], catalogue: Catalogue,
+    problems: list[str],
+) -> Iterator[DeviceRow]:
+    unknown = [h for h in header if h and h not in DEVICE_COLUMNS]
+    if unknown:
+        problems.append(f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(DEVICE_COLUMNS)})")
+    for at, r in _records(where, header, body, DEVICE_REQUIRED, problems):
+        errors: list[str] = []
+        for column in ("region_code", "region_name", "enterprise", "site", "mn"):
+            if not r.get(column):
+                errors.append(f"{column} is empty")
+        code = r.get("region_code", "")
+        if code and not (code.isdigit() and len(code) in (6, 9, 12)):
+            errors.append(f"region_code {code!r} is not an administrative division code (6 digits)")
+        site_type = catalogue.site_type_id(r.get("site_type", ""))
+        if site_type is None:
+            errors.append(
+                f"site_type {r.get('site_type')!r} is unknown (one of: {', '.join(catalogue.site_types)})"
+            )
+        lon = _float(r.get("longitude", ""), "longitude", errors)
+        lat = _float(r.get("latitude", ""), "latitude", errors)
+        if lon is not None and lat is not None:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                errors.append(f"longitude {lon} / latitude {lat} out of range")
+            elif abs(lat) > abs(lon) and 70 <= abs(lat) <= 140:
+                errors.append(f"longitude {lon} and latitude {lat} look swapped")
+        mn = r.get("mn", "")
+        if mn and (len(mn) > 64 or set(mn) & _BAD_ID_CHARS):
+            errors.append(f"mn {mn!r} is not a valid HJ 212 MN (at most 64 characters, no ; , & =)")
+        password = r.get("password", "")
+        if len(password) > 64 or set(password) & _BAD_ID_CHARS:
+            errors.append("password may not hold ; , & = or exceed 64 characters")
+        protocol = r.get("protocol") or "hj212"
+        if protocol not in PROTOCOLS:
+            errors.append(f"protocol {protocol!r} is not supported (one of: {', '.join(PROTOCOLS)})")
+        interval = r.get("interval_s") or "60"
+        if not interval.isdigit() or int(interval) <= 0:
+            errors.append(f"interval_s {interval!r} must be a whole number of seconds > 0")
+        leniency = [q.strip() for q in (r.get("leniency") or "").replace(",", "|").split("|") if q.strip()]
+        bad = [q for q in leniency if q not in _QUIRKS]
+        if bad:
+            errors.append(f"leniency {'|'.join(bad)} unknown (known: {', '.join(sorted(_QUIRKS))})")
+        if errors:
+            problems.extend(f"{at}: {e}" for e in errors)
+            continue
+        assert site_type is not None
+        yield DeviceRow(
+            region_code=code, region_name=r["region_name"],
+            parent_region_code=r.get("parent_region_code", ""), enterprise=r["enterprise"],
+            site=r["site"], site_type=site_type, mn=mn, longitude=lon, latitude=lat,
+            password=password, protocol=protocol, interval_s=int(interval),
+            leniency="|".join(leniency), device_kind=r.get("device_kind", ""),
+            site_status=r.get("site_status") or "active",
+        )
+
+
+def _points(
+    where: str, header: list[str], body: list[list[str]], problems: list[str]
+) -> Iterator[PointRow]:
+    unknown = [h for h in header if h and h not in POINT_COLUMNS]
+    if unknown:
+        problems.append(f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(POINT_COLUMNS)})")
+    for at, r in _records(where, header, body, POINT_REQUIRED, problems):
+        errors = [f"{c} is empty" for c in POINT_REQUIRED if not r.get(c)]
+        lower = _float(r.get("lower", ""), "lower", errors, optional=True)
+        upper = _float(r.get("upper", ""), "upper", errors, optional=True)
+        if lower is not None and upper is not None and lower > upper:
+            errors.append(f"lower {lower} is above upper {upper}")
+        if errors:
+            problems.extend(f"{at}: {e}" for e in errors)
+            continue
+        yield PointRow(
+            mn=r["mn"], code=r["code"], field=r["field"], name=r.get("name", ""),
+            quantity=r.get("quantity", ""), unit=r.get("unit", ""), lower=lower, upper=upper,
+            role=r.get("role", ""),
+        )
+
+
+def _float(text: str, name: str, errors: list[str], optional: bool = False) -> float | None:
+    if not text:
+        if not optional:
+            errors.append(f"{name} is empty")
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        errors.append(f"{name} {text!r} is not a number")
+        return None
+
+
+def _check_duplicates(devices: list[DeviceRow], points: list[PointRow], problems: list[str]) -> None:
+    seen: dict[str, DeviceRow] = {}
+    for d in devices:
+        if d.mn in seen and seen[d.mn] != d:
+            problems.append(f"mn {d.mn} appears twice with different rows")
+        seen[d.mn] = d
+    keys: set[tuple[str, str, str]] = set()
+    for p in points:
+        key = (p.mn, p.code, p.field)
+        if key in keys:
+            problems.append(f"point {p.mn} {p.code}-{p.field} appears twice")
+        keys.add(key)
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def _device_cells(d: DeviceRow) -> list[object]:
+    values = {f.name: v for f, v in zip(fields(DeviceRow), astuple(d), strict=True)}
+    values["site_status"] = d.site_status
+    return [values[c] if values[c] is not None else "" for c in DEVICE_COLUMNS]
+
+
+def _point_cells(p: PointRow) -> list[object]:
+    values = {f.name: v for f, v in zip(fields(PointRow), astuple(p), strict=True)}
+    return [values[c] if values[c] is not None else "" for c in POINT_COLUMNS]
+
+
+def _write_csv(out: TextIO, header: Iterable[str], rows: Iterable[list[object]]) -> None:
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(list(header))
+    w.writerows(rows)
+
+
+def write_devices_csv(out: TextIO, devices: list[DeviceRow]) -> None:
+    _write_csv(out, DEVICE_COLUMNS, (_device_cells(d) for d in devices))
+
+
+def write_points_csv(out: TextIO, points: list[PointRow]) -> None:
+    _write_csv(out, POINT_COLUMNS, (_point_cells(p) for p in points))
+
+
+def write_xlsx(path: Path, devices: list[DeviceRow], points: list[PointRow]) -> None:
+    """A workbook with a devices sheet and a points sheet, re-importable as it is."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "devices"
+    sheet.append(list(DEVICE_COLUMNS))
+    for d in devices:
+        sheet.append(_device_cells(d))
+    points_sheet = book.create_sheet("points")
+    points_sheet.append(list(POINT_COLUMNS))
+    for p in points:
+        points_sheet.append(_point_cells(p))
+    book.save(path)

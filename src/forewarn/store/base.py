@@ -1,0 +1,215 @@
+"""The store interface and the records that cross it.
+
+SQLite implements it for the embedded mode; PostgreSQL will implement the same interface and
+pass the same test suite. Everything here is plain data, so that the pipeline can build a
+batch on the event loop and hand it to the writer thread without sharing anything else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from forewarn.model import Kind
+
+__all__ = [
+    "DeviceInfo",
+    "DeviceRow",
+    "ImportResult",
+    "IngestBatch",
+    "PointRow",
+    "QuarantinedPacket",
+    "ReadingRecord",
+    "Rejection",
+    "Store",
+    "UnknownDevice",
+]
+
+#: One reading as the pipeline hands it to the store: code, sub-field, ts (ms), value, flag.
+ReadingRow = tuple[str, str, int, float, str]
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceRow:
+    """One row of a registry import: a device with its site, enterprise and region."""
+
+    region_code: str
+    region_name: str
+    enterprise: str
+    site: str
+    site_type: str
+    mn: str
+    parent_region_code: str = ""
+    longitude: float | None = None
+    latitude: float | None = None
+    password: str = ""
+    protocol: str = "hj212"
+    interval_s: int = 60
+    leniency: str = ""
+    device_kind: str = ""
+    site_status: str = "active"
+
+
+@dataclass(slots=True, frozen=True)
+class PointRow:
+    """One row of a point import: what a (device, code, sub-field) measures."""
+
+    mn: str
+    code: str
+    field: str
+    name: str = ""
+    quantity: str = ""
+    unit: str = ""
+    lower: float | None = None
+    upper: float | None = None
+    role: str = ""
+    discovered: bool = False
+
+
+@dataclass(slots=True)
+class ImportResult:
+    regions: int = 0
+    enterprises: int = 0
+    sites: int = 0
+    devices_added: int = 0
+    devices_updated: int = 0
+    points_added: int = 0
+    points_updated: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceInfo:
+    """What the ingest path needs to know of a registered device, cached in memory."""
+
+    id: int
+    mn: str
+    password: str
+    interval_s: int
+    leniency: frozenset[str]
+    protocol: str
+
+
+@dataclass(slots=True)
+class ReadingBatch:
+    """Readings of one device and one kind."""
+
+    device_id: int
+    kind: Kind
+    rows: list[ReadingRow]
+
+
+@dataclass(slots=True, frozen=True)
+class QuarantinedPacket:
+    mn: str
+    received_ms: int
+    raw: bytes
+    crlf: bool
+    peer: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Rejection:
+    reason: str
+    at_ms: int
+    mn: str = ""
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    """Everything one or more packets change in the store, written in one transaction."""
+
+    readings: list[ReadingBatch] = field(default_factory=list)
+    quarantine: list[QuarantinedPacket] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    quirks: Counter[tuple[int, str]] = field(default_factory=Counter)
+    #: device id -> (first heard ms, last heard ms, packets)
+    activity: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    counters: Counter[str] = field(default_factory=Counter)
+    #: quarantine rows to delete once their packets have been stored as readings
+    claimed_quarantine: list[int] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        return sum(len(r.rows) for r in self.readings)
+
+    def merge(self, other: IngestBatch) -> None:
+        self.readings.extend(other.readings)
+        self.quarantine.extend(other.quarantine)
+        self.rejections.extend(other.rejections)
+        self.quirks.update(other.quirks)
+        for device_id, (first, last, packets) in other.activity.items():
+            self.note_activity(device_id, first, last, packets)
+        self.counters.update(other.counters)
+        self.claimed_quarantine.extend(other.claimed_quarantine)
+
+    def note_activity(self, device_id: int, first: int, last: int, packets: int = 1) -> None:
+        seen = self.activity.get(device_id)
+        if seen is None:
+            self.activity[device_id] = (first, last, packets)
+        else:
+            self.activity[device_id] = (min(seen[0], first), max(seen[1], last), seen[2] + packets)
+
+
+@dataclass(slots=True, frozen=True)
+class ReadingRecord:
+    mn: str
+    code: str
+    field: str
+    kind: Kind
+    ts_ms: int
+    value: float | None
+    flag: str
+
+
+@dataclass(slots=True, frozen=True)
+class UnknownDevice:
+    mn: str
+    first_ms: int
+    last_ms: int
+    packets: int
+    last_peer: str
+
+
+class Store(Protocol):
+    """What the pipeline, the CLI and (later) the web layer need from storage."""
+
+    def close(self) -> None: ...
+
+    # registry
+    def apply_registry(self, devices: list[DeviceRow], points: list[PointRow]) -> ImportResult: ...
+    def registry_version(self) -> int: ...
+    def device_infos(self) -> dict[str, DeviceInfo]: ...
+    def export_devices(self) -> list[DeviceRow]: ...
+    def export_points(self) -> list[PointRow]: ...
+
+    # ingest (called from one writer thread)
+    def write(self, batch: IngestBatch) -> None: ...
+
+    # queries
+    def readings(
+        self,
+        mn: str,
+        kind: Kind,
+        code: str | None = None,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+    ) -> Iterator[ReadingRecord]: ...
+    def latest(self, kind: Kind = Kind.RTD, mn: str | None = None) -> list[ReadingRecord]: ...
+    def unknown_devices(self) -> list[UnknownDevice]: ...
+    def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]: ...
+    def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]: ...
+    def counters(self) -> dict[str, int]: ...
+
+
+def chunks(items: Iterable[ReadingRow], size: int) -> Iterator[list[ReadingRow]]:
+    """Split rows into lists of at most ``size`` (for bounded transactions)."""
+    chunk: list[ReadingRow] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

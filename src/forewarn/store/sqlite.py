@@ -1,0 +1,402 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+Writes come from one thread only (see :mod:`forewarn.store.writer`), in batched
+transactions; readers (the CLI, other processes) read concurrently thanks to WAL. Points a
+device reports before anyone registered them are created here, inside the same transaction
+as their readings, from the catalogue's templates, and flagged as discovered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from forewarn.catalogue import Catalogue
+from forewarn.model import Kind
+from forewarn.store.base import (
+    DeviceInfo,
+    DeviceRow,
+    ImportResult,
+    IngestBatch,
+    PointRow,
+    ReadingRecord,
+    UnknownDevice,
+)
+from forewarn.store.migrate import migrate
+
+__all__ = ["SqliteStore", "StoreError"]
+
+_TABLE = {kind: f"readings_{kind.value}" for kind in Kind}
+
+
+class StoreError(Exception):
+    """The data directory or database cannot be used; the message says why."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SqliteStore:
+    """SQLite implementation of :class:`forewarn.store.base.Store`."""
+
+    def __init__(self, path: Path, catalogue: Catalogue, *, create: bool = True) -> None:
+        self.path = path
+        self.catalogue = catalogue
+        if not path.exists() and not create:
+            raise StoreError(f"no forewarn database at {path} (start 'forewarn serve' or import a registry first)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA cache_size=-65536")
+        migrate(self.db)
+        self._points: dict[int, dict[tuple[str, str], int]] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---------------------------------------------------------------- registry
+
+    def apply_registry(self, devices: list[DeviceRow], points: list[PointRow]) -> ImportResult:
+        """Insert or update regions, enterprises, sites, devices and points in one transaction.
+
+        Keys are natural: region code, enterprise name, (enterprise, site name), device MN,
+        (MN, code, sub-field). Re-importing the same file changes nothing and duplicates nothing.
+        """
+        result = ImportResult()
+        now = _now_ms()
+        db = self.db
+        with _transaction(db):
+            regions: dict[str, tuple[str, str]] = {}
+            for d in devices:
+                regions[d.region_code] = (d.region_name, d.parent_region_code)
+            for code, (name, parent) in regions.items():
+                db.execute(
+                    "INSERT INTO regions (code, name, parent_code) VALUES (?, ?, ?) "
+                    "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
+                    "parent_code = COALESCE(NULLIF(excluded.parent_code, ''), regions.parent_code)",
+                    (code, name, parent or None),
+                )
+                result.regions += 1
+            enterprise_ids: dict[str, int] = {}
+            site_ids: dict[tuple[str, str], int] = {}
+            for d in devices:
+                if d.enterprise not in enterprise_ids:
+                    enterprise_ids[d.enterprise] = _upsert_id(
+                        db,
+                        "INSERT INTO enterprises (name, region_code) VALUES (?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET region_code = excluded.region_code "
+                        "RETURNING id",
+                        (d.enterprise, d.region_code),
+                    )
+                    result.enterprises += 1
+                key = (d.enterprise, d.site)
+                if key not in site_ids:
+                    site_ids[key] = _upsert_id(
+                        db,
+                        "INSERT INTO sites (enterprise_id, name, site_type, region_code, "
+                        "longitude, latitude, status) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (enterprise_id, name) DO UPDATE SET "
+                        "site_type = excluded.site_type, region_code = excluded.region_code, "
+                        "longitude = excluded.longitude, latitude = excluded.latitude, "
+                        "status = excluded.status RETURNING id",
+                        (enterprise_ids[d.enterprise], d.site, d.site_type, d.region_code,
+                         d.longitude, d.latitude, d.site_status),
+                    )
+                    result.sites += 1
+                existed = db.execute("SELECT 1 FROM devices WHERE mn = ?", (d.mn,)).fetchone()
+                db.execute(
+                    "INSERT INTO devices (mn, site_id, protocol, password, interval_s, leniency, "
+                    "device_kind, registered_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (mn) DO UPDATE SET site_id = excluded.site_id, "
+                    "protocol = excluded.protocol, password = excluded.password, "
+                    "interval_s = excluded.interval_s, leniency = excluded.leniency, "
+                    "device_kind = excluded.device_kind",
+                    (d.mn, site_ids[key], d.protocol, d.password, d.interval_s, d.leniency,
+                     d.device_kind, now),
+                )
+                if existed:
+                    result.devices_updated += 1
+                else:
+                    result.devices_added += 1
+            for p in points:
+                row = db.execute("SELECT id FROM devices WHERE mn = ?", (p.mn,)).fetchone()
+                if row is None:
+                    raise StoreError(f"point {p.code}-{p.field}: device {p.mn} is not registered")
+                template = self.catalogue.point_template(p.code, p.field)
+                cur = db.execute(
+                    "INSERT INTO points (device_id, code, field, name, quantity, unit, lower, "
+                    "upper, role, discovered, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
+                    "ON CONFLICT (device_id, code, field) DO UPDATE SET name = excluded.name, "
+                    "quantity = excluded.quantity, unit = excluded.unit, lower = excluded.lower, "
+                    "upper = excluded.upper, role = excluded.role, discovered = 0 "
+                    "RETURNING (created_ms = ?)",
+                    (row[0], p.code, p.field, p.name or template.name_zh,
+                     p.quantity or template.quantity, p.unit or template.unit, p.lower, p.upper,
+                     p.role, now, now),
+                )
+                if cur.fetchone()[0]:
+                    result.points_added += 1
+                else:
+                    result.points_updated += 1
+            db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'"
+            )
+        self._points.clear()
+        return result
+
+    def registry_version(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'registry_version'").fetchone()
+        return int(row[0])
+
+    def device_infos(self) -> dict[str, DeviceInfo]:
+        rows = self.db.execute(
+            "SELECT id, mn, password, interval_s, leniency, protocol FROM devices "
+            "WHERE status = 'active'"
+        )
+        return {
+            mn: DeviceInfo(id_, mn, pw, interval, frozenset(x for x in lenient.split("|") if x), proto)
+            for id_, mn, pw, interval, lenient, proto in rows
+        }
+
+    def export_devices(self) -> list[DeviceRow]:
+        rows = self.db.execute(
+            "SELECT r.code, r.name, COALESCE(r.parent_code, ''), e.name, s.name, s.site_type, "
+            "d.mn, s.longitude, s.latitude, d.password, d.protocol, d.interval_s, d.leniency, "
+            "d.device_kind, s.status FROM devices d JOIN sites s ON s.id = d.site_id "
+            "JOIN enterprises e ON e.id = s.enterprise_id "
+            "LEFT JOIN regions r ON r.code = s.region_code ORDER BY r.code, e.name, s.name, d.mn"
+        )
+        return [
+            DeviceRow(
+                region_code=r[0] or "", region_name=r[1] or "", parent_region_code=r[2],
+                enterprise=r[3], site=r[4], site_type=r[5], mn=r[6], longitude=r[7],
+                latitude=r[8], password=r[9], protocol=r[10], interval_s=r[11], leniency=r[12],
+                device_kind=r[13], site_status=r[14],
+            )
+            for r in rows
+        ]
+
+    def export_points(self) -> list[PointRow]:
+        rows = self.db.execute(
+            "SELECT d.mn, p.code, p.field, p.name, p.quantity, p.unit, p.lower, p.upper, p.role, "
+            "p.discovered FROM points p JOIN devices d ON d.id = p.device_id "
+            "ORDER BY d.mn, p.code, p.field"
+        )
+        return [PointRow(*r[:9], discovered=bool(r[9])) for r in rows]
+
+    # ---------------------------------------------------------------- ingest
+
+    def write(self, batch: IngestBatch) -> None:
+        """Commit one batch: readings (resolving points), quarantine, counters, activity."""
+        try:
+            self._write(batch)
+        except BaseException:
+            self._points.clear()  # points discovered in a rolled-back transaction are gone
+            raise
+
+    def _write(self, batch: IngestBatch) -> None:
+        db = self.db
+        with _transaction(db):
+            per_kind: dict[Kind, list[tuple[int, int, float, str]]] = {}
+            stored = 0
+            for item in batch.readings:
+                points = self._points.get(item.device_id)
+                if points is None:
+                    points = self._load_points(item.device_id)
+                out = per_kind.setdefault(item.kind, [])
+                for code, field, ts, value, flag in item.rows:
+                    point_id = points.get((code, field))
+                    if point_id is None:
+                        point_id = self._discover_point(item.device_id, code, field, points)
+                    out.append((point_id, ts, value, flag))
+                stored += len(item.rows)
+            for kind, rows in per_kind.items():
+                db.executemany(
+                    f"INSERT OR REPLACE INTO {_TABLE[kind]} (point_id, ts, value, flag) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            if batch.quarantine:
+                db.executemany(
+                    "INSERT INTO quarantine (mn, received_ms, raw, crlf, peer) VALUES (?, ?, ?, ?, ?)",
+                    [(q.mn, q.received_ms, q.raw, int(q.crlf), q.peer) for q in batch.quarantine],
+                )
+            if batch.claimed_quarantine:
+                db.executemany(
+                    "DELETE FROM quarantine WHERE id = ?", [(i,) for i in batch.claimed_quarantine]
+                )
+            for rej in batch.rejections:
+                db.execute(
+                    "INSERT INTO rejections (reason, count, last_ms, last_mn, last_detail) "
+                    "VALUES (?, 1, ?, ?, ?) ON CONFLICT (reason) DO UPDATE SET "
+                    "count = count + 1, last_ms = excluded.last_ms, last_mn = excluded.last_mn, "
+                    "last_detail = excluded.last_detail",
+                    (rej.reason, rej.at_ms, rej.mn, rej.detail[:500]),
+                )
+            for (device_id, quirk), count in batch.quirks.items():
+                db.execute(
+                    "INSERT INTO quirk_usage (device_id, quirk, count, last_ms) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (device_id, quirk) DO UPDATE SET count = count + excluded.count, "
+                    "last_ms = excluded.last_ms",
+                    (device_id, quirk, count, _now_ms()),
+                )
+            if batch.activity:
+                db.executemany(
+                    "INSERT INTO device_activity (device_id, first_ms, last_ms, packets) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                    "first_ms = MIN(first_ms, excluded.first_ms), "
+                    "last_ms = MAX(last_ms, excluded.last_ms), packets = packets + excluded.packets",
+                    [(d, f, last, n) for d, (f, last, n) in batch.activity.items()],
+                )
+            counters = batch.counters.copy()
+            counters["readings_stored"] += stored
+            db.executemany(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                [(k, v) for k, v in counters.items() if v],
+            )
+
+    def _load_points(self, device_id: int) -> dict[tuple[str, str], int]:
+        points = {
+            (code, field): id_
+            for id_, code, field in self.db.execute(
+                "SELECT id, code, field FROM points WHERE device_id = ?", (device_id,)
+            )
+        }
+        self._points[device_id] = points
+        return points
+
+    def _discover_point(
+        self, device_id: int, code: str, field: str, points: dict[tuple[str, str], int]
+    ) -> int:
+        template = self.catalogue.point_template(code, field)
+        point_id = _upsert_id(
+            self.db,
+            "INSERT INTO points (device_id, code, field, name, quantity, unit, discovered, "
+            "created_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?) "
+            "ON CONFLICT (device_id, code, field) DO UPDATE SET code = excluded.code RETURNING id",
+            (device_id, code, field, template.name_zh, template.quantity, template.unit, _now_ms()),
+        )
+        points[(code, field)] = point_id
+        return point_id
+
+    # ---------------------------------------------------------------- queries
+
+    def readings(
+        self,
+        mn: str,
+        kind: Kind,
+        code: str | None = None,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+    ) -> Iterator[ReadingRecord]:
+        sql = (
+            f"SELECT p.code, p.field, r.ts, r.value, r.flag FROM points p "
+            f"JOIN devices d ON d.id = p.device_id JOIN {_TABLE[kind]} r ON r.point_id = p.id "
+            "WHERE d.mn = ? AND r.ts >= ? AND r.ts <= ?"
+        )
+        args: list[object] = [mn, from_ms if from_ms is not None else -(2**62),
+                              to_ms if to_ms is not None else 2**62]
+        if code is not None:
+            sql += " AND p.code = ?"
+            args.append(code)
+        sql += " ORDER BY r.ts, p.code, p.field"
+        for code_, field, ts, value, flag in self.db.execute(sql, args):
+            yield ReadingRecord(mn, code_, field, kind, ts, value, flag)
+
+    def latest(self, kind: Kind = Kind.RTD, mn: str | None = None) -> list[ReadingRecord]:
+        """The newest reading of every point, one index seek per point."""
+        table = _TABLE[kind]
+        sql = (
+            "SELECT d.mn, p.code, p.field, r.ts, r.value, r.flag FROM points p "
+            "JOIN devices d ON d.id = p.device_id "
+            f"JOIN {table} r ON r.point_id = p.id AND r.ts = "
+            f"(SELECT MAX(ts) FROM {table} WHERE point_id = p.id)"
+        )
+        args: tuple[str, ...] = ()
+        if mn is not None:
+            sql += " WHERE d.mn = ?"
+            args = (mn,)
+        sql += " ORDER BY d.mn, p.code, p.field"
+        return [ReadingRecord(m, c, f, kind, ts, v, fl) for m, c, f, ts, v, fl in self.db.execute(sql, args)]
+
+    def unknown_devices(self) -> list[UnknownDevice]:
+        rows = self.db.execute(
+            "SELECT mn, MIN(received_ms), MAX(received_ms), COUNT(*), "
+            "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1) "
+            "FROM quarantine q GROUP BY mn ORDER BY MAX(received_ms) DESC"
+        )
+        return [UnknownDevice(*r) for r in rows]
+
+    def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]:
+        rows = self.db.execute(
+            "SELECT id, received_ms, raw, crlf FROM quarantine WHERE mn = ? ORDER BY id", (mn,)
+        )
+        return [(i, ms, bytes(raw), bool(crlf)) for i, ms, raw, crlf in rows]
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT name, value FROM counters").fetchall())
+
+    def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]:
+        db = self.db
+        devices = db.execute("SELECT COUNT(*) FROM devices WHERE status = 'active'").fetchone()[0]
+        online = db.execute(
+            "SELECT COUNT(*) FROM devices d JOIN device_activity a ON a.device_id = d.id "
+            "WHERE d.status = 'active' AND a.last_ms >= ? - d.interval_s * 1000 * ?",
+            (now_ms, offline_after_intervals),
+        ).fetchone()[0]
+        rejections = {
+            reason: {"count": count, "last_mn": mn, "last_detail": detail}
+            for reason, count, mn, detail in db.execute(
+                "SELECT reason, count, last_mn, last_detail FROM rejections ORDER BY count DESC"
+            )
+        }
+        quirks = dict(
+            db.execute("SELECT quirk, SUM(count) FROM quirk_usage GROUP BY quirk").fetchall()
+        )
+        unknown = db.execute("SELECT COUNT(DISTINCT mn), COUNT(*) FROM quarantine").fetchone()
+        discovered = db.execute("SELECT COUNT(*) FROM points WHERE discovered = 1").fetchone()[0]
+        counters = self.counters()
+        return {
+            "devices_registered": devices,
+            "devices_online": online,
+            "devices_offline": devices - online,
+            "readings_stored": counters.get("readings_stored", 0),
+            "packets_accepted": counters.get("packets_accepted", 0),
+            "packets_rejected": sum(int(r["count"]) for r in rejections.values()),
+            "rejections": rejections,
+            "quirks_tolerated": quirks,
+            "unknown_devices": unknown[0],
+            "quarantined_packets": unknown[1],
+            "points_discovered": discovered,
+        }
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+
+
+def _upsert_id(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> int:
+    row = db.execute(sql, args).fetchone()
+    return int(row[0])
