@@ -71,7 +71,9 @@ class IncidentPlanner:
 
     def _busy(self, device: SimDevice, kind: IncidentKind, ms: int) -> bool:
         return any(
-            i.mn == device.mn and i.active_at(ms) and (i.kind is kind or i.kind is IncidentKind.SILENT)
+            i.mn == device.mn
+            and i.active_at(ms)
+            and (i.kind is kind or i.kind is IncidentKind.SILENT)
             for i in self._issued
         )
 

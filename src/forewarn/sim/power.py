@@ -101,7 +101,9 @@ def _expected_kwh(device: SimDevice, code: str, ms: int) -> float:
     return start + _rated_kw(device, code) * hours
 
 
-def energy_kwh(device: SimDevice, code: str, ms: int, incidents: Sequence[Incident] = ()) -> float:
+def energy_kwh(
+    device: SimDevice, code: str, ms: int, incidents: Sequence[Incident] = ()
+) -> float:
     """The meter's cumulative energy at ``ms``, less what treatment-off incidents did not use.
 
     ``incidents`` must include past treatment-off incidents of this device, not only the
@@ -111,8 +113,8 @@ def energy_kwh(device: SimDevice, code: str, ms: int, incidents: Sequence[Incide
     if _role(device, code) == _TREATMENT:
         for inc in incidents:
             if inc.kind is IncidentKind.TREATMENT_OFF and inc.mn == device.mn and inc.start_ms < ms:
-                end = min(ms, inc.end_ms)
-                total -= _expected_kwh(device, code, end) - _expected_kwh(device, code, inc.start_ms)
+                unused = _expected_kwh(device, code, min(ms, inc.end_ms))
+                total -= unused - _expected_kwh(device, code, inc.start_ms)
     return total
 
 

@@ -135,7 +135,9 @@ class Profiles:
             variants = self.by_kind[kind]
         except KeyError:
             known = ", ".join(sorted(self.by_kind))
-            raise ValueError(f"no simulator profile for device kind {kind!r} (known: {known})") from None
+            raise ValueError(
+                f"no simulator profile for device kind {kind!r} (known: {known})"
+            ) from None
         return variants.get(site_type, variants[""])
 
 

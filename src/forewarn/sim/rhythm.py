@@ -114,6 +114,6 @@ def tank_fraction(ms: int, period_h: float, phase: float, refill_h: float) -> fl
 
 
 def stable_unit(*parts: object) -> float:
-    """A number in [0, 1) fixed by ``parts``: per-device and per-tank variety that survives restarts."""
+    """A number in [0, 1) fixed by ``parts``: per-device variety that survives restarts."""
     text = "|".join(str(p) for p in parts).encode("utf-8")
     return zlib.crc32(text) / 2**32

@@ -97,8 +97,10 @@ def fans_on(device: SimDevice, ms: int) -> bool:
     return in_windows(hour_of_day(ms), meals.windows, meals.fan_margin_min / 60)
 
 
-def facility_status(device: SimDevice, ms: int, incidents: Sequence[Incident] = ()) -> dict[str, int]:
-    """CN 2021 running states: ``SB1`` the exhaust fan, ``SB2`` the purifier (1 running, 0 stopped)."""
+def facility_status(
+    device: SimDevice, ms: int, incidents: Sequence[Incident] = ()
+) -> dict[str, int]:
+    """CN 2021 running states: ``SB1`` exhaust fan, ``SB2`` purifier (1 running, 0 stopped)."""
     running = fans_on(device, ms) or any(active(incidents, ms, IncidentKind.FUME_EXCEED, device.mn))
     state = 1 if running else 0
     return {"SB1": state, "SB2": state}
