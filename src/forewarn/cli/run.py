@@ -176,11 +176,11 @@ def _target(text: str) -> tuple[str, int]:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    from forewarn.sim.simulator import run_simulator
-
     host, port = _target(args.target)
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
+    from forewarn.sim.simulator import run_simulator
+
     stats = asyncio.run(run_simulator(host, port, duration_s=args.duration, seed=args.seed, log=log.info))
     print(stats)
     return 0

@@ -162,10 +162,10 @@ def _devices(
         lon = _float(r.get("longitude", ""), "longitude", errors)
         lat = _float(r.get("latitude", ""), "latitude", errors)
         if lon is not None and lat is not None:
-            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                errors.append(f"longitude {lon} / latitude {lat} out of range")
-            elif abs(lat) > abs(lon) and 70 <= abs(lat) <= 140:
+            if abs(lat) > 90 and abs(lon) <= 90 and abs(lat) <= 180:
                 errors.append(f"longitude {lon} and latitude {lat} look swapped")
+            elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                errors.append(f"longitude {lon} / latitude {lat} out of range")
         mn = r.get("mn", "")
         if mn and (len(mn) > 64 or set(mn) & _BAD_ID_CHARS):
             errors.append(f"mn {mn!r} is not a valid HJ 212 MN (at most 64 characters, no ; , & =)")
