@@ -75,10 +75,13 @@ def test_fleet_files_have_exactly_the_registry_import_columns() -> None:
         assert f.readline().rstrip("\n") == ",".join(DEVICE_COLUMNS)
     with open(points, encoding="utf-8") as f:
         assert f.readline().rstrip("\n") == ",".join(POINT_COLUMNS)
-    assert DEVICE_COLUMNS == tuple(
-        "region_code,region_name,parent_region_code,enterprise,site,site_type,longitude,"
-        "latitude,mn,password,protocol,interval_s,device_kind".split(","))
-    assert POINT_COLUMNS == tuple("mn,code,field,name,quantity,unit,lower,upper,role".split(","))
+    assert DEVICE_COLUMNS == (
+        "region_code", "region_name", "parent_region_code", "enterprise", "site", "site_type",
+        "longitude", "latitude", "mn", "password", "protocol", "interval_s", "device_kind",
+    )
+    assert POINT_COLUMNS == (
+        "mn", "code", "field", "name", "quantity", "unit", "lower", "upper", "role",
+    )
 
 
 def test_every_mn_is_unique_and_24_uppercase_hex_like_chars() -> None:

@@ -159,7 +159,7 @@ def plan(seed: int | None, count: int, rate: float = 0.6, start: int | None = No
          ) -> list[Incident]:
     planner = IncidentPlanner(fleet(), load_profiles().incidents, rate_per_min=rate, seed=seed,
                               start_ms=at(12) if start is None else start)
-    out = []
+    out: list[Incident] = []
     while len(out) < count:
         got = planner.pop()
         if got is not None:

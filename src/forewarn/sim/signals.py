@@ -72,6 +72,7 @@ def _field_values(
     """Values of ``names`` (profile order) for one code; ``forced`` replaces a value outright."""
     specs = device.profile.fields
     hour = hour_of_day(ms)
+    season = seasonal(ms)
     env: dict[str, float] = {}
     for name in names:
         spec = specs[name]
@@ -81,7 +82,7 @@ def _field_values(
             level = spec.base + spec.amplitude * _activity(spec, device, key, ms, hour)
             if spec.spread:
                 level *= 1 + spec.spread * (2 * stable_unit(device.mn, key, name, "spread") - 1)
-            raw = level + spec.annual_amplitude * seasonal(ms)
+            raw = level + spec.annual_amplitude * season
         noise = rng.gauss(0.0, spec.noise) if spec.noise else 0.0
         if name in forced:
             raw, noise = forced[name], rng.uniform(0.0, forced[name] * 0.05)
