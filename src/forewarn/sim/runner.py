@@ -16,9 +16,9 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from forewarn.protocols.hj212.codec import Hj212Error, parse
+from forewarn.protocols.hj212.codec import parse
 from forewarn.protocols.hj212.framing import FrameTooLarge, StreamFramer
 from forewarn.sim.fleet import SimDevice, load_fleet, load_profiles
 from forewarn.sim.incidents import Incident, IncidentKind
@@ -91,7 +91,7 @@ class _Settings:
     connect_timeout_s: float
     max_backoff_s: float
     #: whether a connection problem was logged since the last successful connect
-    warned: list[bool] = field(default_factory=lambda: [False])
+    warned: bool = False
 
 
 class _DeviceLink:
@@ -174,8 +174,8 @@ class _DeviceLink:
                     asyncio.open_connection(s.host, s.port), s.connect_timeout_s)
             except (OSError, TimeoutError) as exc:
                 s.stats.connection_errors += 1
-                if not s.warned[0]:
-                    s.warned[0] = True
+                if not s.warned:
+                    s.warned = True
                     s.log(f"simulator: cannot connect to {s.host}:{s.port} "
                           f"(MN={self.device.mn}): {exc or type(exc).__name__}; "
                           "retrying with backoff")
@@ -183,7 +183,7 @@ class _DeviceLink:
                 await asyncio.sleep(max(_MIN_BACKOFF_WALL_S, wall * (0.5 + self._jitter.random())))
                 backoff *= 2
                 continue
-            s.warned[0] = False
+            s.warned = False
             self._writer = writer
             self._reader_task = asyncio.create_task(self._read(reader, writer))
             return
@@ -204,7 +204,7 @@ class _DeviceLink:
     def _on_reply(self, data: bytes, crlf: bool) -> None:
         try:
             frame = parse(data, crlf=crlf)
-        except Hj212Error:
+        except ValueError:  # Hj212Error included
             return  # not ours to judge; a real device would ignore it too
         if frame.cn == _DATA_ANSWER and frame.qn is not None and frame.qn in self._pending:
             del self._pending[frame.qn]
@@ -214,8 +214,8 @@ class _DeviceLink:
         """Forget the connection; the run loop reconnects at its next wake-up."""
         s = self._s
         s.stats.connection_errors += 1
-        if not s.warned[0]:
-            s.warned[0] = True
+        if not s.warned:
+            s.warned = True
             s.log(f"simulator: connection of MN={self.device.mn} ({self.device.site}) lost: {why}")
         writer, self._writer = self._writer, None
         if writer is not None:

@@ -69,7 +69,11 @@ def _field_values(
     rng: random.Random,
     forced: Mapping[str, float],
 ) -> dict[str, float]:
-    """Values of ``names`` (profile order) for one code; ``forced`` replaces a value outright."""
+    """Values of ``names`` (profile order) for one code.
+
+    ``forced`` (an incident's level) replaces the modelled value, plus up to 5 % of noise
+    above it, so the incident never reads below the level it promises.
+    """
     specs = device.profile.fields
     hour = hour_of_day(ms)
     season = seasonal(ms)

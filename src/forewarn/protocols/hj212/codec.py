@@ -325,16 +325,18 @@ def parse_cp(
             raise Hj212Error("bad_cp", f"CP item {pair!r} is not name=value")
         code, dash, sub = key.partition("-")
         if dash and code and sub:
-            subs = factors.setdefault(code, {})
-            if sub in subs:
+            subs = factors.get(code)
+            if subs is None:
+                subs = factors[code] = {}
+            elif sub in subs:
                 raise Hj212Error("duplicate_field", f"{key} appears twice in CP")
             subs[sub] = value
-            continue
-        if key in params:
+        elif key in params:
             raise Hj212Error("duplicate_field", f"{key} appears twice in CP")
-        if key == "DataTime":
-            value = _check_datatime(value, quirks)
-        params[key] = value
+        elif key == "DataTime":
+            params[key] = _check_datatime(value, quirks)
+        else:
+            params[key] = value
     return params, factors
 
 

@@ -9,6 +9,7 @@ count, and the other values of the frame are stored.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -63,19 +64,22 @@ def frame_rows(frame: Frame, to_ms: DataTimeConverter) -> tuple[Kind, list[Readi
     ts = to_ms(data_time)
     default_flag = frame.params.get("Flag", "N")
     rows: list[ReadingRow] = []
+    append = rows.append
     problems: list[str] = []
+    isfinite = math.isfinite
+    meta = META_FIELDS
     for code, subs in frame.factors.items():
         flag = subs.get("Flag", default_flag)
         for field, text in subs.items():
-            if field in META_FIELDS:
+            if field in meta:
                 continue
             try:
                 value = float(text)
             except ValueError:
                 problems.append(f"{code}-{field}={text!r} is not a number")
                 continue
-            if value != value or value in (float("inf"), float("-inf")):
+            if not isfinite(value):
                 problems.append(f"{code}-{field}={text!r} is not a finite number")
                 continue
-            rows.append((code, field, ts, value, flag))
+            append((code, field, ts, value, flag))
     return kind, rows, problems
