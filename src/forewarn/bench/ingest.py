@@ -54,11 +54,14 @@ def _frames(device: int, count: int) -> list[bytes]:
         t = time.localtime(base + n * 60)
         dt = time.strftime("%Y%m%d%H%M%S", t)
         cp = ";".join(
-            ",".join(f"{m}-{f}={(device * 7 + n * 3 + k) % 500 + 0.125:.3f}" for k, f in enumerate(FIELDS))
+            ",".join(
+                f"{m}-{f}={(device * 7 + n * 3 + k) % 500 + 0.125:.3f}" for k, f in enumerate(FIELDS)
+            )
             + f",{m}-Flag=N"
             for m in METERS
         )
-        seg = f"QN={dt}{n % 1000:03d};ST=80;CN=2011;PW=123456;MN={_mn(device)};Flag=5;CP=&&DataTime={dt};{cp}&&"
+        seg = (f"QN={dt}{n % 1000:03d};ST=80;CN=2011;PW=123456;MN={_mn(device)};Flag=5;"
+               f"CP=&&DataTime={dt};{cp}&&")
         frames.append(wrap(seg))
     return frames
 

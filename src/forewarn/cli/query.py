@@ -96,7 +96,8 @@ def status(args: argparse.Namespace) -> int:
     assert isinstance(quirks, dict)
     if quirks:
         print("quirks tolerated     " + ", ".join(f"{k}={v}" for k, v in quirks.items()))
-    print(f"unknown devices      {report['unknown_devices']} ({report['quarantined_packets']} packets in quarantine)")
+    print(f"unknown devices      {report['unknown_devices']} "
+          f"({report['quarantined_packets']} packets in quarantine)")
     print(f"points discovered    {report['points_discovered']}")
     return 0
 

@@ -82,10 +82,8 @@ async def _until_stopped(duration: float | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration)
-    except TimeoutError:
-        pass
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ rejection with its reason: data is either stored or rejected for a reason somebo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -78,10 +79,9 @@ class Pipeline:
         """From the writer thread: run this commit's callbacks on the loop, in one wake-up."""
         if self.loop.is_closed():
             return
-        try:
+        # the loop may stop while the last batch is being written
+        with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(run_callbacks, callbacks, error)
-        except RuntimeError:  # the loop stopped while the last batch was being written
-            pass
 
     def reload_registry_if_changed(self) -> list[DeviceInfo]:
         """Reload the device cache when another command changed the registry."""

@@ -145,7 +145,9 @@ def _devices(
 ) -> Iterator[DeviceRow]:
     unknown = [h for h in header if h and h not in DEVICE_COLUMNS]
     if unknown:
-        problems.append(f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(DEVICE_COLUMNS)})")
+        problems.append(
+            f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(DEVICE_COLUMNS)})"
+        )
     for at, r in _records(where, header, body, DEVICE_REQUIRED, problems):
         errors: list[str] = []
         for column in ("region_code", "region_name", "enterprise", "site", "mn"):
@@ -201,7 +203,9 @@ def _points(
 ) -> Iterator[PointRow]:
     unknown = [h for h in header if h and h not in POINT_COLUMNS]
     if unknown:
-        problems.append(f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(POINT_COLUMNS)})")
+        problems.append(
+            f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(POINT_COLUMNS)})"
+        )
     for at, r in _records(where, header, body, POINT_REQUIRED, problems):
         errors = [f"{c} is empty" for c in POINT_REQUIRED if not r.get(c)]
         lower = _float(r.get("lower", ""), "lower", errors, optional=True)

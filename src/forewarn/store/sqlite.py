@@ -46,7 +46,9 @@ class SqliteStore:
         self.path = path
         self.catalogue = catalogue
         if not path.exists() and not create:
-            raise StoreError(f"no forewarn database at {path} (start 'forewarn serve' or import a registry first)")
+            raise StoreError(
+                f"no forewarn database at {path} (start 'forewarn serve' or import a registry first)"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -191,7 +193,11 @@ class SqliteStore:
             "p.discovered FROM points p JOIN devices d ON d.id = p.device_id "
             "ORDER BY d.mn, p.code, p.field"
         )
-        return [PointRow(*r[:9], discovered=bool(r[9])) for r in rows]
+        return [
+            PointRow(mn=r[0], code=r[1], field=r[2], name=r[3], quantity=r[4], unit=r[5],
+                     lower=r[6], upper=r[7], role=r[8], discovered=bool(r[9]))
+            for r in rows
+        ]
 
     # ---------------------------------------------------------------- ingest
 
