@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from forewarn.catalogue import Catalogue
 from forewarn.cli.common import UserError, open_store, settings_from
@@ -14,12 +14,14 @@ from forewarn.config import Settings
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.registry.files import (
+    RegistrySheets,
     read_registry_file,
     write_devices_csv,
     write_points_csv,
+    write_regions_csv,
     write_xlsx,
 )
-from forewarn.store.base import DeviceRow, ImportResult, PointRow
+from forewarn.store.base import ImportResult
 
 __all__ = ["add_commands", "import_files"]
 
@@ -29,8 +31,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     rsub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
 
     i = rsub.add_parser(
-        "import", parents=[common], help="import devices and points from CSV or XLSX files",
-        description="Import devices (columns region_code, region_name, enterprise, site, "
+        "import", parents=[common], help="import regions, devices and points from CSV or XLSX files",
+        description="Import regions (columns region_code, region_name, parent_region_code), "
+        "devices (columns region_code, region_name, enterprise, site, "
         "site_type, longitude, latitude, mn, password, and optionally parent_region_code, "
         "protocol, interval_s, leniency, device_kind, site_status) and points (mn, code, "
         "field, and optionally name, quantity, unit, lower, upper, role). Re-importing "
@@ -41,7 +44,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     e = rsub.add_parser("export", parents=[common], help="export the registry")
     e.add_argument("--format", default="csv", choices=["csv", "xlsx"])
-    e.add_argument("--points", action="store_true", help="export points instead of devices (csv)")
+    what = e.add_mutually_exclusive_group()
+    what.add_argument("--points", action="store_true", help="export points instead of devices (csv)")
+    what.add_argument("--regions", action="store_true", help="export regions instead of devices (csv)")
     e.add_argument("-o", "--output", type=Path, help="file to write (required for xlsx)")
     e.set_defaults(handler=export_cmd)
 
@@ -55,14 +60,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, int]:
     """Import registry files in one transaction and claim any quarantined data they free."""
     catalogue = Catalogue()
-    devices: list[DeviceRow] = []
-    points: list[PointRow] = []
+    sheets = RegistrySheets()
     for path in files:
-        d, p = read_registry_file(path, catalogue)
-        devices.extend(d)
-        points.extend(p)
-    known_mns = {d.mn for d in devices}
-    missing = sorted({p.mn for p in points} - known_mns)
+        sheets.extend(read_registry_file(path, catalogue))
+    known_mns = {d.mn for d in sheets.devices}
+    missing = sorted({p.mn for p in sheets.points} - known_mns)
     store = open_store(settings, create=True)
     try:
         registered = store.device_infos()
@@ -72,7 +74,7 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, i
                 f"points refer to device(s) neither registered nor in these files: {', '.join(missing[:5])}"
             )
         before = set(registered)
-        result = store.apply_registry(devices, points)
+        result = store.apply_registry(sheets.devices, sheets.points, sheets.regions)
         port = OfflinePort(store, time.time)
         handler = Hj212Handler(port, settings.tz)
         fresh = [info for mn, info in store.device_infos().items() if mn not in before]
@@ -100,27 +102,30 @@ def export_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     store = open_store(settings)
     try:
-        devices = store.export_devices()
-        points = store.export_points()
+        sheets = RegistrySheets(store.export_regions(), store.export_devices(), store.export_points())
     finally:
         store.close()
     if args.format == "xlsx":
         if args.output is None:
             raise UserError("--format xlsx needs --output FILE.xlsx")
-        write_xlsx(args.output, devices, points)
-        print(f"wrote {len(devices)} devices and {len(points)} points to {args.output}")
+        write_xlsx(args.output, sheets)
+        print(f"wrote {len(sheets.regions)} regions, {len(sheets.devices)} devices and "
+              f"{len(sheets.points)} points to {args.output}")
         return 0
-    if args.output is not None:
-        with args.output.open("w", encoding="utf-8", newline="") as out:
-            if args.points:
-                write_points_csv(out, points)
-            else:
-                write_devices_csv(out, devices)
-        return 0
-    if args.points:
-        write_points_csv(sys.stdout, points)
+
+    def write(out: TextIO) -> None:
+        if args.points:
+            write_points_csv(out, sheets.points)
+        elif args.regions:
+            write_regions_csv(out, sheets.regions)
+        else:
+            write_devices_csv(out, sheets.devices)
+
+    if args.output is None:
+        write(sys.stdout)
     else:
-        write_devices_csv(sys.stdout, devices)
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            write(out)
     return 0
 
 

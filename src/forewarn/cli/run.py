@@ -105,11 +105,10 @@ def serve(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     from forewarn.cli.registry import import_files
-    from forewarn.sim.fleet import fleet_files
-    from forewarn.sim.simulator import run_simulator
+    from forewarn.sim import fleet_files, fleet_regions_file, run_simulator
 
     settings = _serve_settings(args)
-    result, _ = import_files(settings, list(fleet_files()))
+    result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
     print(f"registered the demo fleet: {result.devices_added + result.devices_updated} devices "
           f"at {result.sites} sites of {result.enterprises} enterprises in {settings.data_dir}/")
 
@@ -177,10 +176,13 @@ def simulate(args: argparse.Namespace) -> int:
     host, port = _target(args.target)
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
-    from forewarn.sim.simulator import run_simulator
+    from forewarn.sim import run_simulator
 
-    stats = asyncio.run(run_simulator(host, port, duration_s=args.duration, seed=args.seed, log=log.info))
-    print(stats)
+    try:
+        stats = asyncio.run(run_simulator(host, port, duration_s=args.duration, seed=args.seed, log=log.info))
+    except KeyboardInterrupt:
+        return 0  # the simulator has logged its summary
+    print(stats.summary())
     return 0
 
 

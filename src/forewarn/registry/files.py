@@ -11,20 +11,23 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, fields
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
 from forewarn.catalogue import Catalogue
 from forewarn.protocols.hj212.codec import Quirk
-from forewarn.store.base import DeviceRow, PointRow
+from forewarn.store.base import DeviceRow, PointRow, RegionRow
 
 __all__ = [
     "DEVICE_COLUMNS",
     "POINT_COLUMNS",
+    "REGION_COLUMNS",
     "RegistryFileError",
+    "RegistrySheets",
     "read_registry_file",
     "write_devices_csv",
+    "write_regions_csv",
     "write_points_csv",
     "write_xlsx",
 ]
@@ -40,6 +43,7 @@ DEVICE_COLUMNS = DEVICE_REQUIRED + DEVICE_OPTIONAL
 POINT_REQUIRED = ("mn", "code", "field")
 POINT_OPTIONAL = ("name", "quantity", "unit", "lower", "upper", "role")
 POINT_COLUMNS = POINT_REQUIRED + POINT_OPTIONAL
+REGION_COLUMNS = ("region_code", "region_name", "parent_region_code")
 PROTOCOLS = ("hj212",)
 _QUIRKS = {q.value for q in Quirk}
 _BAD_ID_CHARS = set(";,&=\r\n")
@@ -55,10 +59,22 @@ class RegistryFileError(Exception):
         self.problems = problems
 
 
-def read_registry_file(
-    path: Path, catalogue: Catalogue
-) -> tuple[list[DeviceRow], list[PointRow]]:
-    """Devices and points from a CSV or XLSX file (every sheet of a workbook is read)."""
+@dataclass(slots=True)
+class RegistrySheets:
+    """What registry files hold: regions, devices (with sites and enterprises) and points."""
+
+    regions: list[RegionRow] = field(default_factory=list)
+    devices: list[DeviceRow] = field(default_factory=list)
+    points: list[PointRow] = field(default_factory=list)
+
+    def extend(self, other: RegistrySheets) -> None:
+        self.regions.extend(other.regions)
+        self.devices.extend(other.devices)
+        self.points.extend(other.points)
+
+
+def read_registry_file(path: Path, catalogue: Catalogue) -> RegistrySheets:
+    """Regions, devices and points from a CSV or XLSX file (every sheet of a workbook)."""
     if not path.exists():
         raise RegistryFileError([f"{path}: no such file"])
     suffix = path.suffix.lower()
@@ -68,8 +84,7 @@ def read_registry_file(
         sheets = [(str(path), _csv_rows(path))]
     else:
         raise RegistryFileError([f"{path}: use a .csv or .xlsx file"])
-    devices: list[DeviceRow] = []
-    points: list[PointRow] = []
+    found = RegistrySheets()
     problems: list[str] = []
     for where, rows in sheets:
         if not rows:
@@ -77,18 +92,21 @@ def read_registry_file(
         header = [_norm_header(h) for h in rows[0]]
         body = rows[1:]
         if set(POINT_REQUIRED) <= set(header) and "enterprise" not in header:
-            points.extend(_points(where, header, body, problems))
+            found.points.extend(_points(where, header, body, problems))
         elif "mn" in header and "enterprise" in header:
-            devices.extend(_devices(where, header, body, catalogue, problems))
+            found.devices.extend(_devices(where, header, body, catalogue, problems))
+        elif "region_code" in header and "mn" not in header:
+            found.regions.extend(_regions(where, header, body, problems))
         else:
             problems.append(
-                f"{where}: header is neither a devices sheet (needs {', '.join(DEVICE_REQUIRED)}) "
-                f"nor a points sheet (needs {', '.join(POINT_REQUIRED)})"
+                f"{where}: header is not a devices sheet (needs {', '.join(DEVICE_REQUIRED)}), "
+                f"a points sheet (needs {', '.join(POINT_REQUIRED)}) "
+                f"or a regions sheet (needs {', '.join(REGION_COLUMNS[:2])})"
             )
-    _check_duplicates(devices, points, problems)
+    _check_duplicates(found.devices, found.points, problems)
     if problems:
         raise RegistryFileError(problems)
-    return devices, points
+    return found
 
 
 def _norm_header(text: object) -> str:
@@ -128,8 +146,12 @@ def _xlsx_sheets(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
 
 def _records(
     where: str, header: list[str], body: list[list[str]], required: tuple[str, ...],
-    problems: list[str],
+    known: tuple[str, ...], problems: list[str],
 ) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each row as a dict, with its place for messages; checks the header first."""
+    unknown = [h for h in header if h and h not in known]
+    if unknown:
+        problems.append(f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(known)})")
     missing = [c for c in required if c not in header]
     if missing:
         problems.append(f"{where}: missing column(s) {', '.join(missing)}")
@@ -139,23 +161,41 @@ def _records(
         yield f"{where} row {number}", record
 
 
+def _division_code(code: str) -> str | None:
+    if code.isdigit() and len(code) in (6, 9, 12):
+        return None
+    return f"region_code {code!r} is not an administrative division code (6 digits)"
+
+
+def _regions(
+    where: str, header: list[str], body: list[list[str]], problems: list[str]
+) -> Iterator[RegionRow]:
+    for at, r in _records(where, header, body, REGION_COLUMNS[:2], REGION_COLUMNS, problems):
+        errors = [f"{c} is empty" for c in REGION_COLUMNS[:2] if not r.get(c)]
+        for column in ("region_code", "parent_region_code"):
+            code = r.get(column, "")
+            problem = _division_code(code) if code else None
+            if problem:
+                errors.append(problem.replace("region_code", column, 1))
+        if errors:
+            problems.extend(f"{at}: {e}" for e in errors)
+            continue
+        yield RegionRow(r["region_code"], r["region_name"], r.get("parent_region_code", ""))
+
+
 def _devices(
     where: str, header: list[str], body: list[list[str]], catalogue: Catalogue,
     problems: list[str],
 ) -> Iterator[DeviceRow]:
-    unknown = [h for h in header if h and h not in DEVICE_COLUMNS]
-    if unknown:
-        problems.append(
-            f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(DEVICE_COLUMNS)})"
-        )
-    for at, r in _records(where, header, body, DEVICE_REQUIRED, problems):
+    for at, r in _records(where, header, body, DEVICE_REQUIRED, DEVICE_COLUMNS, problems):
         errors: list[str] = []
         for column in ("region_code", "region_name", "enterprise", "site", "mn"):
             if not r.get(column):
                 errors.append(f"{column} is empty")
         code = r.get("region_code", "")
-        if code and not (code.isdigit() and len(code) in (6, 9, 12)):
-            errors.append(f"region_code {code!r} is not an administrative division code (6 digits)")
+        code_problem = _division_code(code) if code else None
+        if code_problem:
+            errors.append(code_problem)
         site_type = catalogue.site_type_id(r.get("site_type", ""))
         if site_type is None:
             errors.append(
@@ -201,12 +241,7 @@ def _devices(
 def _points(
     where: str, header: list[str], body: list[list[str]], problems: list[str]
 ) -> Iterator[PointRow]:
-    unknown = [h for h in header if h and h not in POINT_COLUMNS]
-    if unknown:
-        problems.append(
-            f"{where}: unknown column(s) {', '.join(unknown)} (known: {', '.join(POINT_COLUMNS)})"
-        )
-    for at, r in _records(where, header, body, POINT_REQUIRED, problems):
+    for at, r in _records(where, header, body, POINT_REQUIRED, POINT_COLUMNS, problems):
         errors = [f"{c} is empty" for c in POINT_REQUIRED if not r.get(c)]
         lower = _float(r.get("lower", ""), "lower", errors, optional=True)
         upper = _float(r.get("upper", ""), "upper", errors, optional=True)
@@ -268,6 +303,10 @@ def _write_csv(out: TextIO, header: Iterable[str], rows: Iterable[list[object]])
     w.writerows(rows)
 
 
+def write_regions_csv(out: TextIO, regions: list[RegionRow]) -> None:
+    _write_csv(out, REGION_COLUMNS, ([r.code, r.name, r.parent_code] for r in regions))
+
+
 def write_devices_csv(out: TextIO, devices: list[DeviceRow]) -> None:
     _write_csv(out, DEVICE_COLUMNS, (_device_cells(d) for d in devices))
 
@@ -276,14 +315,19 @@ def write_points_csv(out: TextIO, points: list[PointRow]) -> None:
     _write_csv(out, POINT_COLUMNS, (_point_cells(p) for p in points))
 
 
-def write_xlsx(path: Path, devices: list[DeviceRow], points: list[PointRow]) -> None:
-    """A workbook with a devices sheet and a points sheet, re-importable as it is."""
+def write_xlsx(path: Path, sheets: RegistrySheets) -> None:
+    """A workbook with regions, devices and points sheets, re-importable as it is."""
     from openpyxl import Workbook
 
+    devices, points = sheets.devices, sheets.points
     book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "devices"
+    regions = book.active
+    assert regions is not None
+    regions.title = "regions"
+    regions.append(list(REGION_COLUMNS))
+    for r in sheets.regions:
+        regions.append([r.code, r.name, r.parent_code])
+    sheet = book.create_sheet("devices")
     sheet.append(list(DEVICE_COLUMNS))
     for d in devices:
         sheet.append(_device_cells(d))

@@ -22,6 +22,7 @@ __all__ = [
     "PointRow",
     "QuarantinedPacket",
     "ReadingRecord",
+    "RegionRow",
     "Rejection",
     "Store",
     "UnknownDevice",
@@ -29,6 +30,15 @@ __all__ = [
 
 #: One reading as the pipeline hands it to the store: code, sub-field, ts (ms), value, flag.
 ReadingRow = tuple[str, str, int, float, str]
+
+
+@dataclass(slots=True, frozen=True)
+class RegionRow:
+    """An administrative division: GB/T 2260 code, name, and the code of the one above it."""
+
+    code: str
+    name: str
+    parent_code: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -178,7 +188,10 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     # registry
-    def apply_registry(self, devices: list[DeviceRow], points: list[PointRow]) -> ImportResult: ...
+    def apply_registry(
+        self, devices: list[DeviceRow], points: list[PointRow], regions: list[RegionRow] | None = None
+    ) -> ImportResult: ...
+    def export_regions(self) -> list[RegionRow]: ...
     def registry_version(self) -> int: ...
     def device_infos(self) -> dict[str, DeviceInfo]: ...
     def export_devices(self) -> list[DeviceRow]: ...

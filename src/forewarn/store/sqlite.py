@@ -22,6 +22,7 @@ from forewarn.store.base import (
     IngestBatch,
     PointRow,
     ReadingRecord,
+    RegionRow,
     UnknownDevice,
 )
 from forewarn.store.migrate import migrate
@@ -67,7 +68,9 @@ class SqliteStore:
 
     # ---------------------------------------------------------------- registry
 
-    def apply_registry(self, devices: list[DeviceRow], points: list[PointRow]) -> ImportResult:
+    def apply_registry(
+        self, devices: list[DeviceRow], points: list[PointRow], regions: list[RegionRow] | None = None
+    ) -> ImportResult:
         """Insert or update regions, enterprises, sites, devices and points in one transaction.
 
         Keys are natural: region code, enterprise name, (enterprise, site name), device MN,
@@ -77,10 +80,10 @@ class SqliteStore:
         now = _now_ms()
         db = self.db
         with _transaction(db):
-            regions: dict[str, tuple[str, str]] = {}
+            named: dict[str, tuple[str, str]] = {r.code: (r.name, r.parent_code) for r in regions or []}
             for d in devices:
-                regions[d.region_code] = (d.region_name, d.parent_region_code)
-            for code, (name, parent) in regions.items():
+                named[d.region_code] = (d.region_name, d.parent_region_code)
+            for code, (name, parent) in named.items():
                 db.execute(
                     "INSERT INTO regions (code, name, parent_code) VALUES (?, ?, ?) "
                     "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
@@ -168,6 +171,10 @@ class SqliteStore:
             mn: DeviceInfo(id_, mn, pw, interval, frozenset(x for x in lenient.split("|") if x), proto)
             for id_, mn, pw, interval, lenient, proto in rows
         }
+
+    def export_regions(self) -> list[RegionRow]:
+        rows = self.db.execute("SELECT code, name, COALESCE(parent_code, '') FROM regions ORDER BY code")
+        return [RegionRow(*r) for r in rows]
 
     def export_devices(self) -> list[DeviceRow]:
         rows = self.db.execute(
