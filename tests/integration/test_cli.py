@@ -147,3 +147,21 @@ def test_readings_and_status_show_what_devices_sent(tmp_path: Path) -> None:
     assert "in quarantine" in err
     err = one_line_error(forewarn("readings", "--mn", MN, "--from", "yesterday", cwd=tmp_path, check=False))
     assert "not an ISO 8601 time" in err
+
+
+def test_demo_registers_the_fleet_and_its_devices_report(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = forewarn("demo", "--duration", "8", "--speed", "20", "--seed", "7",
+                    "--hj212-port", str(port), cwd=tmp_path)
+    assert "registered the demo fleet: 72 devices" in proc.stdout
+    assert "demo stopped:" in proc.stdout
+    status = json.loads(forewarn("status", "--format", "json", cwd=tmp_path).stdout)
+    assert status["devices_registered"] == 72
+    assert status["devices_online"] > 50
+    assert status["readings_stored"] > 1000
+    unknown = forewarn("devices", "unknown", "--format", "json", cwd=tmp_path).stdout
+    assert json.loads(unknown.splitlines()[0])["mn"] == "140213DEMO00UNREGISTERED"
+    exported = forewarn("registry", "export", cwd=tmp_path).stdout
+    assert "河池市金城江区拉友液化石油气有限公司" in exported

@@ -141,7 +141,7 @@ def points_cmd(args: argparse.Namespace) -> int:
         store.close()
     for p in points:
         mark = "  (discovered)" if p.discovered else ""
-        print(f"{p.mn:<26} {p.code}-{p.field:<10} {p.name} [{p.quantity}, {p.unit}]{mark}")
+        print(f"{p.mn:<26} {p.code + '-' + p.field:<18} {p.name} [{p.quantity}, {p.unit}]{mark}")
     if not points:
         print("no points")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -17,6 +18,9 @@ from forewarn.config import Settings
 __all__ = ["add_commands"]
 
 log = logging.getLogger("forewarn")
+
+#: the demo's deliberately unregistered device
+UNREGISTERED_DEMO_MN = "140213DEMO00UNREGISTERED"
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -36,12 +40,16 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="register the seed fleet, run the platform and the simulator together",
     )
     p.add_argument("--seed", type=int, default=None, help="random seed of the simulator")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated time runs this many times faster (device clocks run ahead)")
     p.set_defaults(handler=demo)
 
     p = sub.add_parser("simulate", parents=[common], help="drive the simulated fleet at a platform")
     p.add_argument("--target", required=True, metavar="HOST:PORT", help="the platform's HJ 212 address")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated time runs this many times faster (device clocks run ahead)")
     p.set_defaults(handler=simulate)
 
     p = sub.add_parser("bench", parents=[common], help="benchmarks")
@@ -105,10 +113,17 @@ def serve(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     from forewarn.cli.registry import import_files
-    from forewarn.sim import fleet_files, fleet_regions_file, run_simulator
+    from forewarn.sim import fleet_files, fleet_regions_file, load_fleet, run_simulator
 
     settings = _serve_settings(args)
+    if not 0 < args.speed <= 3600:
+        raise UserError("--speed must be above 0 and at most 3600")
     result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
+    fleet = load_fleet()
+    # One extra device nobody registered, to show quarantine: its data is kept, not dropped.
+    stranger = dataclasses.replace(
+        next(d for d in fleet if d.kind == "dust_monitor"), mn=UNREGISTERED_DEMO_MN
+    )
     print(f"registered the demo fleet: {result.devices_added + result.devices_updated} devices "
           f"at {result.sites} sites of {result.enterprises} enterprises in {settings.data_dir}/")
 
@@ -124,11 +139,14 @@ def demo(args: argparse.Namespace) -> int:
             f"  .venv/bin/forewarn readings {data} --mn <MN> --kind rtd\n"
             f"  .venv/bin/forewarn registry export {data} | head\n"
             f"  .venv/bin/forewarn devices unknown {data}\n"
+            f"One simulated device ({UNREGISTERED_DEMO_MN}) is not in the registry: its data waits\n"
+            "in quarantine until you register it, then becomes ordinary readings.\n"
             "Ctrl-C stops the demo; the data stays in the data directory.\n",
             flush=True,
         )
         sim = asyncio.create_task(
-            run_simulator("127.0.0.1", port, duration_s=args.duration, seed=args.seed, log=log.info)
+            run_simulator("127.0.0.1", port, duration_s=args.duration, seed=args.seed,
+                          speed=args.speed, devices=[*fleet, stranger], log=log.info)
         )
         ticker = asyncio.create_task(_report_every(platform, settings, 15.0))
         try:
@@ -176,10 +194,13 @@ def simulate(args: argparse.Namespace) -> int:
     host, port = _target(args.target)
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
+    if not 0 < args.speed <= 3600:
+        raise UserError("--speed must be above 0 and at most 3600")
     from forewarn.sim import run_simulator
 
     try:
-        stats = asyncio.run(run_simulator(host, port, duration_s=args.duration, seed=args.seed, log=log.info))
+        stats = asyncio.run(run_simulator(host, port, duration_s=args.duration, seed=args.seed,
+                                          speed=args.speed, log=log.info))
     except KeyboardInterrupt:
         return 0  # the simulator has logged its summary
     print(stats.summary())
