@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
-from forewarn.ingest.claim import claim_quarantined
+from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
@@ -42,7 +42,7 @@ class Platform:
         self._tasks: list[asyncio.Task[None]] = []
         self.write_store: SqliteStore | None = None
         self.read_store: SqliteStore | None = None
-        self.writer: BatchWriter | None = None
+        self.writer: BatchWriter[SqliteStore] | None = None
         self.pipeline: Pipeline | None = None
         self.handler: Hj212Handler | None = None
         self.hj212: Hj212Server | None = None
@@ -53,12 +53,14 @@ class Platform:
         self.write_store = SqliteStore(s.db_path, self.catalogue)
         self.read_store = SqliteStore(s.db_path, self.catalogue)
         self.writer = BatchWriter(self.write_store, s.batch_max_rows)
-        self.pipeline = Pipeline(self.read_store, self.writer, loop, clock=self.clock)
+        self.pipeline = Pipeline(
+            self.read_store, self.writer, loop, clock=self.clock, quarantine_max=s.quarantine_max_packets
+        )
         self.writer.start()
-        self.handler = Hj212Handler(self.pipeline, s.tz)
-        self.pipeline.on_registered.append(self._claim)
+        self.handler = Hj212Handler(self.pipeline, s.tz, future_tolerance_s=s.future_tolerance_s)
+        self.pipeline.on_registry_change.append(self._claim)
         # packets quarantined before their devices were registered while we were down
-        self._claim(list(self.pipeline.devices.values()))
+        self._claim(dict(self.pipeline.devices))
         self.hj212 = Hj212Server(
             self.handler,
             idle_timeout_s=s.idle_timeout_s,
@@ -68,10 +70,12 @@ class Platform:
         await self.hj212.start(s.hj212_host, s.hj212_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
 
-    def _claim(self, devices: list[DeviceInfo]) -> None:
-        assert self.read_store is not None and self.handler is not None and self.pipeline
-        pipeline = self.pipeline
-        claim_quarantined(self.read_store, self.handler, devices, pipeline.submit)
+    def _claim(self, devices: dict[str, DeviceInfo]) -> None:
+        """Claim quarantine on the writer thread: after every earlier write, racing none."""
+        assert self.writer is not None
+        s = self.settings
+        handler = Hj212Handler(OfflinePort(self.clock), s.tz, future_tolerance_s=s.future_tolerance_s)
+        self.writer.submit_job(lambda store: claim_quarantined(store, handler, devices))
 
     @property
     def hj212_port(self) -> int:
@@ -79,15 +83,14 @@ class Platform:
         return self.hj212.port
 
     async def stop(self) -> None:
-        """Stop accepting, write everything already received, close the database."""
+        """Stop accepting, store everything already received, close the database."""
         for task in self._tasks:
             task.cancel()
         if self.hj212 is not None:
-            await self.hj212.close()
+            await self.hj212.close()  # connections hand over what they held
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
-        # let the last commit's callbacks run before the loop goes away
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # run the last commit's callbacks
         for store in (self.write_store, self.read_store):
             if store is not None:
                 store.close()

@@ -41,6 +41,12 @@ class Settings:
         4096, "close a connection after this many bytes that belong to no frame"
     )
     batch_max_rows: int = _setting(20000, "most readings committed in one transaction")
+    future_tolerance_s: float = _setting(
+        86400.0, "refuse data whose DataTime is further than this ahead of the platform's clock"
+    )
+    quarantine_max_packets: int = _setting(
+        200000, "most packets kept for unregistered devices; beyond it they are refused"
+    )
     offline_after_intervals: float = _setting(
         3.0, "a device is offline when silent for this many reporting intervals"
     )

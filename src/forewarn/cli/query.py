@@ -114,7 +114,7 @@ def unknown(args: argparse.Namespace) -> int:
         for u in rows:
             print(json.dumps({"mn": u.mn, "first_seen": iso(u.first_ms, tz),
                               "last_seen": iso(u.last_ms, tz), "packets": u.packets,
-                              "last_peer": u.last_peer}))
+                              "last_peer": u.last_peer, "refused": u.refused}, ensure_ascii=False))
         return 0
     if not rows:
         print("no unknown devices")
@@ -122,5 +122,7 @@ def unknown(args: argparse.Namespace) -> int:
     print(f"{'MN':<26} {'first seen':<26} {'last seen':<26} {'packets':>8}  peer")
     for u in rows:
         print(f"{u.mn:<26} {iso(u.first_ms, tz):<26} {iso(u.last_ms, tz):<26} {u.packets:>8}  {u.last_peer}")
+        if u.refused:
+            print(f"{'':<26} registered, but refused: {u.refused}")
     print("register them with 'forewarn registry import FILE'; their data is kept until then")
     return 0

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from forewarn.catalogue import Catalogue
 from forewarn.cli.common import UserError, open_store, settings_from
 from forewarn.config import Settings
-from forewarn.ingest.claim import OfflinePort, claim_quarantined
+from forewarn.ingest.claim import ClaimCounts, OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.registry.files import (
     RegistrySheets,
@@ -57,7 +56,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     pts.set_defaults(handler=points_cmd)
 
 
-def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, int]:
+def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, ClaimCounts]:
     """Import registry files in one transaction and claim any quarantined data they free."""
     catalogue = Catalogue()
     sheets = RegistrySheets()
@@ -73,12 +72,9 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, i
             raise UserError(
                 f"points refer to device(s) neither registered nor in these files: {', '.join(missing[:5])}"
             )
-        before = set(registered)
         result = store.apply_registry(sheets.devices, sheets.points, sheets.regions)
-        port = OfflinePort(store, time.time)
-        handler = Hj212Handler(port, settings.tz)
-        fresh = [info for mn, info in store.device_infos().items() if mn not in before]
-        claimed = claim_quarantined(store, handler, fresh, store.write)
+        handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s)
+        claimed = claim_quarantined(store, handler, store.device_infos())
     finally:
         store.close()
     return result, claimed
@@ -93,8 +89,11 @@ def import_cmd(args: argparse.Namespace) -> int:
         f"{result.devices_updated} updated, {result.points_added} points added, "
         f"{result.points_updated} updated"
     )
-    if claimed:
-        print(f"{claimed} quarantined packets from newly registered devices are now stored as readings")
+    if claimed.claimed:
+        print(f"{claimed.claimed} quarantined packets of registered devices are now stored as readings")
+    if claimed.refused:
+        print(f"{claimed.refused} quarantined packets of registered devices are still refused "
+              "(see 'forewarn devices unknown'); they are kept until the registry is corrected")
     return 0
 
 

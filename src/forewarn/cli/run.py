@@ -185,7 +185,7 @@ async def _report_every(platform: Platform, settings: Settings, every_s: float) 
 
 def _target(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise UserError(f"--target {text!r} is not HOST:PORT (e.g. 127.0.0.1:8212)")
     return host, int(port)
 

@@ -1,61 +1,75 @@
 """Quarantined packets become ordinary data once their device is registered.
 
-Used by a running server (after it notices a registry change) and by ``forewarn registry
-import`` (for a server that is not running), through the same handler logic that judges live
-frames, so a claimed packet is stored exactly as it would have been had the device been
-registered when it arrived. The device is never asked to send anything again.
+Used by a running server (as a job on its writer thread, after it notices a registry change,
+so that it sees every packet quarantined before and races with no other write) and by
+``forewarn registry import`` (for a server that is not running), through the same handler
+logic that judges live frames: a claimed packet is stored exactly as it would have been had
+the device been registered when it arrived. The device is never asked to send it again.
+Packets the registered device still cannot claim (wrong password, a quirk it is not allowed)
+stay in quarantine with the reason, until the registry is corrected.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.store.base import DeviceInfo, IngestBatch, Store
 
-__all__ = ["OfflinePort", "claim_quarantined"]
+__all__ = ["ClaimCounts", "OfflinePort", "claim_quarantined"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class ClaimCounts:
+    claimed: int = 0
+    refused: int = 0
+
+
 def claim_quarantined(
-    store: Store,
-    handler: Hj212Handler,
-    devices: Iterable[DeviceInfo],
-    submit: Callable[[IngestBatch], None],
-) -> int:
-    """Claim the quarantined packets of ``devices``; return how many packets were claimed."""
-    claimed = 0
-    for device in devices:
-        packets = store.quarantined(device.mn)
-        if not packets:
+    store: Store, handler: Hj212Handler, devices: dict[str, DeviceInfo]
+) -> ClaimCounts:
+    """Claim the quarantined packets of every registered device; writes through ``store``."""
+    counts = ClaimCounts()
+    for mn in sorted(store.quarantined_mns()):
+        device = devices.get(mn)
+        if device is None:
             continue
-        batch = handler.claim(device, packets)
-        submit(batch)
-        claimed += len(packets)
-        log.info(
-            "MN=%s registered: %d quarantined packets claimed (%d readings, %d refused)",
-            device.mn, len(packets), batch.row_count(), len(batch.rejections),
-        )
-    return claimed
+        batch, refused = handler.claim(device, store.quarantined(mn))
+        store.write(batch)
+        counts.claimed += len(batch.claimed_quarantine)
+        counts.refused += refused
+        if batch.claimed_quarantine:
+            log.info("MN=%s: %d quarantined packets stored as readings", mn, len(batch.claimed_quarantine))
+        if refused:
+            log.warning(
+                "MN=%s: %d quarantined packets still refused (%s); they stay in quarantine "
+                "until the registry is corrected", mn, refused, batch.refused_quarantine[0][1],
+            )
+    return counts
 
 
 class OfflinePort:
     """The ingest port of a command that runs without a server (e.g. a registry import)."""
 
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
-        self._devices = store.device_infos()
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
     def device(self, mn: str) -> DeviceInfo | None:
-        return self._devices.get(mn)
+        return None
 
     def submit(self, batch: IngestBatch, on_stored: object = None) -> None:
         raise RuntimeError("an offline command writes through its store, not the pipeline")
 
     def reject(self, reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None:
         log.warning("MN=%s: %s %s", mn, reason, detail)
+
+    def quarantine_has_room(self) -> bool:
+        return False
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)

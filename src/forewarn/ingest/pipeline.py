@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
+from forewarn.logs import Throttle
 from forewarn.store.base import DeviceInfo, IngestBatch, Rejection, Store
-from forewarn.store.writer import BatchWriter, WriteDone, run_callbacks
+from forewarn.store.writer import BatchWriter, WriteDone, WriterClosed, run_callbacks
 
 __all__ = ["Pipeline"]
 
@@ -33,10 +34,11 @@ class Pipeline:
     def __init__(
         self,
         store: Store,
-        writer: BatchWriter,
+        writer: BatchWriter[Any],
         loop: asyncio.AbstractEventLoop,
         *,
         clock: Clock = time.time,
+        quarantine_max: int = 200000,
     ) -> None:
         self.store = store  # a read connection, used on the loop thread only
         self.writer = writer
@@ -44,12 +46,11 @@ class Pipeline:
         self.clock = clock
         self.devices: dict[str, DeviceInfo] = store.device_infos()
         self.registry_version = store.registry_version()
-        #: live counters since start (the store keeps the durable totals)
-        self.stats: Counter[str] = Counter()
-        self.rejections: Counter[str] = Counter()
-        self._last_log: dict[str, float] = {}
-        #: called with the MNs that became registered after a registry reload
-        self.on_registered: list[Callable[[list[DeviceInfo]], None]] = []
+        self.quarantine_max = quarantine_max
+        self.quarantine_size = store.quarantine_size()
+        self._log = Throttle(log)
+        #: called with all registered devices after the registry changed
+        self.on_registry_change: list[Callable[[dict[str, DeviceInfo]], None]] = []
         writer.dispatch = self._dispatch
 
     def now_ms(self) -> int:
@@ -58,22 +59,26 @@ class Pipeline:
     def device(self, mn: str) -> DeviceInfo | None:
         return self.devices.get(mn)
 
+    def quarantine_has_room(self) -> bool:
+        return self.quarantine_size < self.quarantine_max
+
     def submit(self, batch: IngestBatch, on_stored: WriteDone | None = None) -> None:
         """Queue a batch for the writer; ``on_stored`` runs on the loop after the commit."""
-        self.stats["batches_submitted"] += 1
-        self.writer.submit(batch, on_stored)
+        self.quarantine_size += len(batch.quarantine)
+        try:
+            self.writer.submit(batch, on_stored)
+        except WriterClosed as exc:
+            self._log.warning("writer_closed", "not stored: %s", exc)
+            if on_stored is not None:
+                on_stored(exc)
 
     def reject(self, reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None:
         """Count and log a rejected packet; the count is stored with the next batch."""
-        self.rejections[reason] += 1
-        now = self.clock()
-        if now - self._last_log.get(reason, 0.0) >= 1.0:  # at most one line a second per reason
-            self._last_log[reason] = now
-            log.warning(
-                "rejected a packet from %s%s: %s %s (%d so far)",
-                peer or "?", f" MN={mn}" if mn else "", reason, detail, self.rejections[reason],
-            )
-        self.writer.submit(IngestBatch(rejections=[Rejection(reason, int(now * 1000), mn, detail)]))
+        self._log.warning(
+            reason, "rejected a packet from %s%s: %s %s", peer or "?", f" MN={mn}" if mn else "",
+            reason, detail,
+        )
+        self.submit(IngestBatch(rejections=[Rejection(reason, self.now_ms(), mn, detail)]))
 
     def _dispatch(self, callbacks: list[WriteDone], error: BaseException | None) -> None:
         """From the writer thread: run this commit's callbacks on the loop, in one wake-up."""
@@ -83,19 +88,18 @@ class Pipeline:
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(run_callbacks, callbacks, error)
 
-    def reload_registry_if_changed(self) -> list[DeviceInfo]:
+    def reload_registry_if_changed(self) -> bool:
         """Reload the device cache when another command changed the registry."""
+        self.quarantine_size = self.store.quarantine_size()
         version = self.store.registry_version()
         if version == self.registry_version:
-            return []
+            return False
         self.registry_version = version
-        fresh = self.store.device_infos()
-        added = [info for mn, info in fresh.items() if mn not in self.devices]
-        self.devices = fresh
-        log.info("registry changed: %d devices, %d new", len(fresh), len(added))
-        for listener in self.on_registered:
-            listener(added)
-        return added
+        self.devices = self.store.device_infos()
+        log.info("registry changed: %d devices", len(self.devices))
+        for listener in self.on_registry_change:
+            listener(dict(self.devices))
+        return True
 
     async def watch_registry(self, every_s: float) -> None:
         while True:
@@ -104,4 +108,3 @@ class Pipeline:
                 self.reload_registry_if_changed()
             except Exception:
                 log.exception("reloading the registry failed; will retry")
-

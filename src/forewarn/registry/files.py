@@ -162,7 +162,7 @@ def _records(
 
 
 def _division_code(code: str) -> str | None:
-    if code.isdigit() and len(code) in (6, 9, 12):
+    if code.isascii() and code.isdigit() and len(code) in (6, 9, 12):
         return None
     return f"region_code {code!r} is not an administrative division code (6 digits)"
 
@@ -218,7 +218,7 @@ def _devices(
         if protocol not in PROTOCOLS:
             errors.append(f"protocol {protocol!r} is not supported (one of: {', '.join(PROTOCOLS)})")
         interval = r.get("interval_s") or "60"
-        if not interval.isdigit() or int(interval) <= 0:
+        if not (interval.isascii() and interval.isdigit()) or int(interval) <= 0:
             errors.append(f"interval_s {interval!r} must be a whole number of seconds > 0")
         leniency = [q.strip() for q in (r.get("leniency") or "").replace(",", "|").split("|") if q.strip()]
         bad = [q for q in leniency if q not in _QUIRKS]

@@ -8,7 +8,7 @@ batch on the event loop and hand it to the writer thread without sharing anythin
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -140,6 +140,8 @@ class IngestBatch:
     counters: Counter[str] = field(default_factory=Counter)
     #: quarantine rows to delete once their packets have been stored as readings
     claimed_quarantine: list[int] = field(default_factory=list)
+    #: quarantine rows their registered device could not claim, with the reason
+    refused_quarantine: list[tuple[int, str]] = field(default_factory=list)
 
     def row_count(self) -> int:
         return sum(len(r.rows) for r in self.readings)
@@ -153,6 +155,7 @@ class IngestBatch:
             self.note_activity(device_id, first, last, packets)
         self.counters.update(other.counters)
         self.claimed_quarantine.extend(other.claimed_quarantine)
+        self.refused_quarantine.extend(other.refused_quarantine)
 
     def note_activity(self, device_id: int, first: int, last: int, packets: int = 1) -> None:
         seen = self.activity.get(device_id)
@@ -175,11 +178,14 @@ class ReadingRecord:
 
 @dataclass(slots=True, frozen=True)
 class UnknownDevice:
+    """An MN with packets in quarantine: unregistered, or registered but refused (``refused``)."""
+
     mn: str
     first_ms: int
     last_ms: int
     packets: int
     last_peer: str
+    refused: str = ""
 
 
 class Store(Protocol):
@@ -212,17 +218,8 @@ class Store(Protocol):
     def latest(self, kind: Kind = Kind.RTD, mn: str | None = None) -> list[ReadingRecord]: ...
     def unknown_devices(self) -> list[UnknownDevice]: ...
     def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]: ...
+    def quarantined_mns(self) -> set[str]: ...
+    def quarantine_size(self) -> int: ...
     def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]: ...
     def counters(self) -> dict[str, int]: ...
 
-
-def chunks(items: Iterable[ReadingRow], size: int) -> Iterator[list[ReadingRow]]:
-    """Split rows into lists of at most ``size`` (for bounded transactions)."""
-    chunk: list[ReadingRow] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

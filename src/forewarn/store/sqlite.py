@@ -247,6 +247,11 @@ class SqliteStore:
                 db.executemany(
                     "DELETE FROM quarantine WHERE id = ?", [(i,) for i in batch.claimed_quarantine]
                 )
+            if batch.refused_quarantine:
+                db.executemany(
+                    "UPDATE quarantine SET refused = ? WHERE id = ?",
+                    [(reason[:500], i) for i, reason in batch.refused_quarantine],
+                )
             for rej in batch.rejections:
                 db.execute(
                     "INSERT INTO rejections (reason, count, last_ms, last_mn, last_detail) "
@@ -345,10 +350,16 @@ class SqliteStore:
     def unknown_devices(self) -> list[UnknownDevice]:
         rows = self.db.execute(
             "SELECT mn, MIN(received_ms), MAX(received_ms), COUNT(*), "
-            "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1) "
-            "FROM quarantine q GROUP BY mn ORDER BY MAX(received_ms) DESC"
+            "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1), "
+            "MAX(refused) FROM quarantine q GROUP BY mn ORDER BY MAX(received_ms) DESC"
         )
         return [UnknownDevice(*r) for r in rows]
+
+    def quarantined_mns(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT DISTINCT mn FROM quarantine")}
+
+    def quarantine_size(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
 
     def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]:
         rows = self.db.execute(

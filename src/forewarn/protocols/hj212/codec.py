@@ -282,7 +282,7 @@ def _parse_segment(text: str, quirks: dict[Quirk, str]) -> Frame:
         raise Hj212Error("unknown_field", f"unknown header field(s) {','.join(extras)}")
 
     qn = header.get("QN")
-    if qn is not None and (len(qn) != 17 or not qn.isdigit()):
+    if qn is not None and (len(qn) != 17 or not _digits(qn)):
         quirks[Quirk.QN_FORMAT] = f"QN {qn!r} is not 17 digits (yyyyMMddHHmmssSSS)"
     params, factors = parse_cp(cp_text, quirks)
     return Frame(
@@ -299,11 +299,16 @@ def _parse_segment(text: str, quirks: dict[Quirk, str]) -> Frame:
     )
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _int_field(header: dict[str, str], key: str) -> int | None:
     value = header.get(key)
     if value is None:
         return None
-    if not value.isdigit():
+    if not _digits(value):
         raise Hj212Error(f"bad_{key.lower()}", f"{key}={value!r} is not a number")
     return int(value)
 
@@ -341,9 +346,9 @@ def parse_cp(
 
 
 def _check_datatime(value: str, quirks: dict[Quirk, str] | None) -> str:
-    if len(value) == 14 and value.isdigit():
+    if len(value) == 14 and _digits(value):
         return value
-    if len(value) == 17 and value.isdigit():
+    if len(value) == 17 and _digits(value):
         if quirks is not None:
             quirks[Quirk.DATATIME_MS] = f"DataTime {value} carries milliseconds"
         return value[:14]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = ["FrameTooLarge", "RawFrame", "StreamFramer"]
 
 _HEXB = frozenset(b"0123456789abcdefABCDEF")
+_WHITESPACE = b" \t\r\n\x00"
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,13 +32,23 @@ class FrameTooLarge(Exception):
 class StreamFramer:
     """Accumulates bytes of one connection and yields whole frames."""
 
-    __slots__ = ("_buf", "garbage_bytes", "max_frame")
+    __slots__ = ("_buf", "garbage_bytes", "max_frame", "noise_bytes")
 
     def __init__(self, max_frame: int = 8192) -> None:
         self._buf = bytearray()
         self.max_frame = max_frame
         #: bytes thrown away because they were not inside a frame
         self.garbage_bytes = 0
+        #: whitespace between frames (a stray LF after CRLF, NUL padding): dropped, not garbage
+        self.noise_bytes = 0
+
+    def _discard(self, count: int) -> None:
+        chunk = self._buf[:count]
+        if chunk.strip(_WHITESPACE):
+            self.garbage_bytes += count
+        else:
+            self.noise_bytes += count
+        del self._buf[:count]
 
     @property
     def pending(self) -> int:
@@ -52,13 +63,10 @@ class StreamFramer:
         while True:
             start = buf.find(b"##")
             if start < 0:
-                keep = 1 if buf.endswith(b"#") else 0
-                self.garbage_bytes += len(buf) - keep
-                del buf[: len(buf) - keep]
+                self._discard(len(buf) - (1 if buf.endswith(b"#") else 0))
                 break
             if start:
-                self.garbage_bytes += start
-                del buf[:start]
+                self._discard(start)
             end, crlf = self._frame_end(buf)
             if end < 0:
                 if len(buf) > self.max_frame:
@@ -79,11 +87,12 @@ class StreamFramer:
         buf = self._buf
         if not buf.startswith(b"##"):
             return []
-        head = buf[2:6]
-        if not (len(head) == 4 and head.isdigit()):
+        closing = buf.rfind(b"&&")
+        crc = buf[closing + 2 :]
+        # complete-looking: the CP was opened and closed, and only a CRC follows the close
+        if closing < 0 or buf.find(b"CP=&&") + 3 >= closing or not 2 <= len(crc) <= 4:
             return []
-        crc_end = 6 + int(head) + 4
-        if len(buf) != crc_end or buf[crc_end - 6 : crc_end - 4] != b"&&":
+        if not all(b in _HEXB for b in crc):
             return []
         frame = RawFrame(bytes(buf), False)
         buf.clear()
@@ -93,9 +102,10 @@ class StreamFramer:
         """At end of stream: whatever starts with ``##`` is a last frame without CRLF."""
         buf = self._buf
         frames = [RawFrame(bytes(buf), False)] if buf.startswith(b"##") and len(buf) > 6 else []
-        if not frames:
-            self.garbage_bytes += len(buf)
-        buf.clear()
+        if frames:
+            buf.clear()
+        else:
+            self._discard(len(buf))
         return frames
 
     @staticmethod
@@ -103,6 +113,7 @@ class StreamFramer:
         """Index just past the CRC of the frame at buf[0], and whether CRLF follows; -1 if unknown."""
         size = len(buf)
         head = buf[2:6]
+        crlf_at = buf.find(b"\r\n", 2)
         if len(head) == 4 and head.isdigit():
             seg_end = 6 + int(head)
             crc_end = seg_end + 4
@@ -117,8 +128,9 @@ class StreamFramer:
                 if len(tail) == 2:  # something other than CRLF follows: the device sent none
                     return crc_end, False
                 return -1, False  # the CRLF may be in the next read
-        # The declared length is wrong or not yet checkable: use CRLF, then the next ##.
-        crlf_at = buf.find(b"\r\n", 2)
+            if size < crc_end + 2 and crlf_at < 0:
+                return -1, False  # the frame the length announces has not all arrived yet
+        # The declared length is wrong: use CRLF, then the next ##.
         next_start = buf.find(b"##", 2)
         if next_start >= 0 and (crlf_at < 0 or next_start < crlf_at):
             return next_start, False

@@ -5,7 +5,7 @@ that device's leniency and password; turn data uploads into readings; hand the b
 pipeline; and answer as the standard asks only once the pipeline says the batch is stored
 (9014), or at once where no storage is involved (9013, 1012 time setting, 9011 for a wrong
 password). Nothing here touches a socket or the database: the connection passes itself in
-as something that can ``send`` and the pipeline is reached through a small port.
+as something that can ``send``, and the pipeline is reached through a small port.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from forewarn.logs import Throttle
 from forewarn.model import KIND_BY_CN
 from forewarn.protocols.hj212.codec import Frame, Hj212Error, check_quirks, parse
 from forewarn.protocols.hj212.framing import RawFrame
@@ -35,7 +36,7 @@ __all__ = ["Hj212Handler", "IngestPort", "Peer"]
 
 log = logging.getLogger(__name__)
 
-_MN = re.compile(rb"MN=([^;&]{1,40})")
+_MN = re.compile(rb"MN=([^;&]{1,64})")
 _ANSWER_AFTER_STORE = frozenset(KIND_BY_CN) | {"2081"}
 _HEARTBEATS = frozenset({"9015", "9021"})
 
@@ -54,6 +55,7 @@ class IngestPort(Protocol):
     def device(self, mn: str) -> DeviceInfo | None: ...
     def submit(self, batch: IngestBatch, on_stored: WriteDone | None = None) -> None: ...
     def reject(self, reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None: ...
+    def quarantine_has_room(self) -> bool: ...
     def now_ms(self) -> int: ...
 
 
@@ -66,10 +68,12 @@ def sniff_mn(data: bytes) -> str:
 class Hj212Handler:
     """Judges frames for one platform; shared by all connections."""
 
-    def __init__(self, port: IngestPort, tz: ZoneInfo) -> None:
+    def __init__(self, port: IngestPort, tz: ZoneInfo, *, future_tolerance_s: float = 86400.0) -> None:
         self.port = port
         self.tz = tz
         self.to_ms = DataTimeConverter(tz)
+        self.future_tolerance_ms = int(future_tolerance_s * 1000)
+        self._bad_values = Throttle(log)
 
     # ------------------------------------------------------------------ live frames
 
@@ -87,7 +91,7 @@ class Hj212Handler:
             return
         batch = IngestBatch()
         try:
-            self.judge(frame, device, batch)
+            self.judge(frame, device, batch, now)
         except Hj212Error as exc:
             port.reject(exc.reason, mn=frame.mn, detail=exc.detail, peer=conn.peer)
             if exc.reason == "wrong_password" and frame.qn is not None:
@@ -108,16 +112,22 @@ class Hj212Handler:
 
     def _quarantine(self, frame: Frame, raw: RawFrame, conn: Peer, now: int) -> None:
         """Keep a packet from an unregistered MN as it came, to be claimed on registration."""
+        if not self.port.quarantine_has_room():
+            self.port.reject(
+                "quarantine_full", mn=frame.mn, peer=conn.peer,
+                detail="unregistered device's packet refused: quarantine is full (register devices)",
+            )
+            return
         batch = IngestBatch(
             quarantine=[QuarantinedPacket(frame.mn, now, raw.data, raw.crlf, conn.peer)]
         )
         batch.counters["packets_quarantined"] += 1
-        reply = data_answer(frame) if frame.answer_wanted and frame.cn in _ANSWER_AFTER_STORE else None
-        self.port.submit(batch, _send_when_stored(conn, reply, frame.mn))
+        wanted = frame.answer_wanted and frame.cn in _ANSWER_AFTER_STORE
+        self.port.submit(batch, _send_when_stored(conn, data_answer(frame) if wanted else None, frame.mn))
 
     # ------------------------------------------------------------------ judging
 
-    def judge(self, frame: Frame, device: DeviceInfo, batch: IngestBatch) -> None:
+    def judge(self, frame: Frame, device: DeviceInfo, batch: IngestBatch, now_ms: int) -> None:
         """Check a registered device's frame and add what it carries to ``batch``.
 
         Raises Hj212Error when the frame is refused; values that are not numbers are
@@ -126,40 +136,50 @@ class Hj212Handler:
         check_quirks(frame, device.leniency)
         if device.password and frame.pw != device.password:
             raise Hj212Error("wrong_password", f"PW={frame.pw!r} does not match the registry")
-        for quirk in frame.quirks:
-            batch.quirks[(device.id, quirk.value)] += 1
         if frame.cn not in KIND_BY_CN:
+            _count_quirks(frame, device, batch)
             batch.counters["commands_received"] += 1
             return
-        kind, rows, problems = frame_rows(frame, self.to_ms)
+        kind, rows, problems = frame_rows(frame, self.to_ms, now_ms + self.future_tolerance_ms)
+        _count_quirks(frame, device, batch)
         for problem in problems:
-            log.warning("MN=%s: value not stored: %s", frame.mn, problem)
-            batch.rejections.append(Rejection("bad_value", self.port.now_ms(), frame.mn, problem))
+            self._bad_values.warning("bad_value", "MN=%s: value not stored: %s", frame.mn, problem)
+            batch.rejections.append(Rejection("bad_value", now_ms, frame.mn, problem))
         batch.readings.append(ReadingBatch(device.id, kind, rows))
         batch.counters["packets_accepted"] += 1
         if frame.split:
             batch.counters["split_parts_accepted"] += 1
 
-    def claim(self, device: DeviceInfo, packets: list[tuple[int, int, bytes, bool]]) -> IngestBatch:
-        """Turn a newly registered device's quarantined packets into an ordinary batch.
+    def claim(
+        self, device: DeviceInfo, packets: list[tuple[int, int, bytes, bool]]
+    ) -> tuple[IngestBatch, int]:
+        """Turn a registered device's quarantined packets into an ordinary batch.
 
-        Each packet is judged exactly as if it had just arrived from a registered device;
-        refused ones are counted as rejections. All of them leave quarantine.
+        Each packet is judged exactly as if it had just arrived. Accepted packets leave
+        quarantine in the same transaction that stores their readings; refused ones stay,
+        with the reason recorded, so that correcting the registry and importing again still
+        stores them (the device was told they were stored and will not send them again).
+        Returns the batch and how many packets were refused.
         """
         batch = IngestBatch()
+        refused = 0
+        now = self.port.now_ms()
         for row_id, received_ms, raw, crlf in packets:
-            batch.claimed_quarantine.append(row_id)
             try:
-                frame = parse(raw, crlf=crlf)
-                self.judge(frame, device, batch)
+                self.judge(parse(raw, crlf=crlf), device, batch, now)
             except Hj212Error as exc:
-                batch.rejections.append(
-                    Rejection(exc.reason, self.port.now_ms(), device.mn, f"(claimed) {exc.detail}")
-                )
+                refused += 1
+                batch.refused_quarantine.append((row_id, str(exc)))
                 continue
+            batch.claimed_quarantine.append(row_id)
             batch.note_activity(device.id, received_ms, received_ms)
-        batch.counters["packets_claimed"] += len(packets)
-        return batch
+        batch.counters["packets_claimed"] += len(batch.claimed_quarantine)
+        return batch, refused
+
+
+def _count_quirks(frame: Frame, device: DeviceInfo, batch: IngestBatch) -> None:
+    for quirk in frame.quirks:
+        batch.quirks[(device.id, quirk.value)] += 1
 
 
 def _send_when_stored(conn: Peer, reply: bytes | None, mn: str) -> Callable[[BaseException | None], None]:

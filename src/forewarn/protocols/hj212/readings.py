@@ -53,8 +53,19 @@ class DataTimeConverter:
         return ms
 
 
-def frame_rows(frame: Frame, to_ms: DataTimeConverter) -> tuple[Kind, list[ReadingRow], list[str]]:
-    """The kind, the reading rows, and a list of problems (values that were not numbers)."""
+#: No monitoring data predates this (2000-01-01T00:00Z); an earlier DataTime is a device fault.
+EARLIEST_MS = 946684800000
+
+
+def frame_rows(
+    frame: Frame, to_ms: DataTimeConverter, latest_ms: int
+) -> tuple[Kind, list[ReadingRow], list[str]]:
+    """The kind, the reading rows, and a list of problems (values that were not numbers).
+
+    A DataTime before 2000 or after ``latest_ms`` (the platform's clock plus a tolerance)
+    refuses the whole frame: such a time is a device's clock fault, and storing it would put
+    data where nobody looks for it.
+    """
     kind = KIND_BY_CN.get(frame.cn)
     if kind is None:
         raise Hj212Error("not_data", f"CN={frame.cn} carries no readings")
@@ -62,6 +73,12 @@ def frame_rows(frame: Frame, to_ms: DataTimeConverter) -> tuple[Kind, list[Readi
     if data_time is None:
         raise Hj212Error("missing_datatime", f"CN={frame.cn} without DataTime")
     ts = to_ms(data_time)
+    if not EARLIEST_MS <= ts <= latest_ms:
+        raise Hj212Error(
+            "datatime_out_of_range",
+            f"DataTime={data_time} is before 2000 or ahead of the platform's clock "
+            "(check the device's clock)",
+        )
     default_flag = frame.params.get("Flag", "N")
     rows: list[ReadingRow] = []
     append = rows.append
@@ -76,6 +93,9 @@ def frame_rows(frame: Frame, to_ms: DataTimeConverter) -> tuple[Kind, list[Readi
             try:
                 value = float(text)
             except ValueError:
+                problems.append(f"{code}-{field}={text!r} is not a number")
+                continue
+            if "_" in text:  # float() reads '1_000'; no device means that
                 problems.append(f"{code}-{field}={text!r} is not a number")
                 continue
             if not isfinite(value):

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from forewarn.protocols.hj212.framing import FrameTooLarge, StreamFramer
+from forewarn.protocols.hj212.framing import FrameTooLarge, RawFrame, StreamFramer
 from forewarn.protocols.hj212.handler import Hj212Handler
 
 __all__ = ["Hj212Server"]
@@ -24,7 +24,10 @@ _CRLF_GRACE_S = 0.5
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("framer", "last_active", "peer", "server", "transport", "_grace")
+    __slots__ = (
+        "framer", "garbage_at_frame", "garbage_reported", "last_active", "peer", "server",
+        "transport", "_grace",
+    )
 
     def __init__(self, server: Hj212Server) -> None:
         self.server = server
@@ -32,6 +35,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.last_active = time.monotonic()
+        self.garbage_reported = 0  # garbage bytes already counted as rejections
+        self.garbage_at_frame = 0  # garbage bytes seen before the last good frame
         self._grace: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -42,12 +47,13 @@ class _Connection(asyncio.Protocol):
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.connections.discard(self)
         if self._grace is not None:
             self._grace.cancel()
         for raw in self.framer.flush():
-            self.server.handler.handle(raw, self)
+            self._handle(raw)
+        self._count_garbage()
         self.transport = None
+        self.server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
@@ -56,24 +62,46 @@ class _Connection(asyncio.Protocol):
             frames = framer.feed(data)
         except FrameTooLarge as exc:
             self.server.handler.port.reject("frame_too_large", detail=str(exc), peer=self.peer)
+            self.garbage_reported = framer.garbage_bytes
             self.close()
             return
         for raw in frames:
-            self.server.handler.handle(raw, self)
-        if framer.garbage_bytes > self.server.max_garbage_bytes:
+            self._handle(raw)
+        if frames:
+            self.garbage_at_frame = framer.garbage_bytes
+        self._count_garbage()
+        if framer.garbage_bytes - self.garbage_at_frame > self.server.max_garbage_bytes:
             self.server.handler.port.reject(
-                "garbage", detail=f"{framer.garbage_bytes} bytes outside any frame; connection closed",
-                peer=self.peer,
+                "garbage_connection_closed", peer=self.peer,
+                detail=f"{framer.garbage_bytes - self.garbage_at_frame} bytes outside any frame",
             )
             self.close()
             return
         if framer.pending and self._grace is None:
             self._grace = asyncio.get_running_loop().call_later(_CRLF_GRACE_S, self._take_unterminated)
 
+    def _count_garbage(self) -> None:
+        """One rejection for the bytes outside frames that arrived since the last count."""
+        fresh = self.framer.garbage_bytes - self.garbage_reported
+        if fresh > 0:
+            self.garbage_reported = self.framer.garbage_bytes
+            self.server.handler.port.reject(
+                "garbage", detail=f"{fresh} bytes outside any frame", peer=self.peer
+            )
+
+    def _handle(self, raw: RawFrame) -> None:
+        try:
+            self.server.handler.handle(raw, self)
+        except Exception:  # a bug must cost one frame, never the connection or the server
+            log.exception("internal error handling a frame from %s", self.peer)
+            self.server.handler.port.reject("internal_error", detail="see the log", peer=self.peer)
+
     def _take_unterminated(self) -> None:
         self._grace = None
         for raw in self.framer.flush_unterminated():
-            self.server.handler.handle(raw, self)
+            self._handle(raw)
+        if self.framer.pending:  # still incomplete: look again later
+            self._grace = asyncio.get_running_loop().call_later(_CRLF_GRACE_S, self._take_unterminated)
 
     def send(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -125,11 +153,17 @@ class Hj212Server:
                 log.info("closing idle connection %s", conn.peer)
                 conn.close()
 
-    async def close(self) -> None:
+    async def close(self, drain_s: float = 5.0) -> None:
+        """Stop listening, close every connection and wait until each has handed over the
+        frames it still held (so they reach the writer before it closes)."""
         if self._sweeper is not None:
             self._sweeper.cancel()
-        if self._server is not None:
-            self._server.close()
-            for conn in list(self.connections):
-                conn.close()
-            await self._server.wait_closed()
+        if self._server is None:
+            return
+        self._server.close()
+        for conn in list(self.connections):
+            conn.close()
+        await self._server.wait_closed()
+        deadline = time.monotonic() + drain_s
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
