@@ -19,39 +19,41 @@ class ConfigError(Exception):
     """A mistake in the settings file or options, worded for the person who made it."""
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, low: float | None = None, high: float | None = None) -> Any:
+    """A setting with its help text and, for numbers, the range a valid value lies in."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    data_dir: Path = _setting(Path("forewarn-data"), "directory holding the database and logs")
+    data_dir: Path = _setting(Path("forewarn-data"), "directory holding the database")
     timezone: str = _setting(
         "Asia/Shanghai", "time zone of the devices' clocks (HJ 212 times are local)"
     )
     hj212_host: str = _setting("0.0.0.0", "address the HJ 212 TCP server listens on")
-    hj212_port: int = _setting(8212, "port of the HJ 212 TCP server")
+    hj212_port: int = _setting(8212, "port of the HJ 212 TCP server (0: any free port)", 0, 65535)
     idle_timeout_s: float = _setting(
-        600.0, "close a device connection silent for this long (devices reconnect)"
+        600.0, "close a device connection silent for this long (devices reconnect)", 0.1, None
     )
     max_frame_bytes: int = _setting(
-        8192, "largest frame accepted; a peer sending more without a frame end is cut off"
+        8192, "largest frame accepted; a peer sending more without a frame end is cut off", 1100, None
     )
     max_garbage_bytes: int = _setting(
-        4096, "close a connection after this many bytes that belong to no frame"
+        4096, "close a connection after this many bytes outside frames since its last frame", 0, None
     )
-    batch_max_rows: int = _setting(20000, "most readings committed in one transaction")
+    batch_max_rows: int = _setting(20000, "most readings committed in one transaction", 1, None)
     future_tolerance_s: float = _setting(
-        86400.0, "refuse data whose DataTime is further than this ahead of the platform's clock"
+        86400.0, "refuse data whose DataTime is further than this ahead of the platform's clock",
+        0, None,
     )
     quarantine_max_packets: int = _setting(
-        200000, "most packets kept for unregistered devices; beyond it they are refused"
+        200000, "most packets kept for unregistered devices; beyond it they are refused", 0, None
     )
     offline_after_intervals: float = _setting(
-        3.0, "a device is offline when silent for this many reporting intervals"
+        3.0, "a device is offline when silent for this many reporting intervals", 0.5, None
     )
     registry_poll_s: float = _setting(
-        2.0, "how often a running server looks for registry changes made by other commands"
+        2.0, "how often a running server looks for registry changes made by other commands", 0.05, None
     )
 
     @property
@@ -71,8 +73,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Defaults, then the TOML file (if any), then command-line overrides that are not None."""
     values: dict[str, Any] = {}
     if path is not None:
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist")
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist or is not a file")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -85,11 +87,17 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
                 )
             values[key] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
-    settings = Settings()
-    types = {f.name: f.type for f in fields(Settings)}
+    by_name = {f.name: f for f in fields(Settings)}
     for key, value in values.items():
-        values[key] = _coerce(key, value, str(types[key]))
-    settings = replace(settings, **values)
+        spec = by_name[key]
+        values[key] = _coerce(key, value, str(spec.type))
+        low, high = spec.metadata["low"], spec.metadata["high"]
+        if (low is not None and values[key] < low) or (high is not None and values[key] > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise ConfigError(f"setting '{key}' must be {bounds}, not {value!r}")
+    settings = replace(Settings(), **values)
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise ConfigError(f"data directory {settings.data_dir} is a file, not a directory")
     try:
         settings.tz  # noqa: B018 - validate the time zone name now, not at first use
     except (ZoneInfoNotFoundError, ValueError) as exc:

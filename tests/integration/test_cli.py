@@ -165,3 +165,65 @@ def test_demo_registers_the_fleet_and_its_devices_report(tmp_path: Path) -> None
     assert json.loads(unknown.splitlines()[0])["mn"] == "140213DEMO00UNREGISTERED"
     exported = forewarn("registry", "export", cwd=tmp_path).stdout
     assert "河池市金城江区拉友液化石油气有限公司" in exported
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "expected"),
+    [
+        (("readings",), None, "the following arguments are required: --mn"),
+        (("readings", "--mn", "X", "--kind", "nope"), None, "invalid choice: 'nope'"),
+        (("registry", "import", "adir.csv"), "dir", "adir.csv: not a file"),
+        (("status", "--config", "adir.csv"), "dir", "does not exist or is not a file"),
+        (("status", "--data", "afile"), "file", "is a file, not a directory"),
+        (("registry", "import", "empty.csv"), "empty", "holds no rows below a header"),
+        (("registry", "import", "fake.csv"), "binary", "is not a text file"),
+        (("registry", "export", "-o", "/nonexistent/x.csv"), "db", "No such file or directory"),
+        (("serve", "--config", "bad.toml"), "badport", "setting 'hj212_port' must be between 0 and 65535"),
+        (("serve", "--config", "bad.toml"), "badtoml", "is not valid TOML"),
+    ],
+)
+def test_more_mistakes_get_one_clear_line(
+    tmp_path: Path, args: tuple[str, ...], setup: str | None, expected: str
+) -> None:
+    if setup == "dir":
+        (tmp_path / "adir.csv").mkdir()
+    elif setup == "file":
+        (tmp_path / "afile").write_text("x")
+    elif setup == "empty":
+        (tmp_path / "empty.csv").write_text("mn,code,field\n")
+    elif setup == "binary":
+        (tmp_path / "fake.csv").write_bytes(b"PK\x03\x04\x00\x00binary")
+    elif setup == "db":
+        forewarn("registry", "import", str(registry_csv(tmp_path / "d.csv", [{"mn": MN}])), cwd=tmp_path)
+    elif setup == "badport":
+        (tmp_path / "bad.toml").write_text("hj212_port = 99999\n")
+    elif setup == "badtoml":
+        (tmp_path / "bad.toml").write_text("hj212_port = = 1\n")
+    err = one_line_error(forewarn(*args, cwd=tmp_path, check=False))
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_same_mn_in_two_files_with_different_rows_is_refused(tmp_path: Path) -> None:
+    a = registry_csv(tmp_path / "a.csv", [{"mn": MN, "password": "111111"}])
+    b = registry_csv(tmp_path / "b.csv", [{"mn": MN, "password": "222222"}])
+    err = one_line_error(forewarn("registry", "import", str(a), str(b), cwd=tmp_path, check=False))
+    assert f"mn {MN} appears twice with different rows" in err
+
+
+def test_readings_latest_gives_the_newest_value_of_each_point(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, data_dir=tmp_path / "forewarn-data")
+    forewarn("registry", "import", str(registry_csv(tmp_path / "d.csv", [{"mn": MN}])), cwd=tmp_path)
+
+    async def send() -> None:
+        async with running(settings) as platform:
+            dev = await FakeDevice.connect(platform.hj212_port)
+            for minute in range(3):
+                await dev.send(data_packet(MN, f"DataTime=2026112208{minute:02d}00;a34002-Rtd={minute};a34004-Rtd={10 + minute}"))
+                await dev.answer()
+            await dev.close()
+
+    asyncio.run(send())
+    out = forewarn("readings", "--mn", MN, "--latest", cwd=tmp_path).stdout.splitlines()
+    assert out[1:] == [f"{MN},a34002,Rtd,rtd,2026-11-22T08:02:00+08:00,2.0,N",
+                       f"{MN},a34004,Rtd,rtd,2026-11-22T08:02:00+08:00,12.0,N"]

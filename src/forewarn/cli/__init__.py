@@ -13,6 +13,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from forewarn import __version__
 from forewarn.cli import query, registry, run
@@ -24,8 +25,16 @@ from forewarn.store.sqlite import StoreError
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (with where to look), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"forewarn: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _common() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     parent.add_argument(
         "--data", type=Path, default=None, metavar="DIR",
         help="data directory (default ./forewarn-data)",
@@ -40,7 +49,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="forewarn",
         description="Online monitoring and early warning for regulators.",
     )
@@ -69,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except sqlite3.DatabaseError as exc:
         print(f"forewarn: error: the database cannot be used: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that is a directory, a folder that does not exist ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"forewarn: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,15 +35,11 @@ def parse_time(text: str | None, tz: ZoneInfo, option: str) -> int | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)  # also takes a bare date
     except ValueError:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise UserError(
-                f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-22 or 2026-11-22T08:00+08:00)"
-            ) from None
-        moment = datetime(day.year, day.month, day.day)
+        raise UserError(
+            f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-22 or 2026-11-22T08:00+08:00)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return int(moment.timestamp() * 1000)
@@ -51,4 +47,7 @@ def parse_time(text: str | None, tz: ZoneInfo, option: str) -> int | None:
 
 def iso(ts_ms: int, tz: ZoneInfo) -> str:
     """Epoch ms as ISO 8601 with its offset, in the devices' zone."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(ts_ms / 1000, tz).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds: show it raw
+        return f"epoch-ms:{ts_ms}"

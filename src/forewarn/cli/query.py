@@ -25,6 +25,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", default="rtd", choices=[k.value for k in Kind])
     p.add_argument("--from", dest="from_", metavar="ISO", help="from this time (inclusive)")
     p.add_argument("--to", metavar="ISO", help="to this time (inclusive)")
+    p.add_argument("--latest", action="store_true",
+                   help="only the newest reading of each of the device's points")
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.set_defaults(handler=readings)
 
@@ -61,7 +63,11 @@ def readings(args: argparse.Namespace) -> int:
         writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
         if writer is not None:
             writer.writerow(["mn", "code", "field", "kind", "ts", "value", "flag"])
-        for r in store.readings(args.mn, kind, args.code, from_ms, to_ms):
+        found = (
+            (r for r in store.latest(kind, args.mn) if args.code in (None, r.code))
+            if args.latest else store.readings(args.mn, kind, args.code, from_ms, to_ms)
+        )
+        for r in found:
             row = [r.mn, r.code, r.field, r.kind.value, iso(r.ts_ms, tz), r.value, r.flag]
             if writer is not None:
                 writer.writerow(row)
@@ -88,6 +94,7 @@ def status(args: argparse.Namespace) -> int:
     print(f"readings stored      {report['readings_stored']}")
     print(f"packets accepted     {report['packets_accepted']}")
     print(f"packets rejected     {report['packets_rejected']}")
+    print(f"values rejected      {report['values_rejected']}")
     rejections = report["rejections"]
     assert isinstance(rejections, dict)
     for reason, info in rejections.items():

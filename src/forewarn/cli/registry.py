@@ -14,7 +14,7 @@ from forewarn.ingest.claim import ClaimCounts, OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.registry.files import (
     RegistrySheets,
-    read_registry_file,
+    read_registry_files,
     write_devices_csv,
     write_points_csv,
     write_regions_csv,
@@ -58,10 +58,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, ClaimCounts]:
     """Import registry files in one transaction and claim any quarantined data they free."""
-    catalogue = Catalogue()
-    sheets = RegistrySheets()
-    for path in files:
-        sheets.extend(read_registry_file(path, catalogue))
+    sheets = read_registry_files(files, Catalogue())
     known_mns = {d.mn for d in sheets.devices}
     missing = sorted({p.mn for p in sheets.points} - known_mns)
     store = open_store(settings, create=True)
@@ -105,8 +102,10 @@ def export_cmd(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "xlsx":
-        if args.output is None:
+        if args.output is None or args.output.suffix.lower() != ".xlsx":
             raise UserError("--format xlsx needs --output FILE.xlsx")
+        if args.points or args.regions:
+            raise UserError("an xlsx export holds every sheet; drop --points/--regions")
         write_xlsx(args.output, sheets)
         print(f"wrote {len(sheets.regions)} regions, {len(sheets.devices)} devices and "
               f"{len(sheets.points)} points to {args.output}")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import signal
 import time
@@ -66,7 +67,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 def _serve_settings(args: argparse.Namespace) -> Settings:
     port = args.hj212_port
     if port is not None and not 0 <= port <= 65535:
-        raise UserError(f"--hj212-port {port} is not a TCP port")
+        raise UserError(f"--hj212-port {port} is not a TCP port (0-65535)")
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
     return settings_from(args, hj212_port=port, hj212_host=args.hj212_host)
@@ -78,9 +79,10 @@ async def _start(platform: Platform) -> None:
     except OSError as exc:
         await platform.stop()
         s = platform.settings
+        hint = ("is another forewarn running? choose another --hj212-port"
+                if exc.errno == errno.EADDRINUSE else "check --hj212-host")
         raise UserError(
-            f"cannot listen on {s.hj212_host}:{s.hj212_port} ({exc.strerror}); "
-            "is another forewarn running? choose another --hj212-port"
+            f"cannot listen on {s.hj212_host}:{s.hj212_port} ({exc.strerror or exc}); {hint}"
         ) from None
 
 
@@ -106,6 +108,7 @@ def serve(args: argparse.Namespace) -> int:
             await _until_stopped(args.duration)
         finally:
             await platform.stop()
+        print("forewarn stopped; everything received was stored", flush=True)
 
     asyncio.run(main())
     return 0
@@ -211,6 +214,8 @@ def bench(args: argparse.Namespace) -> int:
     from forewarn.bench.ingest import run_idle_bench, run_ingest_bench
 
     settings = settings_from(args)
+    if args.idle < 0 or args.devices < 1 or args.points < args.devices * 30:
+        raise UserError("--devices must be at least 1, --points at least 30 per device, --idle positive")
     if args.idle:
         return run_idle_bench(args.idle)
     return run_ingest_bench(settings, points=args.points, devices=args.devices)

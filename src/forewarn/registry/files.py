@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
@@ -25,7 +26,7 @@ __all__ = [
     "REGION_COLUMNS",
     "RegistryFileError",
     "RegistrySheets",
-    "read_registry_file",
+    "read_registry_files",
     "write_devices_csv",
     "write_regions_csv",
     "write_points_csv",
@@ -53,9 +54,13 @@ class RegistryFileError(Exception):
     """A registry file that cannot be imported; ``problems`` lists every mistake found."""
 
     def __init__(self, problems: list[str]) -> None:
-        shown = problems[:20]
-        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__("\n".join(shown) + more)
+        if len(problems) == 1:
+            text = problems[0]
+        else:
+            shown = "\n".join(f"  {p}" for p in problems[:20])
+            more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+            text = f"{len(problems)} problems, nothing imported:\n{shown}{more}"
+        super().__init__(text)
         self.problems = problems
 
 
@@ -73,19 +78,38 @@ class RegistrySheets:
         self.points.extend(other.points)
 
 
-def read_registry_file(path: Path, catalogue: Catalogue) -> RegistrySheets:
-    """Regions, devices and points from a CSV or XLSX file (every sheet of a workbook)."""
-    if not path.exists():
-        raise RegistryFileError([f"{path}: no such file"])
+def read_registry_files(paths: list[Path], catalogue: Catalogue) -> RegistrySheets:
+    """Regions, devices and points from CSV or XLSX files (every sheet of a workbook).
+
+    All files are checked before anything is returned, duplicates across files included, and
+    every problem found is reported at once.
+    """
+    found = RegistrySheets()
+    problems: list[str] = []
+    for path in paths:
+        found.extend(_read_file(path, catalogue, problems))
+    _check_duplicates(found.devices, found.points, problems)
+    if problems:
+        raise RegistryFileError(problems)
+    return found
+
+
+def _read_file(path: Path, catalogue: Catalogue, problems: list[str]) -> RegistrySheets:
+    found = RegistrySheets()
+    if not path.is_file():
+        problems.append(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+        return found
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         sheets = list(_xlsx_sheets(path))
     elif suffix in (".csv", ".txt"):
         sheets = [(str(path), _csv_rows(path))]
     else:
-        raise RegistryFileError([f"{path}: use a .csv or .xlsx file"])
-    found = RegistrySheets()
-    problems: list[str] = []
+        problems.append(f"{path}: use a .csv or .xlsx file")
+        return found
+    if not any(len(rows) > 1 for _, rows in sheets):
+        problems.append(f"{path}: holds no rows below a header")
+        return found
     for where, rows in sheets:
         if not rows:
             continue
@@ -103,9 +127,6 @@ def read_registry_file(path: Path, catalogue: Catalogue) -> RegistrySheets:
                 f"a points sheet (needs {', '.join(POINT_REQUIRED)}) "
                 f"or a regions sheet (needs {', '.join(REGION_COLUMNS[:2])})"
             )
-    _check_duplicates(found.devices, found.points, problems)
-    if problems:
-        raise RegistryFileError(problems)
     return found
 
 
@@ -115,6 +136,8 @@ def _norm_header(text: object) -> str:
 
 def _csv_rows(path: Path) -> list[list[str]]:
     raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise RegistryFileError([f"{path}: is not a text file (an .xlsx renamed to .csv?)"])
     for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
         try:
             text = raw.decode(encoding)
@@ -263,10 +286,14 @@ def _float(text: str, name: str, errors: list[str], optional: bool = False) -> f
             errors.append(f"{name} is empty")
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         errors.append(f"{name} {text!r} is not a number")
         return None
+    if not math.isfinite(value):
+        errors.append(f"{name} {text!r} is not a finite number")
+        return None
+    return value
 
 
 def _check_duplicates(devices: list[DeviceRow], points: list[PointRow], problems: list[str]) -> None:

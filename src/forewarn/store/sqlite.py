@@ -30,6 +30,8 @@ from forewarn.store.migrate import migrate
 __all__ = ["SqliteStore", "StoreError"]
 
 _TABLE = {kind: f"readings_{kind.value}" for kind in Kind}
+#: rejection reasons that count something other than a whole packet
+_NOT_PACKETS = frozenset({"bad_value", "garbage", "garbage_connection_closed", "frame_too_large"})
 
 
 class StoreError(Exception):
@@ -396,7 +398,10 @@ class SqliteStore:
             "devices_offline": devices - online,
             "readings_stored": counters.get("readings_stored", 0),
             "packets_accepted": counters.get("packets_accepted", 0),
-            "packets_rejected": sum(int(r["count"]) for r in rejections.values()),
+            "packets_rejected": sum(
+                int(r["count"]) for reason, r in rejections.items() if reason not in _NOT_PACKETS
+            ),
+            "values_rejected": int(rejections.get("bad_value", {}).get("count", 0)),
             "rejections": rejections,
             "quirks_tolerated": quirks,
             "unknown_devices": unknown[0],

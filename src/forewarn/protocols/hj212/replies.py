@@ -8,9 +8,7 @@ from forewarn.protocols.hj212.codec import Frame, encode
 
 __all__ = ["data_answer", "notification_answer", "qn_now", "request_answer", "set_time"]
 
-#: QnRtn values (HJ 212-2017 §6.6.4)
-QNRTN_READY = 1
-QNRTN_REJECTED = 2
+#: QnRtn for a request refused because of its password (HJ 212-2017 §6.6.4)
 QNRTN_WRONG_PASSWORD = 3
 
 
