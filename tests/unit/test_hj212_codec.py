@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forewarn.protocols.hj212.codec import Frame, Hj212Error, Quirk, decode, encode, parse, wrap
-from forewarn.protocols.hj212.crc import hj212_crc, modbus_crc, swap_bytes
+from forewarn.protocols.hj212.crc import hj212_crc, hj212_crc_bytewise, modbus_crc, swap_bytes
 from tests.conftest import FieldPacket
 
 APPENDIX_A = (
@@ -233,5 +233,30 @@ def test_corrupted_frames_raise_only_the_codec_error(frame: Frame, at: int, junk
     raw[pos : pos + len(junk)] = junk
     try:
         parse(bytes(raw))
+    except Hj212Error:
+        pass
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=2000))
+def test_fast_crc_equals_the_byte_at_a_time_reference(data: bytes) -> None:
+    assert hj212_crc(data) == hj212_crc_bytewise(data)
+
+
+_any_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=";=,&"), max_size=8
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_any_text, _any_text, _any_text, _any_text, _any_text)
+def test_frames_with_valid_crc_and_any_text_raise_only_the_codec_error(
+    qn: str, flag: str, pnum: str, datatime: str, value: str
+) -> None:
+    """Random bytes rarely pass the CRC; these do, so the parser's inner checks are reached."""
+    segment = (f"QN={qn};ST=22;CN=2011;PW=1;MN=M;Flag={flag};PNUM={pnum};PNO=1;"
+               f"CP=&&DataTime={datatime};a34002-Rtd={value}&&")
+    try:
+        parse(wrap(segment))
     except Hj212Error:
         pass

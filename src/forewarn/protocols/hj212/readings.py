@@ -95,7 +95,7 @@ def frame_rows(
             except ValueError:
                 problems.append(f"{code}-{field}={text!r} is not a number")
                 continue
-            if "_" in text:  # float() reads '1_000'; no device means that
+            if "_" in text or not text.isascii():  # float() reads '1_000' and '٣'; no device means that
                 problems.append(f"{code}-{field}={text!r} is not a number")
                 continue
             if not isfinite(value):
