@@ -118,3 +118,17 @@ async def eventually(check: object, timeout: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def report(settings: Settings, packets: list[bytes]) -> None:
+    """Start the platform, send each packet from one device connection and wait for its 9014."""
+
+    async def send() -> None:
+        async with running(settings) as platform:
+            dev = await FakeDevice.connect(platform.hj212_port)
+            for packet in packets:
+                await dev.send(packet)
+                assert (await dev.answer()).cn == "9014"
+            await dev.close()
+
+    asyncio.run(send())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import FakeDevice, data_packet, registry_csv, running, settings_for
+from tests.integration.harness import data_packet, registry_csv, report, settings_for
 
 MN = "010000A8900016F000169DC0"
 
@@ -118,17 +117,10 @@ def test_readings_and_status_show_what_devices_sent(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, data_dir=tmp_path / "forewarn-data")
     forewarn("registry", "import", str(registry_csv(tmp_path / "d.csv", [{"mn": MN}])), cwd=tmp_path)
 
-    async def send() -> None:
-        async with running(settings) as platform:
-            dev = await FakeDevice.connect(platform.hj212_port)
-            for minute in range(3):
-                await dev.send(data_packet(MN, f"DataTime=2026112208{minute:02d}00;a34002-Rtd={minute}.5,a34002-Flag=N;a34004-Rtd=9"))
-                await dev.answer()
-            await dev.send(data_packet("UNREGISTERED0000000001"))
-            await dev.answer()
-            await dev.close()
-
-    asyncio.run(send())
+    report(settings, [
+        data_packet(MN, f"DataTime=2026112208{minute:02d}00;a34002-Rtd={minute}.5,a34002-Flag=N;a34004-Rtd=9")
+        for minute in range(3)
+    ] + [data_packet("UNREGISTERED0000000001")])
     out = forewarn("readings", "--mn", MN, "--code", "a34002", "--from", "2026-11-22T08:01",
                    "--format", "json", cwd=tmp_path).stdout
     records = [json.loads(line) for line in out.splitlines()]
@@ -215,15 +207,10 @@ def test_readings_latest_gives_the_newest_value_of_each_point(tmp_path: Path) ->
     settings = settings_for(tmp_path, data_dir=tmp_path / "forewarn-data")
     forewarn("registry", "import", str(registry_csv(tmp_path / "d.csv", [{"mn": MN}])), cwd=tmp_path)
 
-    async def send() -> None:
-        async with running(settings) as platform:
-            dev = await FakeDevice.connect(platform.hj212_port)
-            for minute in range(3):
-                await dev.send(data_packet(MN, f"DataTime=2026112208{minute:02d}00;a34002-Rtd={minute};a34004-Rtd={10 + minute}"))
-                await dev.answer()
-            await dev.close()
-
-    asyncio.run(send())
+    report(settings, [
+        data_packet(MN, f"DataTime=2026112208{minute:02d}00;a34002-Rtd={minute};a34004-Rtd={10 + minute}")
+        for minute in range(3)
+    ])
     out = forewarn("readings", "--mn", MN, "--latest", cwd=tmp_path).stdout.splitlines()
     assert out[1:] == [f"{MN},a34002,Rtd,rtd,2026-11-22T08:02:00+08:00,2.0,N",
                        f"{MN},a34004,Rtd,rtd,2026-11-22T08:02:00+08:00,12.0,N"]
