@@ -52,6 +52,22 @@ class Settings:
     offline_after_intervals: float = _setting(
         3.0, "a device is offline when silent for this many reporting intervals", 0.5, None
     )
+    rules_dir: str = _setting(
+        "", "folder of your own rule files (*.toml), read after the presets (default DATA/rules)"
+    )
+    notify_file: str = _setting(
+        "", "notification channels and routes (default DATA/notify.toml; none if missing)"
+    )
+    rules_enabled: int = _setting(1, "judge data against the rules (0 to switch the engine off)", 0, 1)
+    late_after_s: float = _setting(
+        600.0, "data older than this when it arrives is late (backfill): recorded, not announced", 0, None
+    )
+    ack_within_s: float = _setting(
+        900.0, "an alarm nobody acknowledges within this is escalated one level", 1, None
+    )
+    close_within_s: float = _setting(
+        259200.0, "an alarm not closed within this (default 3 days) is overdue", 1, None
+    )
     registry_poll_s: float = _setting(
         2.0, "how often a running server looks for registry changes made by other commands", 0.05, None
     )
@@ -63,6 +79,18 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "forewarn.db"
+
+    @property
+    def rules_path(self) -> Path:
+        return Path(self.rules_dir) if self.rules_dir else self.data_dir / "rules"
+
+    @property
+    def notify_path(self) -> Path:
+        return Path(self.notify_file) if self.notify_file else self.data_dir / "notify.toml"
+
+    @property
+    def attachments_path(self) -> Path:
+        return self.data_dir / "attachments"
 
     @classmethod
     def help(cls) -> dict[str, str]:

@@ -49,6 +49,10 @@ class Pipeline:
         self.quarantine_max = quarantine_max
         self.quarantine_size = store.quarantine_size()
         self._log = Throttle(log)
+        #: judges each batch before it is stored (None: no rules)
+        self.judge: Callable[[IngestBatch, int], None] | None = None
+        #: device id -> last heard (ms), for the silence check
+        self.last_seen: dict[int, int] = store.last_seen()
         #: called with all registered devices after the registry changed
         self.on_registry_change: list[Callable[[dict[str, DeviceInfo]], None]] = []
         writer.dispatch = self._dispatch
@@ -65,6 +69,16 @@ class Pipeline:
     def submit(self, batch: IngestBatch, on_stored: WriteDone | None = None) -> None:
         """Queue a batch for the writer; ``on_stored`` runs on the loop after the commit."""
         self.quarantine_size += len(batch.quarantine)
+        for device_id, (_, last, _) in batch.activity.items():
+            if last > self.last_seen.get(device_id, 0):
+                self.last_seen[device_id] = last
+        if self.judge is not None and (batch.readings or batch.activity):
+            try:
+                self.judge(batch, self.now_ms())
+            except Exception:  # a rule bug must never cost data: store it unjudged, loudly
+                log.exception("the rule engine failed on a batch; it is stored without judgement")
+                batch.rule_events.clear()
+                batch.rule_states.clear()
         try:
             self.writer.submit(batch, on_stored)
         except WriterClosed as exc:

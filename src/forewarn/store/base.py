@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from forewarn.model import Kind
 
@@ -142,6 +142,10 @@ class IngestBatch:
     claimed_quarantine: list[int] = field(default_factory=list)
     #: quarantine rows their registered device could not claim, with the reason
     refused_quarantine: list[tuple[int, str]] = field(default_factory=list)
+    #: what the rule engine decided on these readings (forewarn.rules.events.RuleEvent)
+    rule_events: list[Any] = field(default_factory=list)
+    #: the engine state those decisions changed: (rule id, subject) -> JSON
+    rule_states: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def row_count(self) -> int:
         return sum(len(r.rows) for r in self.readings)
@@ -156,6 +160,8 @@ class IngestBatch:
         self.counters.update(other.counters)
         self.claimed_quarantine.extend(other.claimed_quarantine)
         self.refused_quarantine.extend(other.refused_quarantine)
+        self.rule_events.extend(other.rule_events)
+        self.rule_states.update(other.rule_states)
 
     def note_activity(self, device_id: int, first: int, last: int, packets: int = 1) -> None:
         seen = self.activity.get(device_id)
@@ -222,4 +228,5 @@ class Store(Protocol):
     def quarantine_size(self) -> int: ...
     def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]: ...
     def counters(self) -> dict[str, int]: ...
+    def last_seen(self) -> dict[int, int]: ...
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from forewarn.catalogue import Catalogue
 from forewarn.model import Kind
@@ -64,6 +65,8 @@ class SqliteStore:
         self.db.execute("PRAGMA cache_size=-65536")
         migrate(self.db)
         self._points: dict[int, dict[tuple[str, str], int]] = {}
+        #: run inside each write transaction after the readings (e.g. the alarm layer)
+        self.batch_hooks: list[Callable[[sqlite3.Connection, IngestBatch], None]] = []
 
     def close(self) -> None:
         self.db.close()
@@ -159,6 +162,11 @@ class SqliteStore:
             )
         self._points.clear()
         return result
+
+    def run_in_transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """``work(db)`` in one transaction (for writer jobs such as alarm handling steps)."""
+        with _transaction(self.db):
+            work(self.db)
 
     def registry_version(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'registry_version'").fetchone()
@@ -277,6 +285,14 @@ class SqliteStore:
                     "last_ms = MAX(last_ms, excluded.last_ms), packets = packets + excluded.packets",
                     [(d, f, last, n) for d, (f, last, n) in batch.activity.items()],
                 )
+            if batch.rule_states:
+                db.executemany(
+                    "INSERT INTO rule_state (rule_id, subject, state) VALUES (?, ?, ?) "
+                    "ON CONFLICT (rule_id, subject) DO UPDATE SET state = excluded.state",
+                    [(r, s, state) for (r, s), state in batch.rule_states.items()],
+                )
+            for hook in self.batch_hooks:
+                hook(db, batch)
             counters = batch.counters.copy()
             counters["readings_stored"] += stored
             db.executemany(
@@ -308,6 +324,44 @@ class SqliteStore:
         )
         points[(code, field)] = point_id
         return point_id
+
+    # ---------------------------------------------------------------- rules
+
+    def rule_states(self) -> dict[tuple[str, str], str]:
+        return {(r, s): state for r, s, state in self.db.execute("SELECT rule_id, subject, state FROM rule_state")}
+
+    def rule_context(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Devices with their site, enterprise and region; points with what they measure."""
+        devices = self.db.execute(
+            "SELECT d.id, d.mn, d.interval_s, d.device_kind, s.id, s.name, e.name, s.site_type, "
+            "COALESCE(s.region_code, ''), COALESCE(r.name, ''), d.registered_ms FROM devices d "
+            "JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
+            "LEFT JOIN regions r ON r.code = s.region_code WHERE d.status = 'active'"
+        ).fetchall()
+        points = self.db.execute(
+            "SELECT device_id, code, field, name, quantity, unit, role, lower, upper FROM points"
+        ).fetchall()
+        return devices, points
+
+    def last_seen(self) -> dict[int, int]:
+        return dict(self.db.execute("SELECT device_id, last_ms FROM device_activity").fetchall())
+
+    def rule_version(self, rule_id: str, digest: str, body: str) -> int:
+        """The version number of this content of a rule, numbering it if it is new."""
+        row = self.db.execute(
+            "SELECT version FROM rule_versions WHERE rule_id = ? AND hash = ?", (rule_id, digest)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        with _transaction(self.db):
+            row = self.db.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM rule_versions WHERE rule_id = ?", (rule_id,)
+            ).fetchone()
+            self.db.execute(
+                "INSERT OR IGNORE INTO rule_versions (rule_id, version, hash, body, created_ms) "
+                "VALUES (?, ?, ?, ?, ?)", (rule_id, row[0], digest, body, _now_ms()),
+            )
+        return self.rule_version(rule_id, digest, body)
 
     # ---------------------------------------------------------------- queries
 

@@ -1,0 +1,1 @@
+"""Alarms: their lifecycle from firing to closed, their evidence, and the notices they send."""

@@ -1,0 +1,160 @@
+"""Recording the engine's events as alarms, inside the readings' own transaction.
+
+One open alarm per rule and subject: a condition that fires again while its alarm is open
+adds a repeat to it (and raises its level if higher), never a second row. A cleared
+condition is noted on the alarm, which stays open until people handle it. Evidence (the
+stored readings of the event's window) is copied onto the alarm, and notices are queued in
+the outbox in the same transaction, so no notice goes out for an alarm that was not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from forewarn.alarms.notice import AlarmNotice
+from forewarn.alarms.notify.outbox import enqueue
+from forewarn.rules.events import RuleEvent
+from forewarn.rules.model import COLOURS
+from forewarn.store.base import IngestBatch
+
+__all__ = ["AlarmRecorder", "Router", "notice_for", "step"]
+
+#: Which outbox channels a notice goes to (empty: none).
+Router = Callable[[AlarmNotice], list[str]]
+EVIDENCE_LIMIT = 200
+
+_ALARM_COLUMNS = (
+    "id, rule_id, rule_version, level, state, mn, site, enterprise, region_code, region_name, "
+    "explanation_zh, explanation_en, first_ts"
+)
+
+
+def notice_for(db: sqlite3.Connection, alarm_id: int, event: str, tz: ZoneInfo, at_ms: int) -> AlarmNotice:
+    row = db.execute(f"SELECT {_ALARM_COLUMNS} FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
+    (aid, rule_id, version, level, state, mn, site, enterprise, region_code, region_name,
+     zh, en, _) = row
+    return AlarmNotice(
+        alarm_id=aid, event=event, rule_id=rule_id, rule_version=version, level=level,
+        colour=COLOURS.get(level, "red"), state=state, mn=mn, site=site, enterprise=enterprise,
+        region_code=region_code, region_name=region_name,
+        at=datetime.fromtimestamp(at_ms / 1000, tz).isoformat(timespec="seconds"),
+        explanation_zh=zh, explanation_en=en,
+    )
+
+
+def step(db: sqlite3.Connection, alarm_id: int, name: str, actor: str, at_ms: int, note: str = "",
+         data: dict[str, object] | None = None) -> None:
+    db.execute(
+        "INSERT INTO alarm_steps (alarm_id, step, actor, at_ms, note, data) VALUES (?, ?, ?, ?, ?, ?)",
+        (alarm_id, name, actor, at_ms, note, json.dumps(data or {}, ensure_ascii=False)),
+    )
+
+
+class AlarmRecorder:
+    """A store batch hook: turns a batch's rule events into alarm rows, steps and notices."""
+
+    def __init__(self, tz: ZoneInfo, route: Router | None, clock: Callable[[], float]) -> None:
+        self.tz = tz
+        self.route = route
+        self.clock = clock
+
+    def __call__(self, db: sqlite3.Connection, batch: IngestBatch) -> None:
+        if not batch.rule_events:
+            return
+        now = int(self.clock() * 1000)
+        for event in batch.rule_events:
+            if event.kind == "fire":
+                self._fire(db, event, now)
+            else:
+                self._clear(db, event, now)
+
+    def _open(self, db: sqlite3.Connection, event: RuleEvent) -> tuple[int, int, str] | None:
+        row = db.execute(
+            "SELECT id, level, condition FROM alarms WHERE rule_id = ? AND subject = ? AND state != 'closed'",
+            (event.rule_id, event.subject),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
+
+    def _fire(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> None:
+        found = self._open(db, e)
+        if found is not None:
+            alarm_id, level, _ = found
+            higher = e.level > level
+            db.execute(
+                "UPDATE alarms SET repeats = repeats + 1, condition = 'active', last_ts = MAX(last_ts, ?), "
+                "level = MAX(level, ?), explanation_zh = ?, explanation_en = ?, updated_ms = ? WHERE id = ?",
+                (e.ts_ms, e.level, e.explanation_zh, e.explanation_en, now, alarm_id),
+            )
+            step(db, alarm_id, "escalated" if higher else "repeated", "system", now, e.explanation_zh,
+                 {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version})
+            self._evidence(db, alarm_id, e)
+            if higher and e.live:
+                self.announce(db, alarm_id, "escalated", now)
+            return
+        silenced = self._silenced(db, e, now)
+        cur = db.execute(
+            "INSERT INTO alarms (rule_id, rule_version, subject, level, state, condition, live, silenced, "
+            "mn, site_id, site, enterprise, region_code, region_name, point, title_zh, title_en, "
+            "explanation_zh, explanation_en, first_ts, last_ts, created_ms, updated_ms) "
+            "VALUES (?, ?, ?, ?, 'firing', 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (e.rule_id, e.rule_version, e.subject, e.level, int(e.live), int(silenced), e.info.mn,
+             e.info.site_id or None, e.info.site, e.info.enterprise, e.info.region_code,
+             e.info.region_name, e.info.point, e.title_zh, e.title_en, e.explanation_zh,
+             e.explanation_en, e.ts_ms, e.ts_ms, now, now),
+        )
+        alarm_id = int(cur.lastrowid or 0)
+        note = "" if e.live else "由补传数据判定（非实时）"
+        step(db, alarm_id, "fired", "system", now, note or e.explanation_zh,
+             {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version,
+              "silenced": silenced})
+        self._evidence(db, alarm_id, e)
+        if e.live and not silenced:
+            self.announce(db, alarm_id, "fired", now)
+
+    def _clear(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> None:
+        found = self._open(db, e)
+        if found is None or found[2] == "cleared":
+            return
+        alarm_id = found[0]
+        db.execute(
+            "UPDATE alarms SET condition = 'cleared', cleared_ts = ?, updated_ms = ? WHERE id = ?",
+            (e.ts_ms, now, alarm_id),
+        )
+        step(db, alarm_id, "cleared", "system", now, e.explanation_zh, {"data_time": e.ts_ms, "live": e.live})
+        if e.live:
+            self.announce(db, alarm_id, "cleared", now)
+
+    def _evidence(self, db: sqlite3.Connection, alarm_id: int, e: RuleEvent) -> None:
+        for device_id, code, field, from_ts, to_ts in e.evidence:
+            for table, kind in (("readings_rtd", "rtd"), ("readings_minute", "minute"),
+                                ("readings_hour", "hour"), ("readings_status", "status")):
+                db.execute(
+                    f"INSERT INTO alarm_evidence (alarm_id, mn, code, field, kind, ts, value, flag) "
+                    f"SELECT ?, d.mn, p.code, p.field, ?, r.ts, r.value, r.flag FROM points p "
+                    f"JOIN devices d ON d.id = p.device_id JOIN {table} r ON r.point_id = p.id "
+                    f"WHERE p.device_id = ? AND p.code = ? AND p.field = ? AND r.ts BETWEEN ? AND ? "
+                    f"ORDER BY r.ts DESC LIMIT {EVIDENCE_LIMIT}",
+                    (alarm_id, kind, device_id, code, field, from_ts, to_ts),
+                )
+
+    def _silenced(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> bool:
+        row = db.execute(
+            "SELECT 1 FROM silences WHERE from_ms <= ? AND until_ms > ? "
+            "AND (mn = '' OR mn = ?) AND (site_id IS NULL OR site_id = ?) AND (rule_id = '' OR rule_id = ?) "
+            "AND NOT (mn = '' AND site_id IS NULL AND rule_id = '') LIMIT 1",
+            (now, now, e.info.mn, e.info.site_id, e.rule_id),
+        ).fetchone()
+        return row is not None
+
+    def announce(self, db: sqlite3.Connection, alarm_id: int, event: str, now: int) -> None:
+        """Queue a notice of this alarm event for the channels its routes name."""
+        if self.route is None:
+            return
+        notice = notice_for(db, alarm_id, event, self.tz, now)
+        channels = self.route(notice)
+        if channels:
+            enqueue(db, notice, channels, now)

@@ -1,0 +1,42 @@
+"""Alarm timers: escalation when nobody acknowledges, and overdue when nobody closes.
+
+Regulators have no staff watching screens; an alarm nobody has acknowledged within
+``ack_within`` goes up one level (and is announced again), and one not closed within
+``close_within`` is counted overdue, once each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from zoneinfo import ZoneInfo
+
+from forewarn.alarms.records import AlarmRecorder, step
+
+__all__ = ["check_timers"]
+
+
+def check_timers(db: sqlite3.Connection, now_ms: int, ack_within_ms: int, close_within_ms: int,
+                 tz: ZoneInfo, recorder: AlarmRecorder | None) -> tuple[int, int]:
+    """Escalate and mark overdue what is due; returns (escalated, overdue) counts."""
+    escalate = [r[0] for r in db.execute(
+        "SELECT id FROM alarms WHERE state = 'firing' AND escalated = 0 AND live = 1 AND created_ms <= ?",
+        (now_ms - ack_within_ms,),
+    )]
+    for alarm_id in escalate:
+        db.execute("UPDATE alarms SET escalated = 1, level = MIN(level + 1, 4), updated_ms = ? WHERE id = ?",
+                   (now_ms, alarm_id))
+        minutes = ack_within_ms // 60000
+        step(db, alarm_id, "escalated", "system", now_ms, f"{minutes} 分钟内无人确认，告警升级")
+        if recorder is not None:
+            recorder.announce(db, alarm_id, "escalated", now_ms)
+    overdue = [r[0] for r in db.execute(
+        "SELECT id FROM alarms WHERE state != 'closed' AND overdue = 0 AND created_ms <= ?",
+        (now_ms - close_within_ms,),
+    )]
+    for alarm_id in overdue:
+        db.execute("UPDATE alarms SET overdue = 1, updated_ms = ? WHERE id = ?", (now_ms, alarm_id))
+        hours = close_within_ms // 3600000
+        step(db, alarm_id, "overdue", "system", now_ms, f"{hours} 小时内未办结，已超期")
+        if recorder is not None:
+            recorder.announce(db, alarm_id, "overdue", now_ms)
+    return len(escalate), len(overdue)

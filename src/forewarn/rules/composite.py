@@ -1,0 +1,176 @@
+"""Rules over several points of one site: ON/OFF operands combined with and, or, not.
+
+Each operand (``production``, ``treatment``, ``fan``, ``purifier`` ...) selects points of the
+site (by role, code, sub-field, reading kind) and is ON while any of them reads above its
+``on_above`` (a current or power threshold set per rule, per site by override). Modes:
+
+- ``condition`` (default): ``when`` holds for ``for_s`` (production and not treatment);
+- ``late_start``: the follower (treatment) came ON more than ``delay_s`` after the leader;
+- ``early_stop``: the follower went OFF while the leader was still ON;
+- ``idling``: both ON, but the follower's value below ``ratio`` of its baseline (learned while
+  both run, or ``baseline`` given) for ``for_s``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+from forewarn.rules.model import Rule
+from forewarn.rules.point_rules import Verdict, _minutes, _num
+
+__all__ = ["CompositeError", "compile_when", "evaluate_composite", "operand_matches"]
+
+State = dict[str, Any]
+_NAMES_ZH = {"production": "生产设施", "treatment": "治污设施", "fan": "风机", "purifier": "净化器"}
+_NAMES_EN = {"production": "production", "treatment": "treatment", "fan": "fan", "purifier": "purifier"}
+
+
+class CompositeError(ValueError):
+    pass
+
+
+def compile_when(text: str, names: set[str]) -> Callable[[dict[str, bool]], bool]:
+    """A safe evaluator of ``a and not (b or c)`` over operand names."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError as exc:
+        raise CompositeError(f"when {text!r} is not an expression of and/or/not") from exc
+
+    def build(node: ast.AST) -> Callable[[dict[str, bool]], bool]:
+        if isinstance(node, ast.Name):
+            if node.id not in names:
+                raise CompositeError(f"when {text!r} names {node.id!r}, which is not an operand")
+            key = node.id
+            return lambda env: env.get(key, False)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = build(node.operand)
+            return lambda env: not inner(env)
+        if isinstance(node, ast.BoolOp):
+            parts = [build(v) for v in node.values]
+            if isinstance(node.op, ast.And):
+                return lambda env: all(p(env) for p in parts)
+            return lambda env: any(p(env) for p in parts)
+        raise CompositeError(f"when {text!r}: only names, and, or, not and brackets are allowed")
+
+    return build(tree)
+
+
+def operand_matches(spec: dict[str, Any], role: str, code: str, field: str, kind: str) -> bool:
+    def ok(key: str, value: str) -> bool:
+        wanted = spec.get(key)
+        if wanted is None:
+            return True
+        return value in (wanted if isinstance(wanted, list) else [wanted])
+
+    return (ok("role", role) and ok("code", code) and ok("field", field)
+            and kind == spec.get("kind", "rtd"))
+
+
+def evaluate_composite(
+    rule: Rule, s: State, when: Callable[[dict[str, bool]], bool], operand: str, point: str,
+    ts: int, value: float,
+) -> Verdict | None:
+    """Update one operand point's reading and judge the site's condition at ``ts``."""
+    spec = rule.params["operands"][operand]
+    points: dict[str, dict[str, bool]] = s.setdefault("points", {})
+    was = {name: any(p.values()) for name, p in points.items()}
+    points.setdefault(operand, {})[point] = value > float(spec.get("on_above", 0.5))
+    values: dict[str, float] = s.setdefault("values", {})
+    values[operand] = value
+    now = {name: any(p.values()) for name, p in points.items()}
+    mode = rule.params.get("mode", "condition")
+    lead = rule.params.get("lead", "production" if "production" in rule.params["operands"] else "")
+    follow = rule.params.get("follow", "treatment" if "treatment" in rule.params["operands"] else "")
+    for name in now:
+        if now[name] and not was.get(name, False):
+            s.setdefault("on_since", {})[name] = ts
+        elif not now[name]:
+            s.setdefault("on_since", {}).pop(name, None)
+    if mode == "late_start":
+        return _late_start(rule, s, was, now, lead, follow, ts)
+    if mode == "early_stop":
+        return _early_stop(rule, s, was, now, lead, follow)
+    if mode == "idling":
+        return _idling(rule, s, now, lead, follow, ts)
+    return _condition(rule, s, when(now), ts)
+
+
+def _zh(name: str) -> str:
+    return _NAMES_ZH.get(name, name)
+
+
+def _en(name: str) -> str:
+    return _NAMES_EN.get(name, name)
+
+
+def _condition(rule: Rule, s: State, holds: bool, ts: int) -> Verdict | None:
+    for_ms = int(float(rule.params.get("for_s", 0)) * 1000)
+    if not holds:
+        s.pop("since", None)
+        if s.get("on"):
+            s["on"] = False
+            return Verdict("clear", 0, f"{rule.title_zh}：已恢复", f"{rule.title_en}: over")
+        return None
+    since = s.setdefault("since", ts)
+    if ts - since >= for_ms and not s.get("on"):
+        s["on"] = True
+        lasting_zh, lasting_en = _minutes(ts - since)
+        return Verdict("fire", rule.level, f"{rule.title_zh}，持续 {lasting_zh}",
+                       f"{rule.title_en} for {lasting_en}")
+    return None
+
+
+def _late_start(rule: Rule, s: State, was: dict[str, bool], now: dict[str, bool], lead: str,
+                follow: str, ts: int) -> Verdict | None:
+    if not now.get(lead) and s.get("on"):
+        s["on"] = False
+        return Verdict("clear", 0, f"{_zh(lead)}已停止", f"{_en(lead)} stopped")
+    started = now.get(follow) and not was.get(follow, False)
+    lead_since = s.get("on_since", {}).get(lead)
+    if started and now.get(lead) and lead_since is not None and not s.get("on"):
+        delay_ms = int(float(rule.params["delay_s"]) * 1000)
+        if ts - lead_since > delay_ms:
+            s["on"] = True
+            late_zh, late_en = _minutes(ts - lead_since)
+            allowed_zh, allowed_en = _minutes(delay_ms)
+            return Verdict("fire", rule.level,
+                           f"{_zh(follow)}在{_zh(lead)}启动 {late_zh} 后才启动（允许 {allowed_zh}）",
+                           f"{_en(follow)} started {late_en} after {_en(lead)} (allowed {allowed_en})")
+    return None
+
+
+def _early_stop(rule: Rule, s: State, was: dict[str, bool], now: dict[str, bool], lead: str,
+                follow: str) -> Verdict | None:
+    stopped = was.get(follow, False) and not now.get(follow)
+    if stopped and now.get(lead) and not s.get("on"):
+        s["on"] = True
+        return Verdict("fire", rule.level, f"{_zh(lead)}仍在运行时{_zh(follow)}停止",
+                       f"{_en(follow)} stopped while {_en(lead)} still runs")
+    if s.get("on") and (now.get(follow) or not now.get(lead)):
+        s["on"] = False
+        return Verdict("clear", 0, f"{rule.title_zh}：已恢复", f"{rule.title_en}: over")
+    return None
+
+
+def _idling(rule: Rule, s: State, now: dict[str, bool], lead: str, follow: str,
+            ts: int) -> Verdict | None:
+    value = s["values"].get(follow)
+    if value is None:
+        return None
+    ratio = float(rule.params.get("ratio", 0.3))
+    fixed = rule.params.get("baseline")
+    baseline = float(fixed) if fixed is not None else s.get("baseline")
+    both = bool(now.get(lead) and now.get(follow))
+    idle = both and baseline is not None and value < ratio * baseline
+    if both and not idle and fixed is None:  # learn the baseline from normal running
+        s["baseline"] = value if baseline is None else 0.95 * baseline + 0.05 * value
+    verdict = _condition(rule, s, idle, ts)
+    if verdict is not None and verdict.kind == "fire" and baseline is not None:
+        return Verdict("fire", verdict.level,
+                       f"{_zh(follow)}功率 {_num(value)} 低于基线 {_num(baseline)} 的 {ratio:.0%}，"
+                       f"而{_zh(lead)}正常运行",
+                       f"{_en(follow)} power {_num(value)} below {ratio:.0%} of its baseline "
+                       f"{_num(baseline)} while {_en(lead)} runs")
+    return verdict

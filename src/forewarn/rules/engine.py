@@ -1,0 +1,243 @@
+"""The rule engine: each batch the pipeline is about to store in, alarm events out.
+
+It runs on the event loop just before a batch goes to the writer, and puts its events and
+the state they changed into that same batch, so both commit in the readings' transaction: a
+restart finds exactly the state that matches the stored data, and so neither loses nor
+repeats an alarm. It never reads the database on this path.
+
+Time is the data's own. Each (rule, subject) remembers the newest reading it judged; an
+older or repeated reading (a device's retry) changes nothing. A reading more than
+``late_after_s`` older than the platform's clock is late (a device's backfill after an
+outage): it is judged like any other, in its own time order, but what it decides is marked
+not live, so it is recorded without being announced as a new alarm. Silence is judged on a
+clock by :meth:`Engine.check_silence`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from forewarn.model import KIND_BY_CN
+from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
+from forewarn.rules.composite import compile_when, evaluate_composite, operand_matches
+from forewarn.rules.events import RuleEvent
+from forewarn.rules.model import Rule, RuleSet
+from forewarn.rules.point_rules import POINT_RULES, Evaluate, Verdict
+from forewarn.store.base import IngestBatch
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+_KINDS = {k.value for k in KIND_BY_CN.values()}
+StateKey = tuple[str, str]
+
+
+@dataclass(slots=True, frozen=True)
+class _PointBinding:
+    rule: Rule
+    evaluate: Evaluate
+    subject: str
+
+
+@dataclass(slots=True, frozen=True)
+class _SiteBinding:
+    rule: Rule
+    when: Callable[[dict[str, bool]], bool]
+    operand: str
+    subject: str
+
+
+_Bound = tuple[list[_PointBinding], list[_SiteBinding], PointContext | None]
+
+
+class Engine:
+    def __init__(
+        self,
+        rules: RuleSet,
+        versions: dict[str, int],
+        catalog: RuleCatalog,
+        state: dict[StateKey, dict[str, Any]],
+        *,
+        late_after_s: float = 600.0,
+    ) -> None:
+        self.rules = rules
+        self.versions = versions
+        self.catalog = catalog
+        self.state = state
+        self.late_after_ms = int(late_after_s * 1000)
+        self._bindings: dict[tuple[int, str, str, str], _Bound] = {}
+        self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
+
+    def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog) -> None:
+        """New rules or registry: rebind lazily; state carries over by (rule, subject)."""
+        self.rules, self.versions, self.catalog = rules, versions, catalog
+        self._bindings.clear()
+        self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
+
+    # ------------------------------------------------------------------ binding
+
+    def _bind(self, device_id: int, kind: str, code: str, field: str) -> _Bound:
+        point = self.catalog.point(device_id, code, field)
+        points: list[_PointBinding] = []
+        sites: list[_SiteBinding] = []
+        if point is not None:
+            d = point.device
+            for rule in self.rules.rules.values():
+                if rule.kind in POINT_RULES and _targets(rule, point, kind):
+                    resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
+                                                  site=d.site_key, point=point.key)
+                    if resolved.enabled:
+                        points.append(_PointBinding(resolved, POINT_RULES[rule.kind], point.key))
+                elif rule.kind == "composite" and _device_matches(rule, d):
+                    resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
+                                                  site=d.site_key, point="")
+                    if not resolved.enabled:
+                        continue
+                    operands = resolved.params["operands"]
+                    for name, spec in operands.items():
+                        if operand_matches(spec, point.role, code, field, kind):
+                            when = compile_when(resolved.params["when"], set(operands))
+                            sites.append(_SiteBinding(resolved, when, name, f"site:{d.site_id}"))
+        bound = (points, sites, point)
+        self._bindings[(device_id, kind, code, field)] = bound
+        return bound
+
+    # ------------------------------------------------------------------ judging
+
+    def on_batch(self, batch: IngestBatch, now_ms: int) -> None:
+        """Judge the batch's readings; add events and changed state to the batch."""
+        dirty: set[StateKey] = set()
+        for readings in batch.readings:
+            kind = readings.kind.value
+            for code, field, ts, value, flag in readings.rows:
+                key = (readings.device_id, kind, code, field)
+                bound = self._bindings.get(key) or self._bind(*key)
+                points, sites, point = bound
+                if point is None or not (points or sites):
+                    continue
+                live = now_ms - ts <= self.late_after_ms
+                for b in points:
+                    state = self._state(b.rule.id, b.subject, ts, dirty)
+                    if state is None:
+                        continue
+                    verdict = b.evaluate(b.rule, state, ts, value, flag, point.meta)
+                    if verdict is not None:
+                        batch.rule_events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
+                for s in sites:
+                    state = self._state(s.rule.id, s.subject, ts, dirty, strict=False)
+                    if state is None:
+                        continue
+                    verdict = evaluate_composite(s.rule, state, s.when, s.operand, point.key, ts, value)
+                    if verdict is not None:
+                        batch.rule_events.append(self._event(s.rule, s.subject, verdict, ts, live, point))
+        for device_id, (_, last, _) in batch.activity.items():
+            self._back_online(device_id, last, now_ms, batch, dirty)
+        for changed in dirty:
+            batch.rule_states[changed] = json.dumps(self.state[changed], separators=(",", ":"))
+
+    def _state(self, rule_id: str, subject: str, ts: int, dirty: set[StateKey],
+               strict: bool = True) -> dict[str, Any] | None:
+        """The state of (rule, subject), or None when ``ts`` is not newer than what it judged.
+
+        A site's state takes readings of several points at one instant, so it only refuses
+        readings older than the newest (``strict`` False).
+        """
+        key = (rule_id, subject)
+        state = self.state.get(key)
+        if state is None:
+            state = self.state[key] = {}
+        last = state.get("t")
+        if last is not None and (ts <= last if strict else ts < last):
+            return None
+        state["t"] = ts
+        dirty.add(key)
+        return state
+
+    def _event(self, rule: Rule, subject: str, verdict: Verdict, ts: int, live: bool,
+               point: PointContext) -> RuleEvent:
+        d = point.device
+        window_from = ts
+        if verdict.kind == "fire":
+            for_s = float(rule.params.get("for_s", 0))
+            window_from = ts - int(for_s * 1000)
+        evidence = [(d.id, point.code, point.field, window_from, ts)]
+        info = d.info("" if subject.startswith("site:") else f"{point.code}-{point.field}")
+        return RuleEvent(rule.id, self.versions.get(rule.id, 1), subject, verdict.kind, verdict.level,
+                         ts, live, info, rule.title_zh, rule.title_en, verdict.zh, verdict.en, evidence)
+
+    # ------------------------------------------------------------------ silence
+
+    def check_silence(self, now_ms: int, last_seen: dict[int, int]) -> IngestBatch | None:
+        """Devices silent longer than k times their interval go offline (one event each)."""
+        if not self._silence_rules:
+            return None
+        batch = IngestBatch()
+        dirty: set[StateKey] = set()
+        for device in self.catalog.devices.values():
+            for rule in self._silence_rules:
+                resolved = self.rules.resolve(rule, region=device.region_code, site_type=device.site_type,
+                                              site=device.site_key, point="")
+                if not resolved.enabled:
+                    continue
+                key = (rule.id, f"device:{device.mn}")
+                state = self.state.setdefault(key, {})
+                if state.get("off"):
+                    continue
+                seen = last_seen.get(device.id, device.registered_ms)
+                limit = int(float(resolved.params["after_intervals"]) * device.interval_s * 1000)
+                if now_ms - seen > limit:
+                    state["off"] = True
+                    state["since"] = seen
+                    dirty.add(key)
+                    silent_min = (now_ms - seen) // 60000
+                    batch.rule_events.append(RuleEvent(
+                        rule.id, self.versions.get(rule.id, 1), key[1], "fire", resolved.level, now_ms, True,
+                        device.info(), resolved.title_zh, resolved.title_en,
+                        f"设备 {device.mn} 已 {silent_min} 分钟无数据（上报间隔 {device.interval_s} 秒）",
+                        f"device {device.mn} silent for {silent_min} min (reports every {device.interval_s} s)",
+                    ))
+        for key in dirty:
+            batch.rule_states[key] = json.dumps(self.state[key], separators=(",", ":"))
+        return batch if batch.rule_events else None
+
+    def _back_online(self, device_id: int, last: int, now_ms: int, batch: IngestBatch,
+                     dirty: set[StateKey]) -> None:
+        device = self.catalog.devices.get(device_id)
+        if device is None:
+            return
+        for rule in self._silence_rules:
+            key = (rule.id, f"device:{device.mn}")
+            state = self.state.get(key)
+            if not state or not state.get("off"):
+                continue
+            state["off"] = False
+            dirty.add(key)
+            batch.rule_events.append(RuleEvent(
+                rule.id, self.versions.get(rule.id, 1), key[1], "clear", 0, last, True, device.info(),
+                rule.title_zh, rule.title_en, f"设备 {device.mn} 恢复上线", f"device {device.mn} is back online",
+            ))
+
+
+def _in(wanted: tuple[str, ...], value: str) -> bool:
+    return not wanted or value in wanted
+
+
+def _device_matches(rule: Rule, device: DeviceContext) -> bool:
+    t = rule.target
+    return _in(t.site_type, device.site_type) and _in(t.device_kind, device.device_kind)
+
+
+def _targets(rule: Rule, point: PointContext, kind: str) -> bool:
+    t = rule.target
+    return (
+        t.kind == kind
+        and _in(t.quantity, point.quantity)
+        and _in(t.code, point.code)
+        and _in(t.field, point.field)
+        and _in(t.role, point.role)
+        and _device_matches(rule, point.device)
+    )

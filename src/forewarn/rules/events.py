@@ -1,0 +1,52 @@
+"""What the rule engine says: an alarm condition began, changed level, or ended.
+
+Events carry everything the alarm layer needs to record and explain them (the subject's
+site, enterprise and region, the readings that triggered it, a one-line explanation in
+Chinese and English), so that the alarm layer never goes back to the readings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Evidence", "RuleEvent", "SubjectInfo"]
+
+#: The readings that made the case: (device id, code, sub-field, from ts ms, to ts ms); the
+#: alarm layer copies the stored readings of each window into the alarm's evidence.
+Evidence = tuple[int, str, str, int, int]
+
+
+@dataclass(slots=True, frozen=True)
+class SubjectInfo:
+    """Where an alarm's subject is, for the record, routing and scope."""
+
+    mn: str = ""
+    site_id: int = 0
+    site: str = ""
+    enterprise: str = ""
+    region_code: str = ""
+    region_name: str = ""
+    point: str = ""  # "code-field" for a point subject
+
+
+@dataclass(slots=True)
+class RuleEvent:
+    """``kind`` is ``fire`` (begins, or its level changes) or ``clear`` (the condition ended).
+
+    ``ts_ms`` is the data time that decided it. ``live`` is False for events decided by late
+    data (a device's backfill after an outage): they are recorded, not announced as new.
+    """
+
+    rule_id: str
+    rule_version: int
+    subject: str
+    kind: str
+    level: int
+    ts_ms: int
+    live: bool
+    info: SubjectInfo
+    title_zh: str
+    title_en: str
+    explanation_zh: str
+    explanation_en: str
+    evidence: list[Evidence] = field(default_factory=list)
