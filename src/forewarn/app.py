@@ -7,6 +7,7 @@ started and stopped explicitly, so tests run several platforms side by side on l
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -124,13 +125,11 @@ class Platform:
                 batch = self.engine.check_silence(now, self.pipeline.last_seen)
                 if batch is not None:
                     self.pipeline.submit(batch)
-                tz, ack, close = s.tz, int(s.ack_within_s * 1000), int(s.close_within_s * 1000)
-                recorder = self._recorder()
-                self.writer.submit_job(
-                    lambda store: store.run_in_transaction(
-                        lambda db: check_timers(db, now, ack, close, tz, recorder)
-                    )
+                timers = functools.partial(
+                    check_timers, now_ms=now, ack_within_ms=int(s.ack_within_s * 1000),
+                    close_within_ms=int(s.close_within_s * 1000), tz=s.tz, recorder=self._recorder(),
                 )
+                self.writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=timers))
             except Exception:
                 log.exception("the rule clock failed; will retry")
 

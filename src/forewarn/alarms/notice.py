@@ -44,4 +44,5 @@ class AlarmNotice:
 
     def text_zh(self) -> str:
         """One line for SMS and e-mail subjects."""
-        return f"【forewarn】{self.region_name}{self.enterprise}{self.site}：{self.explanation_zh}（告警{self.alarm_id}，{self.at}）"
+        return (f"【forewarn】{self.region_name}{self.enterprise}{self.site}：{self.explanation_zh}"
+                f"（告警{self.alarm_id}，{self.at}）")

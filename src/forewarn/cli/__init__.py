@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from forewarn import __version__
-from forewarn.cli import query, registry, run
+from forewarn.alarms.notify import NotifyConfigError
+from forewarn.cli import alarms, query, registry, run
 from forewarn.cli.common import UserError
 from forewarn.config import ConfigError
 from forewarn.registry.files import RegistryFileError
+from forewarn.rules.files import RuleFileError
 from forewarn.store.sqlite import StoreError
 
 __all__ = ["main"]
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(sub, common)
     registry.add_commands(sub, common)
     query.add_commands(sub, common)
+    alarms.add_commands(sub, common)
     return parser
 
 
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
         return result
-    except (UserError, ConfigError, StoreError, RegistryFileError) as exc:
+    except (UserError, ConfigError, StoreError, RegistryFileError, RuleFileError, NotifyConfigError) as exc:
         print(f"forewarn: error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:

@@ -129,7 +129,9 @@ def _parse_one(name: str, text: str, ruleset: RuleSet, problems: list[str]) -> N
     lines = _Lines.of(name, text)
     unknown = set(data) - {"rule", "override"}
     if unknown:
-        problems.append(f"{name}: unknown top-level key(s) {', '.join(sorted(unknown))} (use [[rule]] and [[override]])")
+        problems.append(
+            f"{name}: unknown top-level key(s) {', '.join(sorted(unknown))} (use [[rule]] and [[override]])"
+        )
     for index, spec in enumerate(data.get("rule", [])):
         rule = _rule(spec, lines, lines.table("rule", index), problems)
         if rule is not None:

@@ -1,0 +1,70 @@
+"""Reading alarms back: lists with filters, one alarm with its steps and evidence."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+__all__ = ["alarm_detail", "alarm_summary", "list_alarms"]
+
+_COLUMNS = ("id", "rule_id", "rule_version", "subject", "level", "state", "condition", "live",
+            "silenced", "escalated", "overdue", "mn", "site_id", "site", "enterprise", "region_code",
+            "region_name", "point", "title_zh", "title_en", "explanation_zh", "explanation_en",
+            "first_ts", "last_ts", "cleared_ts", "repeats", "assignee", "created_ms", "updated_ms",
+            "acked_ms", "closed_ms")
+
+
+def list_alarms(db: sqlite3.Connection, *, state: str | None = None, level: int | None = None,
+                site_id: int | None = None, open_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM alarms WHERE 1 = 1"
+    args: list[Any] = []
+    if state is not None:
+        sql += " AND state = ?"
+        args.append(state)
+    if level is not None:
+        sql += " AND level = ?"
+        args.append(level)
+    if site_id is not None:
+        sql += " AND site_id = ?"
+        args.append(site_id)
+    if open_only:
+        sql += " AND state != 'closed'"
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    return [dict(zip(_COLUMNS, row, strict=True)) for row in db.execute(sql, args)]
+
+
+def alarm_detail(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
+    found = list_alarms_by_id(db, alarm_id)
+    if found is None:
+        return None
+    found["steps"] = [
+        {"step": s, "actor": a, "at_ms": t, "note": n, "data": json.loads(d)}
+        for s, a, t, n, d in db.execute(
+            "SELECT step, actor, at_ms, note, data FROM alarm_steps WHERE alarm_id = ? ORDER BY id", (alarm_id,)
+        )
+    ]
+    found["evidence"] = [
+        {"mn": m, "code": c, "field": f, "kind": k, "ts_ms": ts, "value": v, "flag": fl}
+        for m, c, f, k, ts, v, fl in db.execute(
+            "SELECT mn, code, field, kind, ts, value, flag FROM alarm_evidence WHERE alarm_id = ? "
+            "ORDER BY ts, code, field", (alarm_id,)
+        )
+    ]
+    return found
+
+
+def list_alarms_by_id(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
+    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
+    return None if row is None else dict(zip(_COLUMNS, row, strict=True))
+
+
+def alarm_summary(db: sqlite3.Connection) -> dict[str, int]:
+    """Counts for status: open, by state, overdue, escalated."""
+    out = {f"alarms_{state}": n for state, n in db.execute("SELECT state, COUNT(*) FROM alarms GROUP BY state")}
+    row = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(overdue), 0), COALESCE(SUM(escalated), 0) FROM alarms WHERE state != 'closed'"
+    ).fetchone()
+    out.update({"alarms_open": row[0], "alarms_overdue": row[1], "alarms_escalated": row[2]})
+    return out
