@@ -190,7 +190,8 @@ async def dispatching(
     read_db = sqlite3.connect(path, isolation_level=None)
     writer = Writer(path, write_delay_s)
     clock = Clock()
-    dispatcher = Dispatcher(read_db, writer, config, clock=clock, poll_s=0.05, **kw)  # type: ignore[arg-type]
+    kw.setdefault("poll_s", 0.05)
+    dispatcher = Dispatcher(read_db, writer, config, clock=clock, **kw)  # type: ignore[arg-type]
     task = asyncio.create_task(dispatcher.run())
     try:
         yield Bench(path, read_db, writer, clock, dispatcher)

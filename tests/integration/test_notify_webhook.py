@@ -44,6 +44,18 @@ def test_a_webhook_is_signed_over_the_exact_body_and_carries_the_event_id(tmp_pa
     asyncio.run(main())
 
 
+def test_wake_from_another_thread_starts_delivery_without_waiting_for_the_poll(tmp_path: Path) -> None:
+    async def main() -> None:
+        with Receiver().serving() as rx:
+            config = config_file(tmp_path, hook("city", rx.url) + route("city"))
+            async with dispatching(tmp_path, config, poll_s=60) as bench:
+                await asyncio.sleep(0.1)  # the dispatcher has looked once and now sleeps for a minute
+                await asyncio.to_thread(bench.enqueue, notice())  # enqueue and wake() on another thread
+                await until(lambda: len(rx.requests) == 1, timeout_s=2, what="delivered after wake()")
+
+    asyncio.run(main())
+
+
 def test_a_refusing_receiver_is_tried_again_after_the_backoff_with_the_same_event(tmp_path: Path) -> None:
     async def main() -> None:
         with Receiver(script=[503, 500]).serving() as rx:

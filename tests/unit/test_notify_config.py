@@ -162,3 +162,10 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path.write_bytes('name = "预警"'.encode("gbk"))
     with pytest.raises(NotifyConfigError, match="is not UTF-8"):
         load_notify_config(path)
+
+
+def test_the_public_names_are_all_importable() -> None:
+    import forewarn.alarms.notify as notify
+
+    assert sorted(notify.__all__) == sorted(set(notify.__all__))
+    assert all(hasattr(notify, name) for name in notify.__all__)

@@ -88,6 +88,7 @@ class Dispatcher:
         self._in_flight: Counter[str] = Counter()
         self._channels: dict[str, Channel] = {}
         self._throttle = Throttle(log)
+        self._turn = 0
 
     def wake(self) -> None:
         """Look for due rows now, not at the next poll; callable from any thread.
@@ -142,7 +143,9 @@ class Dispatcher:
         self._release_recorded()
         now_ms = self._now_ms()
         per_channel = self.config.delivery.per_channel_concurrency
-        for name, channel in self._channels.items():
+        order = list(self._channels.items())
+        self._turn = (self._turn + 1) % max(len(order), 1)  # no channel always first for the last slots
+        for name, channel in order[self._turn:] + order[:self._turn]:
             free = min(per_channel - self._in_flight[name], self.concurrency - len(self._tasks))
             if free <= 0:
                 continue
