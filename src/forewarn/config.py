@@ -58,6 +58,9 @@ class Settings:
     notify_file: str = _setting(
         "", "notification channels and routes (default DATA/notify.toml; none if missing)"
     )
+    calendar_file: str = _setting(
+        "", "heavy-pollution emergency periods and measures (default DATA/calendar.toml)"
+    )
     rules_enabled: int = _setting(1, "judge data against the rules (0 to switch the engine off)", 0, 1)
     late_after_s: float = _setting(
         600.0, "data older than this when it arrives is late (backfill): recorded, not announced", 0, None
@@ -87,6 +90,10 @@ class Settings:
     @property
     def notify_path(self) -> Path:
         return Path(self.notify_file) if self.notify_file else self.data_dir / "notify.toml"
+
+    @property
+    def calendar_path(self) -> Path:
+        return Path(self.calendar_file) if self.calendar_file else self.data_dir / "calendar.toml"
 
     @property
     def attachments_path(self) -> Path:

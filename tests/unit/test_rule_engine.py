@@ -223,3 +223,28 @@ def test_rule_file_mistakes_name_their_line(text: str, message: str) -> None:
     with pytest.raises(RuleFileError) as err:
         load_rule_text("t.toml", text)
     assert message in str(err.value)
+
+
+def test_production_during_an_ordered_stop_or_above_its_allowed_share(tmp_path: Path) -> None:
+    from forewarn.rules.emergency import load_calendar
+
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text("""
+[[period]]
+level = "orange"
+region = "1402"
+start = 2026-11-22T08:00:00+08:00
+end = 2026-11-22T12:00:00+08:00
+[[period.measure]]
+enterprise = "云岚水泥"
+action = "reduce"
+percent = 30
+baseline_kw = 100
+""", encoding="utf-8")
+    eng = engine()
+    eng.calendar = load_calendar(calendar)
+    before = feed(eng, 3, "100001", "Pt", [(-10, 95)])
+    assert [e for e in before if e.rule_id == "power.emergency"] == []
+    during = [e for e in feed(eng, 3, "100001", "Pt", [(0, 65), (10, 95), (20, 60)]) if e.rule_id == "power.emergency"]
+    assert brief(during) == [("power.emergency", "fire", 3, 10), ("power.emergency", "clear", 0, 20)]
+    assert during[0].explanation_zh == "重污染橙色预警期间要求减产 30%（不超过 70 kW），1号生产线功率 95 kW"

@@ -61,6 +61,8 @@ class AlarmRecorder:
         self.tz = tz
         self.route = route
         self.clock = clock
+        #: called (on the writer thread) after a notice is queued, to wake the dispatcher
+        self.on_enqueued: Callable[[], object] | None = None
 
     def __call__(self, db: sqlite3.Connection, batch: IngestBatch) -> None:
         if not batch.rule_events:
@@ -158,3 +160,5 @@ class AlarmRecorder:
         channels = self.route(notice)
         if channels:
             enqueue(db, notice, channels, now)
+            if self.on_enqueued is not None:
+                self.on_enqueued()

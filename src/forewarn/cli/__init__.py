@@ -17,10 +17,12 @@ from typing import NoReturn
 
 from forewarn import __version__
 from forewarn.alarms.notify import NotifyConfigError
+from forewarn.alarms.workflow import AlarmError
 from forewarn.cli import alarms, query, registry, run
 from forewarn.cli.common import UserError
 from forewarn.config import ConfigError
 from forewarn.registry.files import RegistryFileError
+from forewarn.rules.emergency import CalendarError
 from forewarn.rules.files import RuleFileError
 from forewarn.store.sqlite import StoreError
 
@@ -76,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
         return result
-    except (UserError, ConfigError, StoreError, RegistryFileError, RuleFileError, NotifyConfigError) as exc:
+    except (UserError, ConfigError, StoreError, RegistryFileError, RuleFileError, NotifyConfigError,
+            CalendarError, AlarmError) as exc:
         print(f"forewarn: error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from forewarn.alarms.queries import alarm_summary
 from forewarn.cli.common import UserError, iso, open_store, parse_time, settings_from
 from forewarn.model import Kind
 
@@ -84,6 +85,7 @@ def status(args: argparse.Namespace) -> int:
     store = open_store(settings)
     try:
         report = store.status(int(time.time() * 1000), settings.offline_after_intervals)
+        report.update(alarm_summary(store.db))
     finally:
         store.close()
     if args.format == "json":
@@ -106,6 +108,8 @@ def status(args: argparse.Namespace) -> int:
     print(f"unknown devices      {report['unknown_devices']} "
           f"({report['quarantined_packets']} packets in quarantine)")
     print(f"points discovered    {report['points_discovered']}")
+    print(f"alarms open          {report['alarms_open']} (firing {report.get('alarms_firing', 0)}, "
+          f"escalated {report['alarms_escalated']}, overdue {report['alarms_overdue']})")
     return 0
 
 

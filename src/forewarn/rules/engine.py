@@ -24,6 +24,7 @@ from typing import Any
 from forewarn.model import KIND_BY_CN
 from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
 from forewarn.rules.composite import compile_when, evaluate_composite, operand_matches
+from forewarn.rules.emergency import Calendar, emergency
 from forewarn.rules.events import RuleEvent
 from forewarn.rules.model import Rule, RuleSet
 from forewarn.rules.point_rules import POINT_RULES, Evaluate, Verdict
@@ -63,7 +64,9 @@ class Engine:
         state: dict[StateKey, dict[str, Any]],
         *,
         late_after_s: float = 600.0,
+        calendar: Calendar | None = None,
     ) -> None:
+        self.calendar = calendar or Calendar()
         self.rules = rules
         self.versions = versions
         self.catalog = catalog
@@ -72,9 +75,12 @@ class Engine:
         self._bindings: dict[tuple[int, str, str, str], _Bound] = {}
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
 
-    def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog) -> None:
-        """New rules or registry: rebind lazily; state carries over by (rule, subject)."""
+    def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog,
+               calendar: Calendar | None = None) -> None:
+        """New rules, registry or calendar: rebind lazily; state carries over by (rule, subject)."""
         self.rules, self.versions, self.catalog = rules, versions, catalog
+        if calendar is not None:
+            self.calendar = calendar
         self._bindings.clear()
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
 
@@ -87,7 +93,12 @@ class Engine:
         if point is not None:
             d = point.device
             for rule in self.rules.rules.values():
-                if rule.kind in POINT_RULES and _targets(rule, point, kind):
+                if rule.kind == "emergency" and _targets(rule, point, kind):
+                    resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
+                                                  site=d.site_key, point=point.key)
+                    if resolved.enabled:
+                        points.append(_PointBinding(resolved, self._emergency_for(point), point.key))
+                elif rule.kind in POINT_RULES and _targets(rule, point, kind):
                     resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
                                                   site=d.site_key, point=point.key)
                     if resolved.enabled:
@@ -105,6 +116,16 @@ class Engine:
         bound = (points, sites, point)
         self._bindings[(device_id, kind, code, field)] = bound
         return bound
+
+    def _emergency_for(self, point: PointContext) -> Evaluate:
+        """The emergency evaluator of one production point, reading the calendar in force."""
+        d = point.device
+
+        def evaluate(rule: Rule, s: dict[str, Any], ts: int, value: float, flag: str, meta: Any) -> Verdict | None:
+            found = self.calendar.measure(ts, d.region_code, d.enterprise, point.code)
+            return emergency(rule, s, ts, value, flag, point.meta.name_zh, point.meta.unit, found)
+
+        return evaluate
 
     # ------------------------------------------------------------------ judging
 

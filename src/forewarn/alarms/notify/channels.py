@@ -38,6 +38,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _USER_AGENT = "forewarn-notify/1"
+#: Added to what an attempt may take by its timeouts, before the dispatcher abandons it: the HTTP
+#: client's timeout applies per network operation, so a receiver trickling bytes could go on.
+_DEADLINE_MARGIN_S = 5.0
+#: SMTP round trips in one send (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT), each
+#: bounded by the timeout; a send abandoned while its thread goes on may arrive and be sent again.
+_SMTP_STEPS = 8
 
 
 class DeliveryError(Exception):
@@ -48,7 +54,8 @@ class Channel(Protocol):
     """Where notices go; one instance per configured channel, living as long as the dispatcher."""
 
     name: str
-    timeout_s: float
+    timeout_s: float  # each network operation
+    deadline_s: float  # the whole attempt: the dispatcher abandons it after this long
 
     async def send(self, notice: AlarmNotice, event_id: int) -> None:
         """Deliver once; raise DeliveryError when the receiver did not take it."""
@@ -95,6 +102,7 @@ class WebhookChannel:
         self.config = config
         self.name = config.name
         self.timeout_s = config.timeout_s
+        self.deadline_s = config.timeout_s + _DEADLINE_MARGIN_S
         self._client = client
 
     def body(self, notice: AlarmNotice, event_id: int) -> bytes:
@@ -139,6 +147,7 @@ class SmsChannel:
         self.config = config
         self.name = config.name
         self.timeout_s = config.timeout_s
+        self.deadline_s = config.timeout_s * len(config.to) + _DEADLINE_MARGIN_S
         self._client = client
 
     def request_for(self, phone: str, text: str) -> tuple[str, bytes | None]:
@@ -213,6 +222,7 @@ class EmailChannel:
         self.config = config
         self.name = config.name
         self.timeout_s = config.timeout_s
+        self.deadline_s = config.timeout_s * _SMTP_STEPS + _DEADLINE_MARGIN_S
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"forewarn-smtp-{config.name}")
 
     async def send(self, notice: AlarmNotice, event_id: int) -> None:

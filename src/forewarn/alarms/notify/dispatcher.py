@@ -8,7 +8,7 @@ loop and the writer, is never slowed by a receiver, however slow or dead.
 Isolation between receivers: due rows are read channel by channel, and each channel has at
 most ``per_channel_concurrency`` deliveries in flight, so a receiver that accepts and never
 answers holds its own slots until its timeout and nobody else's. Every attempt is bounded by
-its channel's timeout.
+its channel's deadline.
 
 No row is sent twice at once: a row picked for delivery stays claimed, in memory, until the
 reader sees its attempt count go up (its outcome committed), because the writer may commit
@@ -46,9 +46,6 @@ RunWrite = Callable[[Callable[[sqlite3.Connection], object]], None]
 #: A finished delivery whose outcome the reader has not seen after this long is released: its
 #: write was lost (it failed, or the writer stopped) and the row will simply be sent again.
 _OUTCOME_VISIBLE_WITHIN_S = 60.0
-#: Added to a channel's own timeout as the hard limit of one attempt (the HTTP client's timeout
-#: applies per network operation, so a receiver trickling bytes could otherwise go on).
-_DEADLINE_MARGIN_S = 5.0
 
 
 @dataclass(slots=True)
@@ -120,6 +117,12 @@ class Dispatcher:
             self.run_write(lambda db: outbox.give_up_stranded(db, known, now_ms))
         except Exception as exc:
             log.warning("could not give up notifications of channels no longer configured: %s", exc)
+        # httpx logs every request's full URL at INFO, and an SMS gateway's URL holds its API key:
+        # unless someone chose a level for it, keep it to warnings.
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.level == logging.NOTSET:
+            httpx_log.setLevel(logging.WARNING)
+        # trust_env=False: no proxy from the environment; receivers are addressed as configured.
         async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
             self._channels = {
                 name: open_channel(cfg, client, workers) for name, cfg in self.config.channels.items()
@@ -201,12 +204,12 @@ class Dispatcher:
             self._record_failure(item, str(exc), give_up=True)
             return
         try:
-            await asyncio.wait_for(channel.send(notice, item.id), channel.timeout_s + _DEADLINE_MARGIN_S)
+            await asyncio.wait_for(channel.send(notice, item.id), channel.deadline_s)
         except DeliveryError as exc:
             self._record_failure(item, str(exc))
             return
         except TimeoutError:
-            self._record_failure(item, f"no answer within {channel.timeout_s + _DEADLINE_MARGIN_S:g} s")
+            self._record_failure(item, f"not done within {channel.deadline_s:g} s; abandoned")
             return
         except Exception as exc:  # a channel's bug must not stop the others; the row is retried
             log.exception("channel %s failed on notification %d", channel.name, item.id)

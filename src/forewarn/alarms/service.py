@@ -1,0 +1,142 @@
+"""The early-warning service of a running platform: rules judged, alarms kept, notices sent.
+
+It assembles the rule engine (presets, the regulator's rule files, the emergency calendar),
+puts it in front of the writer (each batch is judged before it is stored), records alarms in
+the batch's transaction, runs the clock (silence, escalation, overdue), reloads rules when
+their files change and the registry when it changes, and runs the notification dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from forewarn.alarms.notify import Dispatcher, load_notify_config
+from forewarn.alarms.records import AlarmRecorder
+from forewarn.alarms.timers import check_timers
+from forewarn.catalogue import Catalogue
+from forewarn.config import Settings
+from forewarn.ingest.pipeline import Pipeline
+from forewarn.rules.emergency import CalendarError, load_calendar
+from forewarn.rules.engine import Engine
+from forewarn.rules.files import RuleFileError
+from forewarn.rules.loader import build_catalog, load_effective_rules, number_versions, rule_files
+from forewarn.store.base import DeviceInfo
+from forewarn.store.sqlite import SqliteStore
+from forewarn.store.writer import BatchWriter
+
+__all__ = ["AlarmService"]
+
+log = logging.getLogger(__name__)
+
+
+def _signature(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(found)
+
+
+class AlarmService:
+    def __init__(self, settings: Settings, catalogue: Catalogue, clock: Callable[[], float],
+                 read_store: SqliteStore, write_store: SqliteStore, writer: BatchWriter[SqliteStore],
+                 pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.catalogue = catalogue
+        self.clock = clock
+        self.read_store = read_store
+        self.write_store = write_store
+        self.writer = writer
+        self.pipeline = pipeline
+        self.engine: Engine | None = None
+        self.recorder: AlarmRecorder | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._files_seen: tuple[tuple[str, int, int], ...] = ()
+
+    def _watched(self) -> list[Path]:
+        s = self.settings
+        return [*rule_files(s.rules_path), s.calendar_path]
+
+    def start(self) -> None:
+        """Build everything (before the writer thread runs); raises on a bad rule file."""
+        s = self.settings
+        self._files_seen = _signature(self._watched())
+        rules = load_effective_rules(s.rules_path)
+        versions = number_versions(rules, self.write_store.rule_version)
+        catalog = build_catalog(*self.read_store.rule_context(), self.catalogue)
+        states = {k: json.loads(v) for k, v in self.read_store.rule_states().items()}
+        self.engine = Engine(rules, versions, catalog, states, late_after_s=s.late_after_s,
+                             calendar=load_calendar(s.calendar_path))
+        self.pipeline.judge = self.engine.on_batch
+        self.pipeline.on_registry_change.append(self._registry_changed)
+        notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
+        self.recorder = AlarmRecorder(s.tz, notify.channels_for if notify is not None else None, self.clock)
+        self.write_store.batch_hooks.append(self.recorder)
+        if notify is not None and notify.channels:
+            writer = self.writer
+            self.dispatcher = Dispatcher(
+                self.read_store.db,
+                lambda work: writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=work)),
+                notify, clock=self.clock,
+            )
+            loop = asyncio.get_running_loop()
+            dispatcher = self.dispatcher
+            self.recorder.on_enqueued = lambda: loop.call_soon_threadsafe(dispatcher.wake)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        found = [asyncio.create_task(self._clock())]
+        if self.dispatcher is not None:
+            found.append(asyncio.create_task(self.dispatcher.run()))
+        return found
+
+    def _registry_changed(self, devices: dict[str, DeviceInfo]) -> None:
+        assert self.engine is not None
+        self.engine.reload(self.engine.rules, self.engine.versions,
+                           build_catalog(*self.read_store.rule_context(), self.catalogue))
+
+    def _reload_files_if_changed(self) -> None:
+        """Rule files or the calendar changed: load them, or keep the old ones and say why."""
+        seen = _signature(self._watched())
+        if seen == self._files_seen:
+            return
+        self._files_seen = seen
+        assert self.engine is not None
+        s = self.settings
+        try:
+            rules = load_effective_rules(s.rules_path)
+            calendar = load_calendar(s.calendar_path)
+        except (RuleFileError, CalendarError) as exc:
+            log.error("rule files changed but cannot be used; the rules in force stay: %s", exc)
+            return
+        versions = number_versions(rules, self.read_store.rule_version)
+        self.engine.reload(rules, versions, self.engine.catalog, calendar)
+        log.info("rules reloaded: %d rules, %d overrides", len(rules.rules), len(rules.overrides))
+
+    async def _clock(self) -> None:
+        """Silence (no data), alarm timers (escalation, overdue), and file changes."""
+        s = self.settings
+        assert self.engine is not None
+        every = max(0.05, min(10.0, s.registry_poll_s * 5))
+        while True:
+            await asyncio.sleep(every)
+            now = int(self.clock() * 1000)
+            try:
+                self._reload_files_if_changed()
+                batch = self.engine.check_silence(now, self.pipeline.last_seen)
+                if batch is not None:
+                    self.pipeline.submit(batch)
+                timers = functools.partial(
+                    check_timers, now_ms=now, ack_within_ms=int(s.ack_within_s * 1000),
+                    close_within_ms=int(s.close_within_s * 1000), tz=s.tz, recorder=self.recorder,
+                )
+                self.writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=timers))
+            except Exception:
+                log.exception("the rule clock failed; will retry")
