@@ -76,7 +76,7 @@ class Platform:
         await self.hj212.start(s.hj212_host, s.hj212_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if self.alarms is not None:
-            self._tasks += self.alarms.tasks()
+            self.alarms.run()
 
     def _claim(self, devices: dict[str, DeviceInfo]) -> None:
         """Claim quarantine on the writer thread: after every earlier write, racing none."""
@@ -96,6 +96,8 @@ class Platform:
             task.cancel()
         if self.hj212 is not None:
             await self.hj212.close()  # connections hand over what they held
+        if self.alarms is not None:
+            await self.alarms.stop()  # the engine's state goes in the last batch
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         await asyncio.sleep(0)  # run the last commit's callbacks

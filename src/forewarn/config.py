@@ -65,6 +65,9 @@ class Settings:
     late_after_s: float = _setting(
         600.0, "data older than this when it arrives is late (backfill): recorded, not announced", 0, None
     )
+    checkpoint_s: float = _setting(
+        5.0, "how often the rule engine's running state is stored (decisions are stored at once)", 0.05, None
+    )
     ack_within_s: float = _setting(
         900.0, "an alarm nobody acknowledges within this is escalated one level", 1, None
     )

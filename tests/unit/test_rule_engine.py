@@ -74,12 +74,13 @@ def test_threshold_waits_for_its_duration_and_says_how_long() -> None:
 
 def test_a_restart_in_the_middle_of_a_for_window_neither_loses_nor_repeats() -> None:
     first = engine()
-    checkpoint: dict[tuple[str, str], str] = {}
     for minute, value in [(0, 80), (1, 86), (1.5, 86.5)]:
         batch = IngestBatch(readings=[ReadingBatch(1, Kind.RTD, [("T1", "Level", T0 + int(minute * MIN), value, "N")])])
         first.on_batch(batch, T0 + int(minute * MIN))
         assert batch.rule_events == []
-        checkpoint.update(batch.rule_states)
+    stopping = IngestBatch()
+    assert first.checkpoint(stopping) > 0  # what a stopping platform stores last
+    checkpoint = stopping.rule_states
     restarted = engine(state={k: json.loads(v) for k, v in checkpoint.items()})
     events = feed(restarted, 1, "T1", "Level", [(1.5, 86.5), (2, 87), (3, 88)])  # the retry of 1.5 changes nothing
     assert brief(events) == [("gas.tank_level_high", "fire", 1, 2)]
@@ -248,3 +249,10 @@ baseline_kw = 100
     during = [e for e in feed(eng, 3, "100001", "Pt", [(0, 65), (10, 95), (20, 60)]) if e.rule_id == "power.emergency"]
     assert brief(during) == [("power.emergency", "fire", 3, 10), ("power.emergency", "clear", 0, 20)]
     assert during[0].explanation_zh == "重污染橙色预警期间要求减产 30%（不超过 70 kW），1号生产线功率 95 kW"
+
+
+def test_treatment_idling_far_below_its_learned_baseline() -> None:
+    timeline = [(m, 80.0, 20.0) for m in range(0, 30)] + [(m, 80.0, 3.0) for m in range(30, 62)]
+    events = [e for e in _power(engine(), timeline) if e.rule_id == "power.idling"]
+    assert brief(events) == [("power.idling", "fire", 1, 60)]
+    assert events[0].explanation_zh == "治污设施功率 3 低于基线 20 的 30%，而生产设施正常运行"

@@ -9,6 +9,7 @@ their files change and the registry when it changes, and runs the notification d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -25,7 +26,7 @@ from forewarn.rules.emergency import CalendarError, load_calendar
 from forewarn.rules.engine import Engine
 from forewarn.rules.files import RuleFileError
 from forewarn.rules.loader import build_catalog, load_effective_rules, number_versions, rule_files
-from forewarn.store.base import DeviceInfo
+from forewarn.store.base import DeviceInfo, IngestBatch
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
 
@@ -60,6 +61,8 @@ class AlarmService:
         self.recorder: AlarmRecorder | None = None
         self.dispatcher: Dispatcher | None = None
         self._files_seen: tuple[tuple[str, int, int], ...] = ()
+        self._checkpointed = int(clock() * 1000)
+        self._tasks: list[asyncio.Task[None]] = []
 
     def _watched(self) -> list[Path]:
         s = self.settings
@@ -91,11 +94,27 @@ class AlarmService:
             dispatcher = self.dispatcher
             self.recorder.on_enqueued = lambda: loop.call_soon_threadsafe(dispatcher.wake)
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        found = [asyncio.create_task(self._clock())]
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Store the engine's running state (also called when the platform stops)."""
+        if self.engine is None:
+            return
+        batch = IngestBatch()
+        if self.engine.checkpoint(batch):
+            self.pipeline.submit(batch)
+
+    def run(self) -> None:
+        """Start the clock and the dispatcher (stopped by :meth:`stop`)."""
+        self._tasks = [asyncio.create_task(self._clock())]
         if self.dispatcher is not None:
-            found.append(asyncio.create_task(self.dispatcher.run()))
-        return found
+            self._tasks.append(asyncio.create_task(self.dispatcher.run()))
 
     def _registry_changed(self, devices: dict[str, DeviceInfo]) -> None:
         assert self.engine is not None
@@ -129,6 +148,9 @@ class AlarmService:
             await asyncio.sleep(every)
             now = int(self.clock() * 1000)
             try:
+                if now - self._checkpointed >= s.checkpoint_s * 1000:
+                    self.checkpoint()
+                    self._checkpointed = now
                 self._reload_files_if_changed()
                 batch = self.engine.check_silence(now, self.pipeline.last_seen)
                 if batch is not None:

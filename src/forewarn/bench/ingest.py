@@ -30,7 +30,7 @@ from forewarn.app import Platform
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings, load_settings
 from forewarn.protocols.hj212.codec import wrap
-from forewarn.store.base import DeviceRow
+from forewarn.store.base import DeviceRow, PointRow
 from forewarn.store.migrate import migrate
 from forewarn.store.sqlite import SqliteStore
 
@@ -95,15 +95,23 @@ def _client(port: int, devices: int, frames_per_device: int, ready: mp.Queue, re
     result.put(asyncio.run(all_devices()))
 
 
+ROLES = {"100001": "production", "100002": "treatment", "100003": "production"}
+
+
 def _register(settings: Settings, devices: int) -> None:
+    """Factories with electricity meters on two production lines and one treatment line, so
+    that the power presets (treatment off, late start, early stop, idling) have work."""
     store = SqliteStore(settings.db_path, Catalogue())
     rows = [
         DeviceRow(region_code="140213", region_name="平城区", parent_region_code="140200",
                   enterprise=f"基准测试企业{i}", site="厂区", site_type="factory", mn=_mn(i),
-                  longitude=113.3, latitude=40.08, password="123456", interval_s=60)
+                  longitude=113.3, latitude=40.08, password="123456", interval_s=60,
+                  device_kind="power_meter")
         for i in range(devices)
     ]
-    store.apply_registry(rows, [])
+    points = [PointRow(_mn(i), meter, field, role=ROLES[meter])
+              for i in range(devices) for meter in METERS for field in FIELDS]
+    store.apply_registry(rows, points)
     store.close()
 
 
@@ -154,29 +162,49 @@ def _floor(path: Path, devices: int, frames_per_device: int, batch_rows: int) ->
     return elapsed
 
 
-def run_ingest_bench(settings: Settings, *, points: int, devices: int) -> int:
+def _one_run(tmp: Path, name: str, settings: Settings, devices: int, frames_per_device: int,
+             rules: bool) -> float | None:
+    """Seconds end to end for a fresh data directory; None if not every point was stored."""
+    total = devices * frames_per_device * POINTS_PER_FRAME
+    bench_settings = load_settings(
+        None, data_dir=tmp / name, hj212_host="127.0.0.1", hj212_port=0,
+        batch_max_rows=settings.batch_max_rows, timezone=settings.timezone, rules_enabled=int(rules),
+    )
+    _register(bench_settings, devices)
+    print(f"end to end, rules {'on (every preset)' if rules else 'off'}: {devices} connections, "
+          f"{frames_per_device} frames each, {POINTS_PER_FRAME} points a frame, {total} points ...", flush=True)
+    e2e = _end_to_end(bench_settings, devices, frames_per_device)
+    store = SqliteStore(bench_settings.db_path, Catalogue())
+    stored = store.counters().get("readings_stored", 0)
+    alarms = store.db.execute("SELECT COUNT(*) FROM alarms").fetchone()[0]
+    store.close()
+    if stored != total:
+        print(f"error: {stored} readings stored, {total} sent")
+        return None
+    print(f"  {e2e:.2f} s, {total / e2e:.0f} points/s, {alarms} alarms raised", flush=True)
+    return e2e
+
+
+def run_ingest_bench(settings: Settings, *, points: int, devices: int, compare_rules: bool = False) -> int:
     frames_per_device = max(1, points // (devices * POINTS_PER_FRAME))
     total = devices * frames_per_device * POINTS_PER_FRAME
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
-        bench_settings = load_settings(
-            None, data_dir=Path(tmp) / "e2e", hj212_host="127.0.0.1", hj212_port=0,
-            batch_max_rows=settings.batch_max_rows, timezone=settings.timezone,
-        )
-        _register(bench_settings, devices)
-        print(f"end to end: {devices} connections, {frames_per_device} frames each, "
-              f"{POINTS_PER_FRAME} points a frame, {total} points ...", flush=True)
-        e2e = _end_to_end(bench_settings, devices, frames_per_device)
-        store = SqliteStore(bench_settings.db_path, Catalogue())
-        stored = store.counters().get("readings_stored", 0)
-        store.close()
-        if stored != total:
-            print(f"error: {stored} readings stored, {total} sent")
+        e2e = _one_run(Path(tmp), "rules", settings, devices, frames_per_device, rules=bool(settings.rules_enabled))
+        if e2e is None:
             return 1
+        rule_free = None
+        if compare_rules:
+            rule_free = _one_run(Path(tmp), "rule-free", settings, devices, frames_per_device, rules=False)
+            if rule_free is None:
+                return 1
         print(f"floor: the same {total} rows with plain sqlite3 executemany ...", flush=True)
         floor = _floor(Path(tmp) / "floor.db", devices, frames_per_device, settings.batch_max_rows)
     points_per_s = total / e2e
     floor_per_s = total / floor
     print(f"end to end {e2e:.2f} s, floor {floor:.2f} s, cores {os.cpu_count()}")
+    if rule_free is not None:
+        print(f"rules_points_per_s={points_per_s:.0f} rule_free_points_per_s={total / rule_free:.0f} "
+              f"rules_ratio={rule_free / e2e:.2f}")
     print(f"points_per_s={points_per_s:.0f} floor_per_s={floor_per_s:.0f} "
           f"ratio={points_per_s / floor_per_s:.2f}")
     return 0

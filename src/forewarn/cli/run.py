@@ -59,6 +59,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="points/s from HJ 212 frames over TCP to rows in SQLite, against the floor")
     b.add_argument("--points", type=int, default=1_000_000, help="points to send (default 1e6)")
     b.add_argument("--devices", type=int, default=200, help="device connections (default 200)")
+    b.add_argument("--compare-rules", action="store_true",
+                   help="also run with the rule engine off and print the ratio")
     b.add_argument("--idle", type=int, default=0, metavar="N",
                    help="instead: measure memory per idle connection with N connections")
     b.set_defaults(handler=bench)
@@ -218,4 +220,4 @@ def bench(args: argparse.Namespace) -> int:
         raise UserError("--devices must be at least 1, --points at least 30 per device, --idle positive")
     if args.idle:
         return run_idle_bench(args.idle)
-    return run_ingest_bench(settings, points=args.points, devices=args.devices)
+    return run_ingest_bench(settings, points=args.points, devices=args.devices, compare_rules=args.compare_rules)

@@ -73,28 +73,34 @@ def evaluate_composite(
     ts: int, value: float,
 ) -> Verdict | None:
     """Update one operand point's reading and judge the site's condition at ``ts``."""
-    spec = rule.params["operands"][operand]
+    params = rule.params
+    spec = params["operands"][operand]
+    on = value > float(spec.get("on_above", 0.5))
     points: dict[str, dict[str, bool]] = s.setdefault("points", {})
-    was = {name: any(p.values()) for name, p in points.items()}
-    points.setdefault(operand, {})[point] = value > float(spec.get("on_above", 0.5))
-    values: dict[str, float] = s.setdefault("values", {})
-    values[operand] = value
-    now = {name: any(p.values()) for name, p in points.items()}
-    mode = rule.params.get("mode", "condition")
-    lead = rule.params.get("lead", "production" if "production" in rule.params["operands"] else "")
-    follow = rule.params.get("follow", "treatment" if "treatment" in rule.params["operands"] else "")
-    for name in now:
-        if now[name] and not was.get(name, False):
-            s.setdefault("on_since", {})[name] = ts
-        elif not now[name]:
-            s.setdefault("on_since", {}).pop(name, None)
+    of_operand = points.setdefault(operand, {})
+    of_operand[point] = on
+    ops: dict[str, bool] = s.setdefault("ops", {})
+    before = ops.get(operand, False)
+    after = on or any(of_operand.values())
+    ops[operand] = after
+    if after and not before:
+        s.setdefault("on_since", {})[operand] = ts
+    elif before and not after:
+        s.setdefault("on_since", {}).pop(operand, None)
+    mode = params.get("mode", "condition")
+    if mode == "condition":
+        return _condition(rule, s, when(ops), ts)
+    lead = params.get("lead", "production")
+    follow = params.get("follow", "treatment")
+    was = dict(ops)
+    was[operand] = before
     if mode == "late_start":
-        return _late_start(rule, s, was, now, lead, follow, ts)
+        return _late_start(rule, s, was, ops, lead, follow, ts)
     if mode == "early_stop":
-        return _early_stop(rule, s, was, now, lead, follow)
-    if mode == "idling":
-        return _idling(rule, s, now, lead, follow, ts)
-    return _condition(rule, s, when(now), ts)
+        return _early_stop(rule, s, was, ops, lead, follow)
+    if operand == follow:
+        s["value"] = value
+    return _idling(rule, s, ops, lead, follow, ts)
 
 
 def _zh(name: str) -> str:
@@ -156,7 +162,7 @@ def _early_stop(rule: Rule, s: State, was: dict[str, bool], now: dict[str, bool]
 
 def _idling(rule: Rule, s: State, now: dict[str, bool], lead: str, follow: str,
             ts: int) -> Verdict | None:
-    value = s["values"].get(follow)
+    value = s.get("value")
     if value is None:
         return None
     ratio = float(rule.params.get("ratio", 0.3))

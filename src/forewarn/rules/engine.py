@@ -42,6 +42,7 @@ class _PointBinding:
     rule: Rule
     evaluate: Evaluate
     subject: str
+    state: dict[str, Any]
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,9 +51,23 @@ class _SiteBinding:
     when: Callable[[dict[str, bool]], bool]
     operand: str
     subject: str
+    state: dict[str, Any]
 
 
-_Bound = tuple[list[_PointBinding], list[_SiteBinding], PointContext | None]
+@dataclass(slots=True)
+class _Bound:
+    """Everything judged on one point's readings, with the state dicts held directly.
+
+    ``seen`` keeps the newest time judged for the point, so a repeated or older reading is
+    refused once for all its rules. Flag rules run only when a flag is not N or was not.
+    """
+
+    point: PointContext | None
+    seen: dict[str, Any]
+    points: list[_PointBinding]
+    flags: list[_PointBinding]
+    sites: list[_SiteBinding]
+    keys: tuple[StateKey, ...]
 
 
 class Engine:
@@ -74,6 +89,9 @@ class Engine:
         self.late_after_ms = int(late_after_s * 1000)
         self._bindings: dict[tuple[int, str, str, str], _Bound] = {}
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
+        #: states changed since the last checkpoint
+        self._dirty: set[StateKey] = set()
+        self._compiled: dict[tuple[str, tuple[str, ...]], Callable[[dict[str, bool]], bool]] = {}
 
     def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog,
                calendar: Calendar | None = None) -> None:
@@ -89,33 +107,49 @@ class Engine:
     def _bind(self, device_id: int, kind: str, code: str, field: str) -> _Bound:
         point = self.catalog.point(device_id, code, field)
         points: list[_PointBinding] = []
+        flags: list[_PointBinding] = []
         sites: list[_SiteBinding] = []
-        if point is not None:
-            d = point.device
-            for rule in self.rules.rules.values():
-                if rule.kind == "emergency" and _targets(rule, point, kind):
-                    resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
-                                                  site=d.site_key, point=point.key)
-                    if resolved.enabled:
-                        points.append(_PointBinding(resolved, self._emergency_for(point), point.key))
-                elif rule.kind in POINT_RULES and _targets(rule, point, kind):
-                    resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
-                                                  site=d.site_key, point=point.key)
-                    if resolved.enabled:
-                        points.append(_PointBinding(resolved, POINT_RULES[rule.kind], point.key))
-                elif rule.kind == "composite" and _device_matches(rule, d):
-                    resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
-                                                  site=d.site_key, point="")
-                    if not resolved.enabled:
-                        continue
-                    operands = resolved.params["operands"]
-                    for name, spec in operands.items():
-                        if operand_matches(spec, point.role, code, field, kind):
-                            when = compile_when(resolved.params["when"], set(operands))
-                            sites.append(_SiteBinding(resolved, when, name, f"site:{d.site_id}"))
-        bound = (points, sites, point)
+        if point is None:
+            bound = _Bound(None, {}, points, flags, sites, ())
+            self._bindings[(device_id, kind, code, field)] = bound
+            return bound
+        d = point.device
+        state = self.state.setdefault
+        for rule in self.rules.rules.values():
+            if rule.kind in POINT_RULES or rule.kind == "emergency":
+                if not _targets(rule, point, kind):
+                    continue
+                resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
+                                              site=d.site_key, point=point.key)
+                if not resolved.enabled or (rule.kind == "range" and not _has_range(resolved, point)):
+                    continue
+                evaluate = self._emergency_for(point) if rule.kind == "emergency" else POINT_RULES[rule.kind]
+                binding = _PointBinding(resolved, evaluate, point.key, state((rule.id, point.key), {}))
+                (flags if rule.kind == "flag" else points).append(binding)
+            elif rule.kind == "composite" and _device_matches(rule, d):
+                resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
+                                              site=d.site_key, point="")
+                if not resolved.enabled:
+                    continue
+                operands = resolved.params["operands"]
+                for name, spec in operands.items():
+                    if operand_matches(spec, point.role, code, field, kind):
+                        subject = f"site:{d.site_id}"
+                        sites.append(_SiteBinding(resolved, self._when(resolved.params["when"], operands),
+                                                  name, subject, state((rule.id, subject), {})))
+        seen_key = ("_seen", f"{point.key}/{kind}")
+        keys = (seen_key, *((b.rule.id, b.subject) for b in (*points, *flags)),
+                *((b.rule.id, b.subject) for b in sites))
+        bound = _Bound(point, state(seen_key, {}), points, flags, sites, keys)
         self._bindings[(device_id, kind, code, field)] = bound
         return bound
+
+    def _when(self, text: str, operands: dict[str, Any]) -> Callable[[dict[str, bool]], bool]:
+        key = (text, tuple(sorted(operands)))
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = compile_when(text, set(operands))
+        return found
 
     def _emergency_for(self, point: PointContext) -> Evaluate:
         """The emergency evaluator of one production point, reading the calendar in force."""
@@ -130,53 +164,66 @@ class Engine:
     # ------------------------------------------------------------------ judging
 
     def on_batch(self, batch: IngestBatch, now_ms: int) -> None:
-        """Judge the batch's readings; add events and changed state to the batch."""
-        dirty: set[StateKey] = set()
+        """Judge the batch's readings; add events, and the state behind them, to the batch."""
+        decided: set[StateKey] = set()
+        dirty = self._dirty
+        events = batch.rule_events
         for readings in batch.readings:
             kind = readings.kind.value
+            device_id = readings.device_id
             for code, field, ts, value, flag in readings.rows:
-                key = (readings.device_id, kind, code, field)
-                bound = self._bindings.get(key) or self._bind(*key)
-                points, sites, point = bound
-                if point is None or not (points or sites):
+                bound = self._bindings.get((device_id, kind, code, field)) or self._bind(device_id, kind, code, field)
+                point = bound.point
+                if point is None or not bound.keys:
                     continue
+                seen = bound.seen
+                last = seen.get("t")
+                if last is not None and ts <= last:
+                    continue  # a retry or an older reading: judged already
+                seen["t"] = ts
+                dirty.update(bound.keys)
                 live = now_ms - ts <= self.late_after_ms
-                for b in points:
-                    state = self._state(b.rule.id, b.subject, ts, dirty)
-                    if state is None:
-                        continue
-                    verdict = b.evaluate(b.rule, state, ts, value, flag, point.meta)
+                for b in bound.points:
+                    verdict = b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
                     if verdict is not None:
-                        batch.rule_events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
-                for s in sites:
-                    state = self._state(s.rule.id, s.subject, ts, dirty, strict=False)
-                    if state is None:
+                        decided.add((b.rule.id, b.subject))
+                        events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
+                if flag != "N" or bound.flags and any(f.state.get("on") for f in bound.flags):
+                    for b in bound.flags:
+                        verdict = b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
+                        if verdict is not None:
+                            decided.add((b.rule.id, b.subject))
+                            events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
+                for s in bound.sites:
+                    site_last = s.state.get("t")
+                    if site_last is not None and ts < site_last:
                         continue
-                    verdict = evaluate_composite(s.rule, state, s.when, s.operand, point.key, ts, value)
+                    s.state["t"] = ts
+                    verdict = evaluate_composite(s.rule, s.state, s.when, s.operand, point.key, ts, value)
                     if verdict is not None:
-                        batch.rule_events.append(self._event(s.rule, s.subject, verdict, ts, live, point))
-        for device_id, (_, last, _) in batch.activity.items():
-            self._back_online(device_id, last, now_ms, batch, dirty)
-        for changed in dirty:
-            batch.rule_states[changed] = json.dumps(self.state[changed], separators=(",", ":"))
+                        decided.add((s.rule.id, s.subject))
+                        events.append(self._event(s.rule, s.subject, verdict, ts, live, point))
+        for device_id, (_, last_heard, _) in batch.activity.items():
+            self._back_online(device_id, last_heard, now_ms, batch, decided)
+        self._save(decided, batch)
 
-    def _state(self, rule_id: str, subject: str, ts: int, dirty: set[StateKey],
-               strict: bool = True) -> dict[str, Any] | None:
-        """The state of (rule, subject), or None when ``ts`` is not newer than what it judged.
+    def _save(self, keys: set[StateKey], batch: IngestBatch) -> None:
+        """Put the state behind these decisions in the batch that records them."""
+        for key in keys:
+            batch.rule_states[key] = json.dumps(self.state[key], separators=(",", ":"))
+            self._dirty.discard(key)
 
-        A site's state takes readings of several points at one instant, so it only refuses
-        readings older than the newest (``strict`` False).
+    def checkpoint(self, batch: IngestBatch) -> int:
+        """Put every state changed since the last checkpoint in ``batch``; returns how many.
+
+        State behind a decision is saved with the decision; the running bookkeeping (the last
+        value, a bucket's sum, the newest time judged) is saved here, every few seconds and at
+        shutdown, instead of with every reading: serialising it per reading cost more than
+        the rest of the engine together.
         """
-        key = (rule_id, subject)
-        state = self.state.get(key)
-        if state is None:
-            state = self.state[key] = {}
-        last = state.get("t")
-        if last is not None and (ts <= last if strict else ts < last):
-            return None
-        state["t"] = ts
-        dirty.add(key)
-        return state
+        count = len(self._dirty)
+        self._save(set(self._dirty), batch)
+        return count
 
     def _event(self, rule: Rule, subject: str, verdict: Verdict, ts: int, live: bool,
                point: PointContext) -> RuleEvent:
@@ -197,7 +244,7 @@ class Engine:
         if not self._silence_rules:
             return None
         batch = IngestBatch()
-        dirty: set[StateKey] = set()
+        decided: set[StateKey] = set()
         for device in self.catalog.devices.values():
             for rule in self._silence_rules:
                 resolved = self.rules.resolve(rule, region=device.region_code, site_type=device.site_type,
@@ -213,7 +260,7 @@ class Engine:
                 if now_ms - seen > limit:
                     state["off"] = True
                     state["since"] = seen
-                    dirty.add(key)
+                    decided.add(key)
                     silent_min = (now_ms - seen) // 60000
                     batch.rule_events.append(RuleEvent(
                         rule.id, self.versions.get(rule.id, 1), key[1], "fire", resolved.level, now_ms, True,
@@ -221,12 +268,11 @@ class Engine:
                         f"设备 {device.mn} 已 {silent_min} 分钟无数据（上报间隔 {device.interval_s} 秒）",
                         f"device {device.mn} silent for {silent_min} min (reports every {device.interval_s} s)",
                     ))
-        for key in dirty:
-            batch.rule_states[key] = json.dumps(self.state[key], separators=(",", ":"))
+        self._save(decided, batch)
         return batch if batch.rule_events else None
 
     def _back_online(self, device_id: int, last: int, now_ms: int, batch: IngestBatch,
-                     dirty: set[StateKey]) -> None:
+                     decided: set[StateKey]) -> None:
         device = self.catalog.devices.get(device_id)
         if device is None:
             return
@@ -236,11 +282,17 @@ class Engine:
             if not state or not state.get("off"):
                 continue
             state["off"] = False
-            dirty.add(key)
+            decided.add(key)
             batch.rule_events.append(RuleEvent(
                 rule.id, self.versions.get(rule.id, 1), key[1], "clear", 0, last, True, device.info(),
                 rule.title_zh, rule.title_en, f"设备 {device.mn} 恢复上线", f"device {device.mn} is back online",
             ))
+
+
+def _has_range(rule: Rule, point: PointContext) -> bool:
+    """A range rule has work only where some limit is known."""
+    limits = (rule.params.get("lower"), rule.params.get("upper"), point.meta.lower, point.meta.upper)
+    return any(x is not None for x in limits)
 
 
 def _in(wanted: tuple[str, ...], value: str) -> bool:

@@ -161,17 +161,15 @@ def rate(rule: Rule, s: State, ts: int, value: float, flag: str, p: PointMeta) -
     return None
 
 
-def _constant(rule: Rule, s: State, ts: int, value: float, stuck: bool, p: PointMeta,
-              zh: str, en: str) -> Verdict | None:
-    for_ms = int(float(rule.params["for_s"]) * 1000)
-    if not stuck:
-        s["v"], s["since"] = value, ts
+def _run(rule: Rule, s: State, ts: int, value: float, since: int | None, p: PointMeta,
+         zh: str, en: str) -> Verdict | None:
+    """Judge a run of stuck readings that began at ``since`` (None: not stuck now)."""
+    if since is None:
         if s.get("on"):
             s["on"] = False
             return _clear(rule, p, value)
         return None
-    since = s.setdefault("since", ts)
-    if ts - since >= for_ms and not s.get("on"):
+    if ts - since >= int(float(rule.params["for_s"]) * 1000) and not s.get("on"):
         s["on"] = True
         lasting_zh, lasting_en = _minutes(ts - since)
         return Verdict("fire", rule.level, zh.format(v=_num(value), u=p.unit, d=lasting_zh),
@@ -180,18 +178,27 @@ def _constant(rule: Rule, s: State, ts: int, value: float, stuck: bool, p: Point
 
 
 def flatline(rule: Rule, s: State, ts: int, value: float, flag: str, p: PointMeta) -> Verdict | None:
+    """The same value since ``since``: the run starts at the first reading of that value."""
     if flag != "N":
         return None
-    stuck = s.get("v") == value
-    return _constant(rule, s, ts, value, stuck, p,
-                     f"{p.name_zh}恒为 {{v}} {{u}}，已 {{d}}", f"{p.name_en} constant at {{v}} {{u}} for {{d}}")
+    if s.get("v") != value:
+        s["v"], s["since"] = value, ts
+        return _run(rule, s, ts, value, None, p, "", "")
+    return _run(rule, s, ts, value, s["since"], p,
+                f"{p.name_zh}恒为 {{v}} {{u}}，已 {{d}}", f"{p.name_en} constant at {{v}} {{u}} for {{d}}")
 
 
 def zero(rule: Rule, s: State, ts: int, value: float, flag: str, p: PointMeta) -> Verdict | None:
     if flag != "N":
         return None
-    return _constant(rule, s, ts, value, value == 0, p,
-                     f"{p.name_zh}持续为零，已 {{d}}", f"{p.name_en} stuck at zero for {{d}}")
+    if value != 0:
+        if s.get("since") is not None:
+            s["since"] = None
+        return _run(rule, s, ts, value, None, p, "", "")
+    if s.get("since") is None:
+        s["since"] = ts
+    return _run(rule, s, ts, value, s["since"], p,
+                f"{p.name_zh}持续为零，已 {{d}}", f"{p.name_en} stuck at zero for {{d}}")
 
 
 def in_range(rule: Rule, s: State, ts: int, value: float, flag: str, p: PointMeta) -> Verdict | None:
