@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from forewarn.rules.model import Rule
 from forewarn.rules.point_rules import Verdict, _minutes, _num
 
-__all__ = ["CompositeError", "compile_when", "evaluate_composite", "operand_matches"]
+__all__ = ["CompositeError", "OperandBinding", "compile_when", "evaluate_composite", "operand_matches"]
 
 State = dict[str, Any]
 _NAMES_ZH = {"production": "生产设施", "treatment": "治污设施", "fan": "风机", "purifier": "净化器"}
@@ -68,39 +69,56 @@ def operand_matches(spec: dict[str, Any], role: str, code: str, field: str, kind
             and kind == spec.get("kind", "rtd"))
 
 
-def evaluate_composite(
-    rule: Rule, s: State, when: Callable[[dict[str, bool]], bool], operand: str, point: str,
-    ts: int, value: float,
-) -> Verdict | None:
+@dataclass(slots=True, frozen=True)
+class OperandBinding:
+    """One operand of one composite rule at one site, with everything looked up once."""
+
+    when: Callable[[dict[str, bool]], bool]
+    operand: str
+    on_above: float
+    mode: str
+    lead: str
+    follow: str
+
+    @classmethod
+    def of(cls, rule: Rule, operand: str, when: Callable[[dict[str, bool]], bool]) -> OperandBinding:
+        p = rule.params
+        return cls(when, operand, float(p["operands"][operand].get("on_above", 0.5)),
+                   str(p.get("mode", "condition")), str(p.get("lead", "production")),
+                   str(p.get("follow", "treatment")))
+
+
+def evaluate_composite(rule: Rule, s: State, b: OperandBinding, point: str, ts: int,
+                       value: float) -> Verdict | None:
     """Update one operand point's reading and judge the site's condition at ``ts``."""
-    params = rule.params
-    spec = params["operands"][operand]
-    on = value > float(spec.get("on_above", 0.5))
+    operand = b.operand
+    on = value > b.on_above
     points: dict[str, dict[str, bool]] = s.setdefault("points", {})
-    of_operand = points.setdefault(operand, {})
+    of_operand = points.get(operand)
+    if of_operand is None:
+        of_operand = points[operand] = {}
     of_operand[point] = on
     ops: dict[str, bool] = s.setdefault("ops", {})
     before = ops.get(operand, False)
     after = on or any(of_operand.values())
-    ops[operand] = after
-    if after and not before:
-        s.setdefault("on_since", {})[operand] = ts
-    elif before and not after:
-        s.setdefault("on_since", {}).pop(operand, None)
-    mode = params.get("mode", "condition")
+    if after != before:
+        ops[operand] = after
+        if after:
+            s.setdefault("on_since", {})[operand] = ts
+        else:
+            s.setdefault("on_since", {}).pop(operand, None)
+    mode = b.mode
     if mode == "condition":
-        return _condition(rule, s, when(ops), ts)
-    lead = params.get("lead", "production")
-    follow = params.get("follow", "treatment")
+        return _condition(rule, s, b.when(ops), ts)
     was = dict(ops)
     was[operand] = before
     if mode == "late_start":
-        return _late_start(rule, s, was, ops, lead, follow, ts)
+        return _late_start(rule, s, was, ops, b.lead, b.follow, ts)
     if mode == "early_stop":
-        return _early_stop(rule, s, was, ops, lead, follow)
-    if operand == follow:
+        return _early_stop(rule, s, was, ops, b.lead, b.follow)
+    if operand == b.follow:
         s["value"] = value
-    return _idling(rule, s, ops, lead, follow, ts)
+    return _idling(rule, s, ops, b.lead, b.follow, ts)
 
 
 def _zh(name: str) -> str:

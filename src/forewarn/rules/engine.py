@@ -23,7 +23,7 @@ from typing import Any
 
 from forewarn.model import KIND_BY_CN
 from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
-from forewarn.rules.composite import compile_when, evaluate_composite, operand_matches
+from forewarn.rules.composite import OperandBinding, compile_when, evaluate_composite, operand_matches
 from forewarn.rules.emergency import Calendar, emergency
 from forewarn.rules.events import RuleEvent
 from forewarn.rules.model import Rule, RuleSet
@@ -48,26 +48,29 @@ class _PointBinding:
 @dataclass(slots=True, frozen=True)
 class _SiteBinding:
     rule: Rule
-    when: Callable[[dict[str, bool]], bool]
-    operand: str
+    spec: OperandBinding
     subject: str
     state: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Bound:
     """Everything judged on one point's readings, with the state dicts held directly.
 
-    ``seen`` keeps the newest time judged for the point, so a repeated or older reading is
-    refused once for all its rules. Flag rules run only when a flag is not N or was not.
+    ``last_ts`` is the newest time judged for the point (saved as its ``_seen`` state), so a
+    repeated or older reading is refused once for all its rules. Flag rules run only when a
+    flag is not N, or while one of them is on (``flagged``).
     """
 
     point: PointContext | None
-    seen: dict[str, Any]
+    seen_key: StateKey
+    last_ts: int
     points: list[_PointBinding]
     flags: list[_PointBinding]
     sites: list[_SiteBinding]
     keys: tuple[StateKey, ...]
+    flagged: bool = False
+    only_flags: bool = False  # no point or site rules: skipped while nothing is flagged
 
 
 class Engine:
@@ -89,8 +92,9 @@ class Engine:
         self.late_after_ms = int(late_after_s * 1000)
         self._bindings: dict[tuple[int, str, str, str], _Bound] = {}
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
-        #: states changed since the last checkpoint
+        #: states changed since the last checkpoint, and points judged since then
         self._dirty: set[StateKey] = set()
+        self._dirty_bounds: set[_Bound] = set()
         self._compiled: dict[tuple[str, tuple[str, ...]], Callable[[dict[str, bool]], bool]] = {}
 
     def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog,
@@ -110,7 +114,7 @@ class Engine:
         flags: list[_PointBinding] = []
         sites: list[_SiteBinding] = []
         if point is None:
-            bound = _Bound(None, {}, points, flags, sites, ())
+            bound = _Bound(None, ("_seen", ""), 0, points, flags, sites, (), False, True)
             self._bindings[(device_id, kind, code, field)] = bound
             return bound
         d = point.device
@@ -135,12 +139,13 @@ class Engine:
                 for name, spec in operands.items():
                     if operand_matches(spec, point.role, code, field, kind):
                         subject = f"site:{d.site_id}"
-                        sites.append(_SiteBinding(resolved, self._when(resolved.params["when"], operands),
-                                                  name, subject, state((rule.id, subject), {})))
+                        spec = OperandBinding.of(resolved, name, self._when(resolved.params["when"], operands))
+                        sites.append(_SiteBinding(resolved, spec, subject, state((rule.id, subject), {})))
         seen_key = ("_seen", f"{point.key}/{kind}")
-        keys = (seen_key, *((b.rule.id, b.subject) for b in (*points, *flags)),
-                *((b.rule.id, b.subject) for b in sites))
-        bound = _Bound(point, state(seen_key, {}), points, flags, sites, keys)
+        keys = (*((b.rule.id, b.subject) for b in (*points, *flags)), *((b.rule.id, b.subject) for b in sites))
+        last = int(self.state.get(seen_key, {}).get("t", -1))
+        bound = _Bound(point, seen_key, last, points, flags, sites, keys,
+                       any(f.state.get("on") for f in flags), not points and not sites)
         self._bindings[(device_id, kind, code, field)] = bound
         return bound
 
@@ -166,7 +171,7 @@ class Engine:
     def on_batch(self, batch: IngestBatch, now_ms: int) -> None:
         """Judge the batch's readings; add events, and the state behind them, to the batch."""
         decided: set[StateKey] = set()
-        dirty = self._dirty
+        dirty = self._dirty_bounds
         events = batch.rule_events
         for readings in batch.readings:
             kind = readings.kind.value
@@ -174,32 +179,31 @@ class Engine:
             for code, field, ts, value, flag in readings.rows:
                 bound = self._bindings.get((device_id, kind, code, field)) or self._bind(device_id, kind, code, field)
                 point = bound.point
-                if point is None or not bound.keys:
-                    continue
-                seen = bound.seen
-                last = seen.get("t")
-                if last is not None and ts <= last:
-                    continue  # a retry or an older reading: judged already
-                seen["t"] = ts
-                dirty.update(bound.keys)
+                if bound.only_flags and flag == "N" and not bound.flagged:
+                    continue  # only flag rules here, and nothing flagged: nothing can change
+                if point is None or ts <= bound.last_ts:
+                    continue  # nothing to judge, or a retry / older reading: judged already
+                bound.last_ts = ts
+                dirty.add(bound)
                 live = now_ms - ts <= self.late_after_ms
                 for b in bound.points:
                     verdict = b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
                     if verdict is not None:
                         decided.add((b.rule.id, b.subject))
                         events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
-                if flag != "N" or bound.flags and any(f.state.get("on") for f in bound.flags):
+                if flag != "N" or bound.flagged:
                     for b in bound.flags:
                         verdict = b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
                         if verdict is not None:
                             decided.add((b.rule.id, b.subject))
                             events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
+                    bound.flagged = any(f.state.get("on") for f in bound.flags)
                 for s in bound.sites:
                     site_last = s.state.get("t")
                     if site_last is not None and ts < site_last:
                         continue
                     s.state["t"] = ts
-                    verdict = evaluate_composite(s.rule, s.state, s.when, s.operand, point.key, ts, value)
+                    verdict = evaluate_composite(s.rule, s.state, s.spec, point.key, ts, value)
                     if verdict is not None:
                         decided.add((s.rule.id, s.subject))
                         events.append(self._event(s.rule, s.subject, verdict, ts, live, point))
@@ -221,6 +225,11 @@ class Engine:
         shutdown, instead of with every reading: serialising it per reading cost more than
         the rest of the engine together.
         """
+        for bound in self._dirty_bounds:
+            self.state[bound.seen_key] = {"t": bound.last_ts}
+            self._dirty.add(bound.seen_key)
+            self._dirty.update(bound.keys)
+        self._dirty_bounds.clear()
         count = len(self._dirty)
         self._save(set(self._dirty), batch)
         return count
