@@ -187,3 +187,45 @@ def test_rules_check_names_the_line_and_import_puts_a_file_in_force(tmp_path: Pa
     register(settings, tmp_path, [{"mn": MN}])
     asyncio.run(send_all(settings, Clock(T0), [(0, lel(0, 22))]))
     assert [a["rule_id"] for a in alarms(settings)] == ["gas.lel"]  # 22 %LEL is above Hechi's 20
+
+
+def test_a_fired_alarm_reaches_a_signed_webhook_after_it_is_stored(tmp_path: Path) -> None:
+    from forewarn.alarms.notify import verify
+    from tests.integration.test_notify_support import Receiver
+
+    settings = settings_for(tmp_path)
+    register(settings, tmp_path, [{"mn": MN}])
+    with Receiver().serving() as receiver:
+        settings.notify_path.write_text(f"""
+[[channel]]
+name = "city"
+kind = "webhook"
+url = "{receiver.url}/alarms"
+secret = "s3cret"
+
+[[route]]
+region_prefixes = ["4512"]
+channels = ["city"]
+""", encoding="utf-8")
+
+        async def scenario() -> None:
+            platform = Platform(settings, clock=Clock(T0))
+            await platform.start()
+            try:
+                dev = await FakeDevice.connect(platform.hj212_port)
+                await dev.send(lel(0, 31.2))
+                await dev.answer()
+                for _ in range(100):
+                    if receiver.requests:
+                        break
+                    await asyncio.sleep(0.05)
+                await dev.close()
+            finally:
+                await platform.stop()
+
+        asyncio.run(scenario())
+    [request] = receiver.requests
+    assert verify(request.body, "s3cret", request.headers["X-Forewarn-Signature"])
+    body = json.loads(request.body)
+    assert (body["event"], body["rule_id"], body["mn"]) == ("fired", "gas.lel", MN)
+    assert body["explanation_zh"] == "GD1 可燃气体浓度 31.2 %LEL ≥ 一级报警值 25 %LEL"

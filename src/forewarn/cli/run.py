@@ -12,6 +12,7 @@ import signal
 import time
 from typing import Any
 
+from forewarn.alarms.queries import alarm_summary
 from forewarn.app import Platform
 from forewarn.cli.common import UserError, open_store, settings_from
 from forewarn.config import Settings
@@ -144,6 +145,8 @@ def demo(args: argparse.Namespace) -> int:
             f"  .venv/bin/forewarn readings {data} --mn <MN> --kind rtd\n"
             f"  .venv/bin/forewarn registry export {data} | head\n"
             f"  .venv/bin/forewarn devices unknown {data}\n"
+            f"  .venv/bin/forewarn alarms list {data}          # 告警: gas leaks, treatment off, fume ...\n"
+            f"  .venv/bin/forewarn alarms show {data} 1\n"
             f"One simulated device ({UNREGISTERED_DEMO_MN}) is not in the registry: its data waits\n"
             "in quarantine until you register it, then becomes ordinary readings.\n"
             "Ctrl-C stops the demo; the data stays in the data directory.\n",
@@ -179,11 +182,12 @@ async def _report_every(platform: Platform, settings: Settings, every_s: float) 
         await asyncio.sleep(every_s)
         assert platform.read_store is not None and platform.hj212 is not None
         report = platform.read_store.status(int(time.time() * 1000), settings.offline_after_intervals)
+        alarms = alarm_summary(platform.read_store.db)
         print(
             f"[status] {len(platform.hj212.connections)} connections, "
             f"{report['devices_online']}/{report['devices_registered']} devices online, "
             f"{report['readings_stored']} readings stored, "
-            f"{report['packets_rejected']} packets rejected",
+            f"{report['packets_rejected']} packets rejected, {alarms['alarms_open']} alarms open",
             flush=True,
         )
 
