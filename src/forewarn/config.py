@@ -63,7 +63,7 @@ class Settings:
     )
     rules_enabled: int = _setting(1, "judge data against the rules (0 to switch the engine off)", 0, 1)
     late_after_s: float = _setting(
-        600.0, "data older than this when it arrives is late (backfill): recorded, not announced", 0, None
+        1800.0, "data older than this when it arrives is late (backfill): recorded, not announced", 0, None
     )
     checkpoint_s: float = _setting(
         5.0, "how often the rule engine's running state is stored (decisions are stored at once)", 0.05, None

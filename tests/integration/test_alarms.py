@@ -77,7 +77,7 @@ def test_an_alarm_keeps_its_evidence_and_repeats_are_counted_not_duplicated(tmp_
     detail = alarm_detail(store.db, alarm["id"])
     store.close()
     assert detail is not None
-    assert [s["step"] for s in detail["steps"]] == ["fired", "cleared", "repeated", "escalated"]
+    assert [s["step"] for s in detail["steps"]] == ["fired", "cleared", "recurred", "escalated"]
     assert (detail["evidence"][0]["code"], detail["evidence"][0]["value"]) == ("GD1", 31.2)
     assert "31.2 %LEL ≥ 一级报警值 25 %LEL" in detail["steps"][0]["note"]
 

@@ -38,11 +38,15 @@ class AlarmNotice:
     explanation_zh: str
     explanation_en: str
     url: str = ""
+    #: what happened, in a word: 新告警 / 告警升级 / 已恢复正常 / 再次发生 ... (fired, recurred ...)
+    headline_zh: str = ""
+    headline_en: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     def text_zh(self) -> str:
         """One line for SMS and e-mail subjects."""
-        return (f"【forewarn】{self.region_name}{self.enterprise}{self.site}：{self.explanation_zh}"
+        headline = f"{self.headline_zh}｜" if self.headline_zh else ""
+        return (f"【forewarn】{headline}{self.region_name}{self.enterprise}{self.site}：{self.explanation_zh}"
                 f"（告警{self.alarm_id}，{self.at}）")

@@ -27,22 +27,32 @@ __all__ = ["AlarmRecorder", "Router", "notice_for", "step"]
 Router = Callable[[AlarmNotice], list[str]]
 EVIDENCE_LIMIT = 200
 
+_EVENT_ZH = {
+    "fired": "新告警", "escalated": "告警升级", "cleared": "已恢复正常", "recurred": "再次发生",
+    "reopened": "已处置后再次发生", "acknowledged": "已确认", "dispatched": "已派单", "checked": "已现场核查",
+    "resolved": "已处置", "closed": "已办结", "overdue": "超期未办结",
+}
+
 _ALARM_COLUMNS = (
     "id, rule_id, rule_version, level, state, mn, site, enterprise, region_code, region_name, "
     "explanation_zh, explanation_en, first_ts"
 )
 
 
-def notice_for(db: sqlite3.Connection, alarm_id: int, event: str, tz: ZoneInfo, at_ms: int) -> AlarmNotice:
+def notice_for(db: sqlite3.Connection, alarm_id: int, event: str, tz: ZoneInfo, at_ms: int,
+               words: tuple[str, str] | None = None, headline: str = "") -> AlarmNotice:
     row = db.execute(f"SELECT {_ALARM_COLUMNS} FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
     (aid, rule_id, version, level, state, mn, site, enterprise, region_code, region_name,
      zh, en, _) = row
+    if words is not None:
+        zh, en = words
     return AlarmNotice(
         alarm_id=aid, event=event, rule_id=rule_id, rule_version=version, level=level,
         colour=COLOURS.get(level, "red"), state=state, mn=mn, site=site, enterprise=enterprise,
         region_code=region_code, region_name=region_name,
         at=datetime.fromtimestamp(at_ms / 1000, tz).isoformat(timespec="seconds"),
         explanation_zh=zh, explanation_en=en,
+        headline_zh=_EVENT_ZH.get(headline or event, headline or event), headline_en=headline or event,
     )
 
 
@@ -74,36 +84,26 @@ class AlarmRecorder:
             else:
                 self._clear(db, event, now)
 
-    def _open(self, db: sqlite3.Connection, event: RuleEvent) -> tuple[int, int, str] | None:
+    def _open(self, db: sqlite3.Connection, event: RuleEvent) -> tuple[int, int, str, str] | None:
         row = db.execute(
-            "SELECT id, level, condition FROM alarms WHERE rule_id = ? AND subject = ? AND state != 'closed'",
+            "SELECT id, data_level, condition, state FROM alarms WHERE rule_id = ? AND subject = ? "
+            "AND state != 'closed'",
             (event.rule_id, event.subject),
         ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
+        return None if row is None else (int(row[0]), int(row[1]), str(row[2]), str(row[3]))
 
     def _fire(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> None:
         found = self._open(db, e)
         if found is not None:
-            alarm_id, level, _ = found
-            higher = e.level > level
-            db.execute(
-                "UPDATE alarms SET repeats = repeats + 1, condition = 'active', last_ts = MAX(last_ts, ?), "
-                "level = MAX(level, ?), explanation_zh = ?, explanation_en = ?, updated_ms = ? WHERE id = ?",
-                (e.ts_ms, e.level, e.explanation_zh, e.explanation_en, now, alarm_id),
-            )
-            step(db, alarm_id, "escalated" if higher else "repeated", "system", now, e.explanation_zh,
-                 {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version})
-            self._evidence(db, alarm_id, e)
-            if higher and e.live:
-                self.announce(db, alarm_id, "escalated", now)
+            self._again(db, e, now, *found)
             return
         silenced = self._silenced(db, e, now)
         cur = db.execute(
-            "INSERT INTO alarms (rule_id, rule_version, subject, level, state, condition, live, silenced, "
-            "mn, site_id, site, enterprise, region_code, region_name, point, title_zh, title_en, "
+            "INSERT INTO alarms (rule_id, rule_version, subject, level, data_level, state, condition, live, "
+            "silenced, mn, site_id, site, enterprise, region_code, region_name, point, title_zh, title_en, "
             "explanation_zh, explanation_en, first_ts, last_ts, created_ms, updated_ms) "
-            "VALUES (?, ?, ?, ?, 'firing', 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (e.rule_id, e.rule_version, e.subject, e.level, int(e.live), int(silenced), e.info.mn,
+            "VALUES (?, ?, ?, ?, ?, 'firing', 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (e.rule_id, e.rule_version, e.subject, e.level, e.level, int(e.live), int(silenced), e.info.mn,
              e.info.site_id or None, e.info.site, e.info.enterprise, e.info.region_code,
              e.info.region_name, e.info.point, e.title_zh, e.title_en, e.explanation_zh,
              e.explanation_en, e.ts_ms, e.ts_ms, now, now),
@@ -117,6 +117,32 @@ class AlarmRecorder:
         if e.live and not silenced:
             self.announce(db, alarm_id, "fired", now)
 
+    def _again(self, db: sqlite3.Connection, e: RuleEvent, now: int, alarm_id: int, data_level: int,
+               condition: str, state: str) -> None:
+        """The condition fired again on an open alarm: a repeat, never a second alarm.
+
+        Announced when people need to know: the data reached a higher level than before, the
+        condition came back after it had cleared, or it came back on an alarm already marked
+        resolved (which is then firing again, so that nobody closes it unaware).
+        """
+        higher = e.level > data_level
+        recurred = condition == "cleared"
+        reopened = state == "resolved"
+        db.execute(
+            "UPDATE alarms SET repeats = repeats + 1, condition = 'active', last_ts = MAX(last_ts, ?), "
+            "level = MAX(level, ?), data_level = MAX(data_level, ?), explanation_zh = ?, explanation_en = ?, "
+            "updated_ms = ?, state = CASE WHEN state = 'resolved' THEN 'firing' ELSE state END WHERE id = ?",
+            (e.ts_ms, e.level, e.level, e.explanation_zh, e.explanation_en, now, alarm_id),
+        )
+        name = "escalated" if higher else "reopened" if reopened else "recurred" if recurred else "repeated"
+        step(db, alarm_id, name, "system", now, e.explanation_zh,
+             {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version})
+        self._evidence(db, alarm_id, e)
+        silenced = self._silenced(db, e, now)
+        if e.live and not silenced and name != "repeated":
+            self.announce(db, alarm_id, "escalated" if higher else "fired", now,
+                          (e.explanation_zh, e.explanation_en), name)
+
     def _clear(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> None:
         found = self._open(db, e)
         if found is None or found[2] == "cleared":
@@ -128,19 +154,20 @@ class AlarmRecorder:
         )
         step(db, alarm_id, "cleared", "system", now, e.explanation_zh, {"data_time": e.ts_ms, "live": e.live})
         if e.live:
-            self.announce(db, alarm_id, "cleared", now)
+            self.announce(db, alarm_id, "cleared", now, (e.explanation_zh, e.explanation_en))
 
     def _evidence(self, db: sqlite3.Connection, alarm_id: int, e: RuleEvent) -> None:
-        for device_id, code, field, from_ts, to_ts in e.evidence:
+        for mn, code, field, from_ts, to_ts in e.evidence:
             for table, kind in (("readings_rtd", "rtd"), ("readings_minute", "minute"),
-                                ("readings_hour", "hour"), ("readings_status", "status")):
+                                ("readings_hour", "hour"), ("readings_day", "day"),
+                                ("readings_status", "status"), ("readings_runtime", "runtime")):
                 db.execute(
                     f"INSERT INTO alarm_evidence (alarm_id, mn, code, field, kind, ts, value, flag) "
                     f"SELECT ?, d.mn, p.code, p.field, ?, r.ts, r.value, r.flag FROM points p "
                     f"JOIN devices d ON d.id = p.device_id JOIN {table} r ON r.point_id = p.id "
-                    f"WHERE p.device_id = ? AND p.code = ? AND p.field = ? AND r.ts BETWEEN ? AND ? "
+                    f"WHERE d.mn = ? AND p.code = ? AND p.field = ? AND r.ts BETWEEN ? AND ? "
                     f"ORDER BY r.ts DESC LIMIT {EVIDENCE_LIMIT}",
-                    (alarm_id, kind, device_id, code, field, from_ts, to_ts),
+                    (alarm_id, kind, mn, code, field, from_ts, to_ts),
                 )
 
     def _silenced(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> bool:
@@ -152,11 +179,16 @@ class AlarmRecorder:
         ).fetchone()
         return row is not None
 
-    def announce(self, db: sqlite3.Connection, alarm_id: int, event: str, now: int) -> None:
-        """Queue a notice of this alarm event for the channels its routes name."""
+    def announce(self, db: sqlite3.Connection, alarm_id: int, event: str, now: int,
+                 words: tuple[str, str] | None = None, headline: str = "") -> None:
+        """Queue a notice of this alarm event for the channels its routes name.
+
+        ``words`` (zh, en) replace the alarm's firing explanation (a clear says what cleared);
+        ``headline`` names the happening when the event name alone does not (recurred, reopened).
+        """
         if self.route is None:
             return
-        notice = notice_for(db, alarm_id, event, self.tz, now)
+        notice = notice_for(db, alarm_id, event, self.tz, now, words, headline)
         channels = self.route(notice)
         if channels:
             enqueue(db, notice, channels, now)

@@ -15,18 +15,28 @@ from forewarn.alarms.records import AlarmRecorder, step
 __all__ = ["check_timers"]
 
 
+def _span(ms: int) -> str:
+    if ms >= 86_400_000 and ms % 86_400_000 == 0:
+        return f"{ms // 86_400_000} 天"
+    if ms >= 3_600_000:
+        return f"{ms / 3_600_000:g} 小时"
+    if ms >= 60_000:
+        return f"{ms / 60_000:g} 分钟"
+    return f"{ms / 1000:g} 秒"
+
+
 def check_timers(db: sqlite3.Connection, now_ms: int, ack_within_ms: int, close_within_ms: int,
                  tz: ZoneInfo, recorder: AlarmRecorder | None) -> tuple[int, int]:
     """Escalate and mark overdue what is due; returns (escalated, overdue) counts."""
     escalate = [r[0] for r in db.execute(
-        "SELECT id FROM alarms WHERE state = 'firing' AND escalated = 0 AND live = 1 AND created_ms <= ?",
+        "SELECT id FROM alarms WHERE state = 'firing' AND escalated = 0 AND live = 1 AND silenced = 0 "
+        "AND created_ms <= ?",
         (now_ms - ack_within_ms,),
     )]
     for alarm_id in escalate:
         db.execute("UPDATE alarms SET escalated = 1, level = MIN(level + 1, 4), updated_ms = ? WHERE id = ?",
                    (now_ms, alarm_id))
-        minutes = ack_within_ms // 60000
-        step(db, alarm_id, "escalated", "system", now_ms, f"{minutes} 分钟内无人确认，告警升级")
+        step(db, alarm_id, "escalated", "system", now_ms, f"{_span(ack_within_ms)}内无人确认，告警升级")
         if recorder is not None:
             recorder.announce(db, alarm_id, "escalated", now_ms)
     overdue = [r[0] for r in db.execute(
@@ -35,8 +45,7 @@ def check_timers(db: sqlite3.Connection, now_ms: int, ack_within_ms: int, close_
     )]
     for alarm_id in overdue:
         db.execute("UPDATE alarms SET overdue = 1, updated_ms = ? WHERE id = ?", (now_ms, alarm_id))
-        hours = close_within_ms // 3600000
-        step(db, alarm_id, "overdue", "system", now_ms, f"{hours} 小时内未办结，已超期")
+        step(db, alarm_id, "overdue", "system", now_ms, f"{_span(close_within_ms)}内未办结，已超期")
         if recorder is not None:
             recorder.announce(db, alarm_id, "overdue", now_ms)
     return len(escalate), len(overdue)

@@ -148,12 +148,22 @@ def _condition(rule: Rule, s: State, holds: bool, ts: int) -> Verdict | None:
 
 def _late_start(rule: Rule, s: State, was: dict[str, bool], now: dict[str, bool], lead: str,
                 follow: str, ts: int) -> Verdict | None:
-    if not now.get(lead) and s.get("on"):
-        s["on"] = False
-        return Verdict("clear", 0, f"{_zh(lead)}已停止", f"{_en(lead)} stopped")
+    if now.get(lead) and not was.get(lead, False):
+        s["follow_started"] = bool(now.get(follow))  # a new production run begins
+    if not now.get(lead):
+        s.pop("follow_started", None)
+        if s.get("on"):
+            s["on"] = False
+            return Verdict("clear", 0, f"{_zh(lead)}已停止", f"{_en(lead)} stopped")
+        return None
     started = now.get(follow) and not was.get(follow, False)
+    first_start = started and not s.get("follow_started", False)
+    if started:
+        s["follow_started"] = True
     lead_since = s.get("on_since", {}).get(lead)
-    if started and now.get(lead) and lead_since is not None and not s.get("on"):
+    # only the treatment's first start in a production run can be late; a restart after a
+    # trip is an early stop's business
+    if first_start and lead_since is not None and not s.get("on"):
         delay_ms = int(float(rule.params["delay_s"]) * 1000)
         if ts - lead_since > delay_ms:
             s["on"] = True

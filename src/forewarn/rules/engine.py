@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from forewarn.logs import Throttle
 from forewarn.model import KIND_BY_CN
 from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
 from forewarn.rules.composite import OperandBinding, compile_when, evaluate_composite, operand_matches
@@ -43,6 +44,7 @@ class _PointBinding:
     evaluate: Evaluate
     subject: str
     state: dict[str, Any]
+    key: StateKey
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,6 +53,7 @@ class _SiteBinding:
     spec: OperandBinding
     subject: str
     state: dict[str, Any]
+    key: StateKey
 
 
 @dataclass(slots=True, eq=False)
@@ -71,6 +74,8 @@ class _Bound:
     keys: tuple[StateKey, ...]
     flagged: bool = False
     only_flags: bool = False  # no point or site rules: skipped while nothing is flagged
+    #: the same rules with their own state, for data older than what was judged (backfill)
+    history: _Bound | None = None
 
 
 class Engine:
@@ -81,9 +86,12 @@ class Engine:
         catalog: RuleCatalog,
         state: dict[StateKey, dict[str, Any]],
         *,
-        late_after_s: float = 600.0,
+        late_after_s: float = 1800.0,
         calendar: Calendar | None = None,
+        utc_offset_ms: int = 8 * 3600_000,
     ) -> None:
+        self.utc_offset_ms = utc_offset_ms
+        self._errors = Throttle(log, every_s=60.0)
         self.calendar = calendar or Calendar()
         self.rules = rules
         self.versions = versions
@@ -128,7 +136,10 @@ class Engine:
                 if not resolved.enabled or (rule.kind == "range" and not _has_range(resolved, point)):
                     continue
                 evaluate = self._emergency_for(point) if rule.kind == "emergency" else POINT_RULES[rule.kind]
-                binding = _PointBinding(resolved, evaluate, point.key, state((rule.id, point.key), {}))
+                if rule.kind == "count_in_window":
+                    resolved = resolved.with_params({"utc_offset_ms": self.utc_offset_ms})
+                binding = _PointBinding(resolved, evaluate, point.key, state((rule.id, point.key), {}),
+                                        (rule.id, point.key))
                 (flags if rule.kind == "flag" else points).append(binding)
             elif rule.kind == "composite" and _device_matches(rule, d):
                 resolved = self.rules.resolve(rule, region=d.region_code, site_type=d.site_type,
@@ -140,7 +151,8 @@ class Engine:
                     if operand_matches(spec, point.role, code, field, kind):
                         subject = f"site:{d.site_id}"
                         spec = OperandBinding.of(resolved, name, self._when(resolved.params["when"], operands))
-                        sites.append(_SiteBinding(resolved, spec, subject, state((rule.id, subject), {})))
+                        sites.append(_SiteBinding(resolved, spec, subject, state((rule.id, subject), {}),
+                                                  (rule.id, subject)))
         seen_key = ("_seen", f"{point.key}/{kind}")
         keys = (*((b.rule.id, b.subject) for b in (*points, *flags)), *((b.rule.id, b.subject) for b in sites))
         last = int(self.state.get(seen_key, {}).get("t", -1))
@@ -171,45 +183,86 @@ class Engine:
     def on_batch(self, batch: IngestBatch, now_ms: int) -> None:
         """Judge the batch's readings; add events, and the state behind them, to the batch."""
         decided: set[StateKey] = set()
-        dirty = self._dirty_bounds
-        events = batch.rule_events
         for readings in batch.readings:
             kind = readings.kind.value
             device_id = readings.device_id
             for code, field, ts, value, flag in readings.rows:
                 bound = self._bindings.get((device_id, kind, code, field)) or self._bind(device_id, kind, code, field)
-                point = bound.point
                 if bound.only_flags and flag == "N" and not bound.flagged:
                     continue  # only flag rules here, and nothing flagged: nothing can change
-                if point is None or ts <= bound.last_ts:
-                    continue  # nothing to judge, or a retry / older reading: judged already
-                bound.last_ts = ts
-                dirty.add(bound)
-                live = now_ms - ts <= self.late_after_ms
-                for b in bound.points:
-                    verdict = b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
-                    if verdict is not None:
-                        decided.add((b.rule.id, b.subject))
-                        events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
-                if flag != "N" or bound.flagged:
-                    for b in bound.flags:
-                        verdict = b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
-                        if verdict is not None:
-                            decided.add((b.rule.id, b.subject))
-                            events.append(self._event(b.rule, b.subject, verdict, ts, live, point))
-                    bound.flagged = any(f.state.get("on") for f in bound.flags)
-                for s in bound.sites:
-                    site_last = s.state.get("t")
-                    if site_last is not None and ts < site_last:
-                        continue
-                    s.state["t"] = ts
-                    verdict = evaluate_composite(s.rule, s.state, s.spec, point.key, ts, value)
-                    if verdict is not None:
-                        decided.add((s.rule.id, s.subject))
-                        events.append(self._event(s.rule, s.subject, verdict, ts, live, point))
+                if bound.point is None:
+                    continue
+                if ts > bound.last_ts:
+                    self._judge(bound, ts, value, flag, now_ms - ts <= self.late_after_ms, batch, decided)
+                    continue
+                # older than what this point's rules judged: a backfill, judged in its own
+                # time by a separate set of states; never live
+                history = bound.history or self._history(bound)
+                if ts > history.last_ts:
+                    self._judge(history, ts, value, flag, False, batch, decided)
         for device_id, (_, last_heard, _) in batch.activity.items():
             self._back_online(device_id, last_heard, now_ms, batch, decided)
         self._save(decided, batch)
+
+    def _judge(self, bound: _Bound, ts: int, value: float, flag: str, live: bool, batch: IngestBatch,
+               decided: set[StateKey]) -> None:
+        point = bound.point
+        assert point is not None
+        bound.last_ts = ts
+        self._dirty_bounds.add(bound)
+        events = batch.rule_events
+        for b in bound.points:
+            verdict = self._evaluate(b, ts, value, flag, point)
+            if verdict is not None:
+                decided.add(b.key)
+                events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state))
+        if flag != "N" or bound.flagged:
+            for b in bound.flags:
+                verdict = self._evaluate(b, ts, value, flag, point)
+                if verdict is not None:
+                    decided.add(b.key)
+                    events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state))
+            bound.flagged = any(f.state.get("on") for f in bound.flags)
+        for s in bound.sites:
+            # the site's clock is the newest time any of its points reported: meters whose
+            # clocks differ a little still count, each point's own order is kept above
+            site_ts = max(ts, s.state.get("t", ts))
+            s.state["t"] = site_ts
+            try:
+                verdict = evaluate_composite(s.rule, s.state, s.spec, point.key, site_ts, value)
+            except Exception:
+                self._failed(s.rule)
+                continue
+            if verdict is not None:
+                decided.add(s.key)
+                events.append(self._event(s.rule, s.subject, verdict, site_ts, live, point, s.state))
+
+    def _evaluate(self, b: _PointBinding, ts: int, value: float, flag: str, point: PointContext) -> Verdict | None:
+        try:
+            return b.evaluate(b.rule, b.state, ts, value, flag, point.meta)
+        except Exception:  # one broken rule must not stop the others, nor ingest
+            self._failed(b.rule)
+            return None
+
+    def _failed(self, rule: Rule) -> None:
+        self._errors.warning(rule.id, "rule %s failed on a reading (check its parameters)", rule.id)
+        log.debug("rule %s failed", rule.id, exc_info=True)
+
+    def _history(self, bound: _Bound) -> _Bound:
+        """A copy of a point's bindings with their own state, for its backfill."""
+        def own(key: StateKey) -> tuple[StateKey, dict[str, Any]]:
+            hkey = (key[0], key[1] + "#history")
+            return hkey, self.state.setdefault(hkey, {})
+
+        points = [_PointBinding(b.rule, b.evaluate, b.subject, own(b.key)[1], own(b.key)[0]) for b in bound.points]
+        flags = [_PointBinding(b.rule, b.evaluate, b.subject, own(b.key)[1], own(b.key)[0]) for b in bound.flags]
+        sites = [_SiteBinding(b.rule, b.spec, b.subject, own(b.key)[1], own(b.key)[0]) for b in bound.sites]
+        seen_key = (bound.seen_key[0], bound.seen_key[1] + "#history")
+        keys = tuple(b.key for b in (*points, *flags)) + tuple(b.key for b in sites)
+        history = _Bound(bound.point, seen_key, int(self.state.get(seen_key, {}).get("t", -1)), points, flags,
+                         sites, keys, any(f.state.get("on") for f in flags), bound.only_flags)
+        bound.history = history
+        return history
 
     def _save(self, keys: set[StateKey], batch: IngestBatch) -> None:
         """Put the state behind these decisions in the batch that records them."""
@@ -235,13 +288,18 @@ class Engine:
         return count
 
     def _event(self, rule: Rule, subject: str, verdict: Verdict, ts: int, live: bool,
-               point: PointContext) -> RuleEvent:
+               point: PointContext, state: dict[str, Any]) -> RuleEvent:
         d = point.device
         window_from = ts
         if verdict.kind == "fire":
-            for_s = float(rule.params.get("for_s", 0))
-            window_from = ts - int(for_s * 1000)
-        evidence = [(d.id, point.code, point.field, window_from, ts)]
+            p = rule.params
+            span = max(float(p.get(k, 0)) for k in ("for_s", "window_s", "per_s", "delay_s"))
+            window_from = ts - int(span * 1000) - 1
+        if subject.startswith("site:"):  # every operand point of the site, not just this one
+            keys = [key for of_operand in state.get("points", {}).values() for key in of_operand]
+            evidence = [(*_split_point(key), window_from, ts) for key in keys]
+        else:
+            evidence = [(d.mn, point.code, point.field, window_from, ts)]
         info = d.info("" if subject.startswith("site:") else f"{point.code}-{point.field}")
         return RuleEvent(rule.id, self.versions.get(rule.id, 1), subject, verdict.kind, verdict.level,
                          ts, live, info, rule.title_zh, rule.title_en, verdict.zh, verdict.en, evidence)
@@ -296,6 +354,13 @@ class Engine:
                 rule.id, self.versions.get(rule.id, 1), key[1], "clear", 0, last, True, device.info(),
                 rule.title_zh, rule.title_en, f"设备 {device.mn} 恢复上线", f"device {device.mn} is back online",
             ))
+
+
+def _split_point(key: str) -> tuple[str, str, str]:
+    """``MN/code-field`` back into its parts."""
+    mn, _, rest = key.partition("/")
+    code, _, field = rest.partition("-")
+    return mn, code, field
 
 
 def _has_range(rule: Rule, point: PointContext) -> bool:

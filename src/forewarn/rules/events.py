@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["Evidence", "RuleEvent", "SubjectInfo"]
 
-#: The readings that made the case: (device id, code, sub-field, from ts ms, to ts ms); the
-#: alarm layer copies the stored readings of each window into the alarm's evidence.
-Evidence = tuple[int, str, str, int, int]
+#: The readings that made the case: (MN, code, sub-field, from ts ms, to ts ms); the alarm
+#: layer copies the stored readings of each window into the alarm's evidence.
+Evidence = tuple[str, str, str, int, int]
 
 
 @dataclass(slots=True, frozen=True)

@@ -12,9 +12,11 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from forewarn.rules.composite import CompositeError, compile_when
 from forewarn.rules.model import KINDS, Override, Rule, RuleSet, Target
 
 __all__ = ["RuleFileError", "load_presets", "load_rule_text", "load_rules", "preset_texts"]
@@ -48,7 +50,7 @@ class _Lines:
     def of(cls, name: str, text: str) -> _Lines:
         found = cls(name, text.splitlines())
         for number, line in enumerate(found.lines, start=1):
-            stripped = line.strip()
+            stripped = line.split("#", 1)[0].strip()
             if stripped.startswith("[[") and stripped.endswith("]]"):
                 found.headers.setdefault(stripped[2:-2].strip(), []).append(number)
         return found
@@ -59,7 +61,7 @@ class _Lines:
 
     def key(self, start: int, key: str) -> int:
         """The line of ``key =`` at or after ``start`` (before the next [[table]])."""
-        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        pattern = re.compile(rf"^\s*({re.escape(key)}\s*=|\[\s*rule\.(params\.)?{re.escape(key)}\s*\])")
         for number in range(max(start, 1), len(self.lines) + 1):
             text = self.lines[number - 1].strip()
             if number > start and text.startswith("[["):
@@ -113,8 +115,20 @@ def _load(sources: list[tuple[str, str]]) -> RuleSet:
     for name, text in sources:
         _parse_one(name, text, ruleset, problems)
     for o in ruleset.overrides:
-        if o.rule not in ruleset.rules:
-            problems.append(f"override at line {o.line}: rule {o.rule!r} is not defined")
+        rule = ruleset.rules.get(o.rule)
+        if rule is None:
+            problems.append(f"{o.source}:{o.line}: override: rule {o.rule!r} is not defined")
+            continue
+        merged = rule.with_params(o.params)
+        changes = {k: v for k, v in o.params.items() if k not in ("enabled", "level")}
+        where = f"{o.source}:{o.line}: override of {o.rule}"
+
+        def bad(key: str, message: str, where: str = where) -> None:
+            problems.append(f"{where}: {message}")
+
+        check_params(rule.kind, {**rule.params, **changes}, bad)
+        if not 1 <= merged.level <= 4:
+            problems.append(f"{o.source}:{o.line}: override of {o.rule}: level must be 1 to 4")
     if problems:
         raise RuleFileError(problems)
     return ruleset
@@ -168,10 +182,7 @@ def _rule(spec: dict[str, Any], lines: _Lines, line: int, problems: list[str]) -
         bad("params", "params must be a table")
         params = {}
     if isinstance(kind, str) and kind in KINDS:
-        for required in KINDS[kind]:
-            if required not in params:
-                bad("params", f"a {kind} rule needs params.{required}")
-        _check_params(kind, params, lambda m: bad("params", m))
+        check_params(kind, params, bad)
     target_spec = spec.get("target", {})
     target = _target(target_spec, lambda m: bad("target", m))
     if len(problems) > before:
@@ -202,33 +213,91 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_params(kind: str, params: dict[str, Any], bad: Any) -> None:
-    for key in ("for_s", "window_s", "per_s", "after_intervals", "max_change", "above", "count"):
-        if key in params and (not _number(params[key]) or params[key] < 0):
-            bad(f"params.{key} must be a number >= 0")
-    if kind == "threshold":
-        levels = params.get("levels")
-        if not isinstance(levels, list) or not levels:
-            bad("params.levels must be a list of {level, value, clear}")
-            return
-        op = params.get("op", ">=")
-        if op not in (">=", "<="):
-            bad("params.op must be '>=' or '<='")
-        for i, lv in enumerate(levels):
-            if not isinstance(lv, dict) or not _number(lv.get("value")) or not isinstance(lv.get("level"), int):
-                bad(f"levels[{i}] needs an integer level and a number value")
-                continue
-            clear = lv.get("clear", lv["value"])
-            if not _number(clear) or (op == ">=" and clear > lv["value"]) or (op == "<=" and clear < lv["value"]):
-                bad(f"levels[{i}].clear must be a number on the safe side of value (hysteresis)")
-    if kind == "flag":
-        flags = params.get("flags")
-        if not isinstance(flags, list) or not all(isinstance(f, str) and len(f) == 1 for f in flags):
-            bad("params.flags must be a list of one-letter data flags, e.g. [\"D\"]")
+#: The parameters each rule kind understands (an unknown one is a typo until proven otherwise).
+PARAMS: dict[str, frozenset[str]] = {
+    "threshold": frozenset({"op", "for_s", "levels"}),
+    "count_in_window": frozenset({"above", "count", "bucket_s", "window_s", "calendar_day"}),
+    "rate": frozenset({"max_change", "per_s"}),
+    "flatline": frozenset({"for_s"}),
+    "zero": frozenset({"for_s"}),
+    "range": frozenset({"lower", "upper"}),
+    "flag": frozenset({"flags"}),
+    "nodata": frozenset({"after_intervals"}),
+    "composite": frozenset({"when", "operands", "for_s", "mode", "delay_s", "ratio", "baseline", "lead", "follow"}),
+    "emergency": frozenset({"on_above"}),
+}
+_OPERAND_KEYS = frozenset({"role", "code", "field", "kind", "on_above"})
+_MODES = ("condition", "late_start", "early_stop", "idling")
+
+Bad = Callable[[str, str], None]  # (param key, message)
+
+
+def check_params(kind: str, params: dict[str, Any], bad: Bad) -> None:
+    """Every mistake in a rule kind's parameters, reported against the key it concerns."""
+    for key in params:
+        if key not in PARAMS[kind]:
+            bad(key, f"params.{key} is not a parameter of a {kind} rule (known: {', '.join(sorted(PARAMS[kind]))})")
+    for required in KINDS[kind]:
+        if required not in params:
+            bad("params", f"a {kind} rule needs params.{required}")
+    for key in ("for_s", "window_s", "per_s", "bucket_s", "after_intervals", "max_change", "above", "count",
+                "delay_s", "ratio", "baseline", "on_above", "lower", "upper"):
+        if key in params and (not _number(params[key]) or (params[key] < 0 and key not in ("lower", "upper"))):
+            bad(key, f"params.{key} must be a number{'' if key in ('lower', 'upper') else ' >= 0'}")
+    if kind == "threshold" and "levels" in params:
+        _check_levels(params, bad)
+    if kind == "flag" and "flags" in params:
+        flags = params["flags"]
+        if not isinstance(flags, list) or not flags or not all(isinstance(f, str) and len(f) == 1 for f in flags):
+            bad("flags", "params.flags must be a list of one-letter data flags, e.g. [\"D\"]")
     if kind == "composite":
-        when = params.get("when")
-        if not isinstance(when, str) or not when.strip():
-            bad("params.when must be an expression such as 'production and not treatment'")
+        _check_composite(params, bad)
+
+
+def _check_levels(params: dict[str, Any], bad: Bad) -> None:
+    levels = params["levels"]
+    if not isinstance(levels, list) or not levels:
+        bad("levels", "params.levels must be a list of {level, value, clear}")
+        return
+    op = params.get("op", ">=")
+    if op not in (">=", "<="):
+        bad("op", "params.op must be '>=' or '<='")
+    for i, lv in enumerate(levels):
+        if not isinstance(lv, dict) or not _number(lv.get("value")) or not isinstance(lv.get("level"), int):
+            bad("levels", f"levels[{i}] needs an integer level and a number value")
+            continue
+        clear = lv.get("clear", lv["value"])
+        if not _number(clear) or (op == ">=" and clear > lv["value"]) or (op == "<=" and clear < lv["value"]):
+            bad("levels", f"levels[{i}].clear must be a number on the safe side of value (hysteresis)")
+
+
+def _check_composite(params: dict[str, Any], bad: Bad) -> None:
+    operands = params.get("operands")
+    if not isinstance(operands, dict) or not operands:
+        bad("operands", "params.operands must be a table of operands, e.g. production = { role = [\"production\"] }")
+        return
+    for name, spec in operands.items():
+        if not isinstance(spec, dict):
+            bad("operands", f"operand {name} must be a table")
+            continue
+        for key in set(spec) - _OPERAND_KEYS:
+            bad("operands", f"operand {name}: unknown key {key!r} (known: {', '.join(sorted(_OPERAND_KEYS))})")
+        if "on_above" in spec and not _number(spec["on_above"]):
+            bad("operands", f"operand {name}: on_above must be a number")
+    when = params.get("when")
+    if isinstance(when, str):
+        try:
+            compile_when(when, set(operands))
+        except CompositeError as exc:
+            bad("when", str(exc))
+    mode = params.get("mode", "condition")
+    if mode not in _MODES:
+        bad("mode", f"params.mode must be one of {', '.join(_MODES)}")
+    if mode == "late_start" and "delay_s" not in params:
+        bad("mode", "a late_start rule needs params.delay_s")
+    for role in ("lead", "follow"):
+        if role in params and params[role] not in operands:
+            bad(role, f"params.{role} must name an operand")
 
 
 def _override(spec: dict[str, Any], lines: _Lines, line: int, problems: list[str]) -> Override | None:
@@ -246,4 +315,4 @@ def _override(spec: dict[str, Any], lines: _Lines, line: int, problems: list[str
     if len(problems) > before:
         return None
     return Override(spec["rule"], str(spec.get("region", "")), str(spec.get("site_type", "")),
-                    str(spec.get("site", "")), str(spec.get("point", "")), params, line)
+                    str(spec.get("site", "")), str(spec.get("point", "")), params, line, lines.name)

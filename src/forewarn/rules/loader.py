@@ -34,7 +34,8 @@ def rule_body(ruleset: RuleSet, rule_id: str) -> str:
     spec.pop("line", None)
     spec.pop("version", None)
     spec["overrides"] = [
-        {k: v for k, v in asdict(o).items() if k != "line"} for o in ruleset.overrides if o.rule == rule_id
+        {k: v for k, v in asdict(o).items() if k not in ("line", "source")}
+        for o in ruleset.overrides if o.rule == rule_id
     ]
     return json.dumps(spec, sort_keys=True, ensure_ascii=False, default=list)
 

@@ -115,6 +115,7 @@ class Override:
     point: str = ""  # "MN/code-field"
     params: dict[str, Any] = field(default_factory=dict, hash=False)
     line: int = 0
+    source: str = ""  # the file it came from, for messages
 
     @property
     def rank(self) -> tuple[int, int]:

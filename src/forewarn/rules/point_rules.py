@@ -106,7 +106,8 @@ def count_in_window(rule: Rule, s: State, ts: int, value: float, flag: str, p: P
     bucket_ms = int(float(rule.params.get("bucket_s", 3600)) * 1000)
     window_ms = int(float(rule.params["window_s"]) * 1000)
     above, allowed = float(rule.params["above"]), int(rule.params["count"])
-    bucket = ts - ts % bucket_ms
+    offset = int(rule.params.get("utc_offset_ms", 0))  # buckets and days in local time
+    bucket = ts - (ts + offset) % bucket_ms
     hits: list[int] = s.setdefault("hits", [])
     if s.get("b") is not None and bucket > s["b"]:
         if s.get("n", 0) and s["sum"] / s["n"] > above:
@@ -117,7 +118,11 @@ def count_in_window(rule: Rule, s: State, ts: int, value: float, flag: str, p: P
     if flag == "N" and bucket == s["b"]:
         s["sum"] = s.get("sum", 0.0) + value
         s["n"] = s.get("n", 0) + 1
-    hits[:] = [h for h in hits if h > ts - window_ms]
+    if window_ms == 86_400_000 and rule.params.get("calendar_day", True):
+        day = (ts + offset) // 86_400_000  # "a day" is the local calendar day
+        hits[:] = [h for h in hits if (h + offset) // 86_400_000 == day]
+    else:
+        hits[:] = [h for h in hits if h > ts - window_ms]
     hours = bucket_ms / 3600000
     unit_zh = "小时" if hours == 1 else f"{hours:g} 小时时段"
     unit_en = "hourly" if hours == 1 else f"{hours:g}-hour"
