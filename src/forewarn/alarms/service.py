@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from forewarn.alarms.notify import Dispatcher, load_notify_config
@@ -62,6 +63,7 @@ class AlarmService:
         self.dispatcher: Dispatcher | None = None
         self._files_seen: tuple[tuple[str, int, int], ...] = ()
         self._checkpointed = int(clock() * 1000)
+        self._started_ms = self._checkpointed
         self._tasks: list[asyncio.Task[None]] = []
 
     def _watched(self) -> list[Path]:
@@ -76,8 +78,10 @@ class AlarmService:
         versions = number_versions(rules, self.write_store.rule_version)
         catalog = build_catalog(*self.read_store.rule_context(), self.catalogue)
         states = {k: json.loads(v) for k, v in self.read_store.rule_states().items()}
+        offset = datetime.now(s.tz).utcoffset()
         self.engine = Engine(rules, versions, catalog, states, late_after_s=s.late_after_s,
-                             calendar=load_calendar(s.calendar_path))
+                             calendar=load_calendar(s.calendar_path),
+                             utc_offset_ms=int(offset.total_seconds() * 1000) if offset else 0)
         self.pipeline.judge = self.engine.on_batch
         self.pipeline.on_registry_change.append(self._registry_changed)
         notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
@@ -121,7 +125,7 @@ class AlarmService:
         self.engine.reload(self.engine.rules, self.engine.versions,
                            build_catalog(*self.read_store.rule_context(), self.catalogue))
 
-    def _reload_files_if_changed(self) -> None:
+    def _reload_files_if_changed(self, now: int = 0) -> None:
         """Rule files or the calendar changed: load them, or keep the old ones and say why."""
         seen = _signature(self._watched())
         if seen == self._files_seen:
@@ -147,18 +151,30 @@ class AlarmService:
         while True:
             await asyncio.sleep(every)
             now = int(self.clock() * 1000)
-            try:
-                if now - self._checkpointed >= s.checkpoint_s * 1000:
-                    self.checkpoint()
-                    self._checkpointed = now
-                self._reload_files_if_changed()
-                batch = self.engine.check_silence(now, self.pipeline.last_seen)
-                if batch is not None:
-                    self.pipeline.submit(batch)
-                timers = functools.partial(
-                    check_timers, now_ms=now, ack_within_ms=int(s.ack_within_s * 1000),
-                    close_within_ms=int(s.close_within_s * 1000), tz=s.tz, recorder=self.recorder,
-                )
-                self.writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=timers))
-            except Exception:
-                log.exception("the rule clock failed; will retry")
+            # each duty on its own: one failing must not stop the others
+            for duty in (self._checkpoint_due, self._reload_files_if_changed, self._silence, self._timers):
+                try:
+                    duty(now)
+                except Exception:
+                    log.exception("the alarm clock's %s failed; will retry", duty.__name__)
+
+    def _checkpoint_due(self, now: int) -> None:
+        if now - self._checkpointed >= self.settings.checkpoint_s * 1000:
+            self.checkpoint()
+            self._checkpointed = now
+
+    def _silence(self, now: int) -> None:
+        """No data: silence counts from the last packet, or from our own start if later, so
+        that a restart of the platform does not find every device offline."""
+        assert self.engine is not None
+        batch = self.engine.check_silence(now, self.pipeline.last_seen, not_before_ms=self._started_ms)
+        if batch is not None:
+            self.pipeline.submit(batch)
+
+    def _timers(self, now: int) -> None:
+        s = self.settings
+        timers = functools.partial(
+            check_timers, now_ms=now, ack_within_ms=int(s.ack_within_s * 1000),
+            close_within_ms=int(s.close_within_s * 1000), tz=s.tz, recorder=self.recorder,
+        )
+        self.writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=timers))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from forewarn.alarms.records import AlarmRecorder, step
 
-__all__ = ["ACTIONS", "AlarmError", "StepRequest", "apply_step"]
+__all__ = ["ACTIONS", "AlarmError", "StepRequest", "apply_step", "keep_attachments"]
 
 
 class AlarmError(Exception):
@@ -52,11 +52,17 @@ class StepRequest:
     to: str = ""
     findings: str = ""
     measures: str = ""
-    attachments: list[Path] = field(default_factory=list)
+    #: files already kept by :func:`keep_attachments` (copied before the transaction begins)
+    attachments: list[dict[str, object]] = field(default_factory=list)
+
+
+def keep_attachments(paths: list[Path], folder: Path) -> list[dict[str, object]]:
+    """Copy an on-site check's files into the data directory (before any lock is taken)."""
+    return [_keep(path, folder.resolve()) for path in paths]
 
 
 def apply_step(db: sqlite3.Connection, alarm_id: int, req: StepRequest, now_ms: int,
-               attachments_dir: Path, recorder: AlarmRecorder | None) -> str:
+               recorder: AlarmRecorder | None) -> str:
     """Take one handling step inside the caller's transaction; returns the new state."""
     row = db.execute("SELECT state FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
     if row is None:
@@ -78,7 +84,7 @@ def apply_step(db: sqlite3.Connection, alarm_id: int, req: StepRequest, now_ms: 
             raise AlarmError("an on-site check needs --findings (what was found)")
         data["findings"] = req.findings
         data["measures"] = req.measures
-        data["attachments"] = [_keep(path, attachments_dir / str(alarm_id)) for path in req.attachments]
+        data["attachments"] = req.attachments
     if req.action == "comment" and not req.note.strip():
         raise AlarmError("a comment needs text")
     if target is not None:

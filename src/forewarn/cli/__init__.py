@@ -85,11 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:
         print(f"forewarn: error: the database cannot be used: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a path that is a directory, a folder that does not exist ...
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"forewarn: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `forewarn readings ... | head`
         return 0
+    except OSError as exc:  # a path that is a directory, a folder that does not exist ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"forewarn: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+

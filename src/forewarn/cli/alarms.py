@@ -15,7 +15,7 @@ from typing import Any
 
 from forewarn.alarms.queries import alarm_detail, list_alarms
 from forewarn.alarms.records import AlarmRecorder
-from forewarn.alarms.workflow import AlarmError, StepRequest, apply_step
+from forewarn.alarms.workflow import AlarmError, StepRequest, apply_step, keep_attachments
 from forewarn.cli.common import UserError, iso, open_store, parse_time, settings_from
 from forewarn.rules.files import RuleFileError, load_rules, preset_texts
 from forewarn.rules.loader import load_effective_rules, number_versions, rule_files
@@ -87,8 +87,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     ri = rsub.add_parser("import", parents=[common], help="check a rule file and put it in force")
     ri.add_argument("file", type=Path)
     ri.set_defaults(handler=rules_import)
-    re_ = rsub.add_parser("export", parents=[common], help="every rule file in force, as one text")
+    re_ = rsub.add_parser("export", parents=[common],
+                          help="your own rule files as one file (importable elsewhere)")
     re_.add_argument("-o", "--output", type=Path)
+    re_.add_argument("--with-presets", action="store_true", help="include the built-in presets (for reading)")
     re_.set_defaults(handler=rules_export)
 
 
@@ -165,14 +167,19 @@ def show_cmd(args: argparse.Namespace) -> int:
 def step_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     store = open_store(settings)
+    try:
+        kept = keep_attachments(getattr(args, "attach", []), settings.attachments_path / str(args.id))
+    except AlarmError as exc:
+        store.close()
+        raise UserError(str(exc)) from None
     req = StepRequest(args.action, _actor(args), note=getattr(args, "text", "") or args.note,
                       to=getattr(args, "to", "") or "", findings=getattr(args, "findings", "") or "",
-                      measures=getattr(args, "measures", "") or "", attachments=getattr(args, "attach", []))
+                      measures=getattr(args, "measures", "") or "", attachments=kept)
     recorder = AlarmRecorder(settings.tz, _route(settings), time.time)
     states: list[str] = []
     try:
         store.run_in_transaction(lambda db: states.append(
-            apply_step(db, args.id, req, int(time.time() * 1000), settings.attachments_path, recorder)
+            apply_step(db, args.id, req, int(time.time() * 1000), recorder)
         ))
     except AlarmError as exc:
         raise UserError(str(exc)) from None
@@ -255,8 +262,12 @@ def rules_import(args: argparse.Namespace) -> int:
 
 def rules_export(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    parts = [f"# ---- preset: {name}\n{text}" for name, text in preset_texts().items()]
-    parts += [f"# ---- {path}\n{path.read_text(encoding='utf-8')}" for path in rule_files(settings.rules_path)]
+    parts = []
+    if args.with_presets:
+        parts += [f"# ---- preset: {name}\n{text}" for name, text in preset_texts().items()]
+    parts += [f"# ---- {path.name}\n{path.read_text(encoding='utf-8')}" for path in rule_files(settings.rules_path)]
+    if not parts:
+        parts = ["# no rule files of your own: the presets are in force (rules export --with-presets)\n"]
     text = "\n".join(parts)
     if args.output is None:
         sys.stdout.write(text)

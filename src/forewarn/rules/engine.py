@@ -306,8 +306,12 @@ class Engine:
 
     # ------------------------------------------------------------------ silence
 
-    def check_silence(self, now_ms: int, last_seen: dict[int, int]) -> IngestBatch | None:
-        """Devices silent longer than k times their interval go offline (one event each)."""
+    def check_silence(self, now_ms: int, last_seen: dict[int, int], not_before_ms: int = 0) -> IngestBatch | None:
+        """Devices silent longer than k times their interval go offline (one event each).
+
+        Silence counts from the last packet, or from ``not_before_ms`` (the platform's start)
+        when that is later: a platform that was down cannot blame its devices for it.
+        """
         if not self._silence_rules:
             return None
         batch = IngestBatch()
@@ -322,7 +326,7 @@ class Engine:
                 state = self.state.setdefault(key, {})
                 if state.get("off"):
                     continue
-                seen = last_seen.get(device.id, device.registered_ms)
+                seen = max(last_seen.get(device.id, device.registered_ms), not_before_ms)
                 limit = int(float(resolved.params["after_intervals"]) * device.interval_s * 1000)
                 if now_ms - seen > limit:
                     state["off"] = True

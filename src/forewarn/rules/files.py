@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from importlib import resources
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
