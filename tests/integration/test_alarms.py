@@ -229,3 +229,59 @@ channels = ["city"]
     body = json.loads(request.body)
     assert (body["event"], body["rule_id"], body["mn"]) == ("fired", "gas.lel", MN)
     assert body["explanation_zh"] == "GD1 可燃气体浓度 31.2 %LEL ≥ 一级报警值 25 %LEL"
+
+
+def _outbox(settings: Settings) -> list[tuple[str, str]]:
+    store = open_store(settings)
+    try:
+        rows = store.db.execute("SELECT event, payload FROM outbox ORDER BY id").fetchall()
+    finally:
+        store.close()
+    return [(event, json.loads(payload)["headline_zh"]) for event, payload in rows]
+
+
+def _dead_webhook(settings: Settings) -> None:
+    settings.notify_path.write_text("""
+[[channel]]
+name = "dead"
+kind = "webhook"
+url = "http://127.0.0.1:9/"
+secret = "x"
+
+[[route]]
+events = ["fired", "escalated", "cleared", "overdue"]
+channels = ["dead"]
+""", encoding="utf-8")
+
+
+def test_a_condition_that_comes_back_is_announced_and_a_resolved_alarm_reopens(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    register(settings, tmp_path, [{"mn": MN}])
+    _dead_webhook(settings)
+    asyncio.run(send_all(settings, Clock(T0), [(0, lel(0, 30)), (1, lel(1, 5)), (2, lel(2, 30))]))
+    assert _outbox(settings) == [("fired", "新告警"), ("cleared", "已恢复正常"), ("fired", "再次发生")]
+    for step in (["ack", "1"], ["resolve", "1"]):
+        forewarn(tmp_path, "alarms", *step, "--by", "x")
+    asyncio.run(send_all(settings, Clock(T0 + 3 * 60_000), [(3, lel(3, 5)), (4, lel(4, 45))]))
+    [alarm] = alarms(settings)
+    assert alarm["state"] == "firing"
+    assert _outbox(settings)[-1] == ("fired", "已处置后再次发生")
+
+
+def test_silenced_alarms_are_not_escalated_and_a_restart_blames_no_device(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, ack_within_s=60)
+    register(settings, tmp_path, [{"mn": MN}])
+    forewarn(tmp_path, "alarms", "silence", "--mn", MN, "--from", "2026-11-22T07:00+08:00",
+             "--until", "2026-11-22T09:00+08:00", "--by", "运维")
+    asyncio.run(send_all(settings, Clock(T0), [(0, lel(0, 40))]))
+    clock = Clock(T0 + 10 * 60_000)  # the platform was down for ten minutes
+
+    async def restart() -> None:
+        platform = Platform(settings, clock=clock)
+        await platform.start()
+        await asyncio.sleep(1.5)
+        await platform.stop()
+
+    asyncio.run(restart())
+    found = alarms(settings)
+    assert [(a["rule_id"], a["escalated"]) for a in found] == [("gas.lel", 0)]

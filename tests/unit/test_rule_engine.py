@@ -39,7 +39,7 @@ POINTS = {
 def engine(rules: RuleSet | None = None, state: dict | None = None) -> Engine:  # type: ignore[type-arg]
     catalog = RuleCatalog({d.id: d for d in (GAS, DUST, POWER, FUME)}, POINTS, Catalogue())
     ruleset = rules or load_presets()
-    return Engine(ruleset, {r: 1 for r in ruleset.rules}, catalog, state or {}, late_after_s=600)
+    return Engine(ruleset, {r: 1 for r in ruleset.rules}, catalog, state or {})
 
 
 def feed(eng: Engine, device: int, code: str, field: str, values: list[tuple[int, float]],
@@ -256,3 +256,61 @@ def test_treatment_idling_far_below_its_learned_baseline() -> None:
     events = [e for e in _power(engine(), timeline) if e.rule_id == "power.idling"]
     assert brief(events) == [("power.idling", "fire", 1, 60)]
     assert events[0].explanation_zh == "治污设施功率 3 低于基线 20 的 30%，而生产设施正常运行"
+
+
+def test_backfill_that_arrives_after_newer_data_is_judged_with_its_own_state() -> None:
+    eng = engine()
+    now = T0 + 60 * MIN
+    assert feed(eng, 1, "GD1", "LEL", [(60, 0)], now=now) == []  # the device is back: current data first
+    history = feed(eng, 1, "GD1", "LEL", [(10, 0), (11, 40), (12, 41), (13, 5)], now=now)
+    assert brief(history) == [("gas.lel", "fire", 1, 11), ("gas.lel", "clear", 0, 13)]
+    assert not any(e.live for e in history)
+    assert feed(eng, 1, "GD1", "LEL", [(11, 40)], now=now) == []  # the same backfill again: nothing
+    assert brief(feed(eng, 1, "GD1", "LEL", [(61, 30)], now=now + MIN)) == [("gas.lel", "fire", 1, 61)]
+
+
+def test_a_device_whose_clock_is_a_few_minutes_slow_is_still_live() -> None:
+    events = feed(engine(), 1, "GD1", "LEL", [(0, 40)], now=T0 + 11 * MIN)
+    assert [e.live for e in events] == [True]
+
+
+def test_meters_with_skewed_clocks_still_make_one_site() -> None:
+    eng = engine()
+    events: list[RuleEvent] = []
+    for minute in range(0, 14):
+        production_ts = T0 + (minute + 2) * MIN  # production's meter runs two minutes fast
+        treatment_ts = T0 + minute * MIN
+        treatment = 20.0 if minute < 5 else 0.2
+        for device_rows in ([("100001", "Pt", production_ts, 80.0, "N")], [("100002", "Pt", treatment_ts, treatment, "N")]):
+            batch = IngestBatch(readings=[ReadingBatch(3, Kind.RTD, device_rows)])
+            eng.on_batch(batch, production_ts)
+            events += batch.rule_events
+    early = [e for e in events if e.rule_id == "power.early_stop"]
+    assert [(e.kind) for e in early] == ["fire"]
+    assert not [e for e in events if e.rule_id == "power.treatment_off" and e.ts_ms < T0 + 15 * MIN]
+
+
+def test_a_treatment_trip_and_restart_is_not_a_late_start() -> None:
+    timeline = ([(0, 80.0, 20.0)] + [(m, 80.0, 20.0) for m in range(1, 30)] + [(30, 80.0, 0.0), (31, 80.0, 0.0)]
+                + [(32, 80.0, 20.0)])
+    late = [e for e in _power(engine(), timeline) if e.rule_id == "power.late_start"]
+    assert late == []
+
+
+def test_overrides_are_checked_against_their_rule(tmp_path: Path) -> None:
+    from forewarn.rules.files import RuleFileError
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[override]]\nrule = "gas.lel"\nregion = "4512"\nparams = { levels = "abc", fors = 60 }\n',
+                   encoding="utf-8")
+    with pytest.raises(RuleFileError) as err:
+        load_rules([bad])
+    assert f"{bad}:1: override of gas.lel: params.fors is not a parameter of a threshold rule" in str(err.value)
+    assert "params.levels must be a list" in str(err.value)
+
+
+def test_a_broken_rule_costs_its_own_judgement_only() -> None:
+    rules = load_presets()
+    rules.rules["gas.lel"] = rules.rules["gas.lel"].with_params({"levels": "abc"})  # as if unchecked
+    events = feed(engine(rules), 1, "GD1", "LEL", [(0, 0)], flag="D")
+    assert [e.rule_id for e in events] == ["dq.fault_flag"]
