@@ -67,4 +67,9 @@ def alarm_summary(db: sqlite3.Connection) -> dict[str, int]:
         "SELECT COUNT(*), COALESCE(SUM(overdue), 0), COALESCE(SUM(escalated), 0) FROM alarms WHERE state != 'closed'"
     ).fetchone()
     out.update({"alarms_open": row[0], "alarms_overdue": row[1], "alarms_escalated": row[2]})
+    pending, given_up = db.execute(
+        "SELECT COALESCE(SUM(delivered_ms IS NULL AND given_up_ms IS NULL), 0), "
+        "COALESCE(SUM(given_up_ms IS NOT NULL), 0) FROM outbox"
+    ).fetchone()
+    out.update({"notices_pending": pending, "notices_given_up": given_up})
     return out

@@ -110,6 +110,8 @@ def status(args: argparse.Namespace) -> int:
     print(f"points discovered    {report['points_discovered']}")
     print(f"alarms open          {report['alarms_open']} (firing {report.get('alarms_firing', 0)}, "
           f"escalated {report['alarms_escalated']}, overdue {report['alarms_overdue']})")
+    print(f"notices              {report['notices_pending']} waiting to be delivered, "
+          f"{report['notices_given_up']} given up")
     return 0
 
 
