@@ -22,7 +22,7 @@ from forewarn.rules.loader import load_effective_rules, number_versions, rule_fi
 
 __all__ = ["add_commands"]
 
-_LIST_COLUMNS = ("id", "rule_id", "level", "state", "condition", "enterprise", "site", "mn", "point",
+_LIST_COLUMNS = ("id", "rule_id", "level", "state", "condition", "site_id", "enterprise", "site", "mn", "point",
                  "first_ts", "repeats", "explanation")
 
 
