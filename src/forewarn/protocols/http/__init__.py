@@ -1,0 +1,1 @@
+"""HTTP ingest: JSON batches and ThingsBoard-compatible device telemetry (the pure part)."""
