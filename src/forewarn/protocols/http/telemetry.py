@@ -111,7 +111,9 @@ def _values(values: dict[str, Any], mn: str, ts: int, out: TelemetryRows) -> Non
 def batch_rows(payload: Any, latest_ms: int) -> TelemetryRows:
     """Readings from forewarn's own batch format (each with its MN, kind and time)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("readings"), list):
-        raise PayloadError("send {\"readings\": [{\"mn\", \"code\", \"field\", \"kind\", \"ts\", \"value\", \"flag\"}]}")
+        raise PayloadError(
+            "send {\"readings\": [{\"mn\", \"code\", \"field\", \"kind\", \"ts\", \"value\", \"flag\"}]}"
+        )
     out = TelemetryRows()
     for i, r in enumerate(payload["readings"]):
         where = f"readings[{i}]"
