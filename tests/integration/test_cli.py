@@ -157,6 +157,9 @@ def test_demo_registers_the_fleet_and_its_devices_report(tmp_path: Path) -> None
     assert json.loads(unknown.splitlines()[0])["mn"] == "140213DEMO00UNREGISTERED"
     exported = forewarn("registry", "export", cwd=tmp_path).stdout
     assert "河池市金城江区拉友液化石油气有限公司" in exported
+    # the demo's first incident is a gas leak, so a newcomer sees an alarm in the first minute
+    listed = [json.loads(line) for line in forewarn("alarms", "list", "--format", "json", cwd=tmp_path).stdout.splitlines()]
+    assert "gas.lel" in {a["rule_id"] for a in listed}
 
 
 @pytest.mark.parametrize(

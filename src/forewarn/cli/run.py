@@ -65,6 +65,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--idle", type=int, default=0, metavar="N",
                    help="instead: measure memory per idle connection with N connections")
     b.set_defaults(handler=bench)
+    b = bsub.add_parser("series", parents=[common],
+                        help="a year of one point's minute data downsampled to a chart's points, timed")
+    b.add_argument("--days", type=int, default=365, help="days of minute data (default 365)")
+    b.add_argument("--max-points", type=int, default=2000, help="points the query may return (default 2000)")
+    b.add_argument("--runs", type=int, default=20, help="warm runs timed after the cold one (default 20)")
+    b.set_defaults(handler=bench_series)
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
@@ -154,7 +160,8 @@ def demo(args: argparse.Namespace) -> int:
         )
         sim = asyncio.create_task(
             run_simulator("127.0.0.1", port, duration_s=args.duration, seed=args.seed,
-                          speed=args.speed, devices=[*fleet, stranger], log=log.info)
+                          speed=args.speed, devices=[*fleet, stranger], log=log.info,
+                          first_incident_after_s=20.0)  # a newcomer sees an alarm in the first minute
         )
         ticker = asyncio.create_task(_report_every(platform, settings, 15.0))
         try:
@@ -225,3 +232,11 @@ def bench(args: argparse.Namespace) -> int:
     if args.idle:
         return run_idle_bench(args.idle)
     return run_ingest_bench(settings, points=args.points, devices=args.devices, compare_rules=args.compare_rules)
+
+
+def bench_series(args: argparse.Namespace) -> int:
+    from forewarn.bench.series import run_series_bench
+
+    if args.days < 1 or args.max_points < 2 or args.runs < 1:
+        raise UserError("--days and --runs must be at least 1, --max-points at least 2")
+    return run_series_bench(days=args.days, max_points=args.max_points, runs=args.runs)

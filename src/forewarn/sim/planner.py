@@ -51,15 +51,21 @@ class IncidentPlanner:
         rate_per_min: float,
         seed: int | None,
         start_ms: int,
+        first: tuple[int, IncidentKind] | None = None,
     ) -> None:
+        """``first`` (instant, kind) schedules the first incident, e.g. so that a demo shows
+        a gas-leak alarm within its first minute instead of whenever chance has it."""
         self._devices = list(devices)
         self._specs = {IncidentKind(k): s for k, s in specs.items() if s.weight > 0}
         self._rate_per_ms = max(0.0, rate_per_min) / 60_000
         self._rng = random.Random(seed)
         self._issued: list[Incident] = []
         self._next: int | None = None
+        self._first_kind: IncidentKind | None = None
         if self._rate_per_ms > 0 and self._devices and self._specs:
             self._next = start_ms + self._gap()
+            if first is not None:
+                self._next, self._first_kind = first
 
     @property
     def next_at(self) -> int | None:
@@ -85,6 +91,13 @@ class IncidentPlanner:
         self._next = at + self._gap()
         self._issued = [i for i in self._issued if i.end_ms > at]
         kinds = list(self._specs)
+        if self._first_kind is not None:
+            first, self._first_kind = self._first_kind, None
+            candidates = [d for d in self._devices if eligible(first, d, at)]
+            if candidates:
+                incident = self._make(first, self._rng.choice(candidates), at)
+                self._issued.append(incident)
+                return incident
         while kinds:
             kind = self._rng.choices(kinds, weights=[self._specs[k].weight for k in kinds])[0]
             candidates = [d for d in self._devices

@@ -261,6 +261,7 @@ async def run_simulator(
     connect_timeout_s: float = 5.0,
     max_backoff_s: float = 30.0,
     incident_specs: Mapping[str, IncidentSpec] | None = None,
+    first_incident_after_s: float | None = None,
 ) -> SimStats:
     """Play the fleet (the seed fleet by default) against an HJ 212 server until stopped.
 
@@ -278,8 +279,11 @@ async def run_simulator(
     settings = _Settings(host, port, clock, stats, log, round(resend_after_s * 1000), max_resends,
                          connect_timeout_s, max_backoff_s)
     links = {d.mn: _DeviceLink(d, settings) for d in fleet}
+    first = None
+    if first_incident_after_s is not None:
+        first = (clock.start_ms + int(first_incident_after_s * 1000), IncidentKind.GAS_LEAK)
     planner = IncidentPlanner(fleet, specs, rate_per_min=incident_rate, seed=seed,
-                              start_ms=clock.start_ms)
+                              start_ms=clock.start_ms, first=first)
     log(f"simulator: {len(fleet)} devices -> {host}:{port}, speed x{speed:g}, seed {seed}, "
         f"{incident_rate:g} incidents/min")
     tasks = [asyncio.create_task(link.run(), name=f"sim-{mn}") for mn, link in links.items()]
