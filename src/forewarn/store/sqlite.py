@@ -27,6 +27,7 @@ from forewarn.store.base import (
     UnknownDevice,
 )
 from forewarn.store.migrate import migrate
+from forewarn.store.series import series
 
 __all__ = ["SqliteStore", "StoreError"]
 
@@ -402,6 +403,12 @@ class SqliteStore:
             args = (mn,)
         sql += " ORDER BY d.mn, p.code, p.field"
         return [ReadingRecord(m, c, f, kind, ts, v, fl) for m, c, f, ts, v, fl in self.db.execute(sql, args)]
+
+    def series(
+        self, point_id: int, kind: Kind, from_ms: int, to_ms: int, max_points: int
+    ) -> list[tuple[int, float | None, str]]:
+        """One point's readings, downsampled keeping peaks (see :mod:`forewarn.store.series`)."""
+        return series(self.db, point_id, kind, from_ms, to_ms, max_points)
 
     def unknown_devices(self) -> list[UnknownDevice]:
         rows = self.db.execute(
