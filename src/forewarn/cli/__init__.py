@@ -18,7 +18,7 @@ from typing import NoReturn
 from forewarn import __version__
 from forewarn.alarms.notify import NotifyConfigError
 from forewarn.alarms.workflow import AlarmError
-from forewarn.cli import alarms, query, registry, run
+from forewarn.cli import alarms, query, registry, run, users
 from forewarn.cli.common import UserError
 from forewarn.config import ConfigError
 from forewarn.registry.files import RegistryFileError
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_commands(sub, common)
     query.add_commands(sub, common)
     alarms.add_commands(sub, common)
+    users.add_commands(sub, common)
     return parser
 
 

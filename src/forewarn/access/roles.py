@@ -1,0 +1,43 @@
+"""Roles and what each may do: one table, read by :meth:`forewarn.access.scope.Scope.can`.
+
+*Where* a role may do it (which regions, which enterprise) is the scope's business
+(:mod:`forewarn.access.scope`); this table only says *what*.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["PERMISSIONS", "Action", "Role", "allowed"]
+
+
+class Role(StrEnum):
+    CITY_ADMIN = "city_admin"            # the whole platform, users included
+    DISTRICT_ADMIN = "district_admin"    # their region and the regions under it
+    ENTERPRISE_USER = "enterprise_user"  # their own enterprise's sites
+    AUDITOR = "auditor"                  # read-only (its region, or everything without one)
+    DEVICE = "device"                    # pushes data with a token; reads nothing
+
+
+class Action(StrEnum):
+    READ = "read"                        # see sites, devices, readings, alarms
+    WRITE_REGISTRY = "write_registry"    # add or change regions, enterprises, sites, devices, points
+    HANDLE_ALARMS = "handle_alarms"      # acknowledge, dispatch, resolve, close, silence
+    RECORD_CHECKS = "record_checks"      # record an on-site check (findings, measures, attachments)
+    MANAGE_USERS = "manage_users"        # add users, reset passwords, disable, issue tokens
+
+
+_A = Action
+#: what each role may do, within its scope
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.CITY_ADMIN: frozenset(Action),
+    Role.DISTRICT_ADMIN: frozenset({_A.READ, _A.WRITE_REGISTRY, _A.HANDLE_ALARMS, _A.RECORD_CHECKS}),
+    Role.ENTERPRISE_USER: frozenset({_A.READ, _A.RECORD_CHECKS}),
+    Role.AUDITOR: frozenset({_A.READ}),
+    Role.DEVICE: frozenset(),
+}
+
+
+def allowed(role: Role, action: Action) -> bool:
+    """Whether ``role`` may take ``action`` at all (anywhere in its scope)."""
+    return action in PERMISSIONS[role]

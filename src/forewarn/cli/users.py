@@ -1,0 +1,175 @@
+"""``forewarn users``: add, list, change passwords, disable and enable users, issue API tokens.
+
+Every change is written to the audit log with the actor ($FOREWARN_USER or the login name) and
+origin ``cli``. Passwords are read with a prompt (twice), or from the first line of standard
+input with ``--password-stdin`` (for scripts); they are never taken on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from forewarn.access.errors import AccessError
+from forewarn.access.passwords import check_policy
+from forewarn.access.roles import Role
+from forewarn.access.tx import atomic
+from forewarn.access.users import (
+    create_user,
+    disable_user,
+    enable_user,
+    find_enterprise,
+    issue_api_token,
+    list_users,
+    set_password,
+)
+from forewarn.cli.common import UserError, iso, open_store, settings_from
+from forewarn.store.sqlite import SqliteStore
+
+__all__ = ["add_commands"]
+
+ORIGIN = "cli"
+_T = TypeVar("_T")
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("users", help="users of the platform: add, list, passwd, disable, enable, token")
+    usub = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    stdin = argparse.ArgumentParser(add_help=False)
+    stdin.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input (no prompt)")
+
+    add = usub.add_parser("add", parents=[common, stdin], help="add a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--region", metavar="CODE", help="the region a district administrator (or auditor) sees")
+    add.add_argument("--enterprise", metavar="NAME", help="the enterprise an enterprise user belongs to")
+    add.set_defaults(handler=add_cmd)
+
+    ls = usub.add_parser("list", parents=[common], help="list users (never their passwords)")
+    ls.add_argument("--format", default="text", choices=["text", "json"])
+    ls.set_defaults(handler=list_cmd)
+
+    pw = usub.add_parser("passwd", parents=[common, stdin], help="set a user's password")
+    pw.add_argument("name")
+    pw.set_defaults(handler=passwd_cmd)
+
+    for action, text in (("disable", "disable a user (no login, no API token)"), ("enable", "enable a user again")):
+        d = usub.add_parser(action, parents=[common], help=text)
+        d.add_argument("name")
+        d.set_defaults(handler=disable_cmd, enable=action == "enable")
+
+    tok = usub.add_parser("token", parents=[common], help="issue an API token for a user (printed once)")
+    tok.add_argument("name")
+    tok.add_argument("--label", default="", metavar="TEXT", help="what the token is for")
+    tok.set_defaults(handler=token_cmd)
+
+
+def _actor() -> str:
+    return os.environ.get("FOREWARN_USER") or getpass.getuser()
+
+
+def _password(args: argparse.Namespace, name: str) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise UserError("--password-stdin: standard input held no password")
+    else:
+        password = getpass.getpass(f"password for {name}: ")
+        _policy(password)  # before asking again
+        if getpass.getpass("again: ") != password:
+            raise UserError("the two passwords differ; nothing changed")
+    _policy(password)
+    return password
+
+
+def _policy(password: str) -> None:
+    try:
+        check_policy(password)
+    except AccessError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[SqliteStore], _T]) -> _T:
+    store = open_store(settings_from(args), create=True)
+    try:
+        return work(store)
+    except AccessError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+
+
+def add_cmd(args: argparse.Namespace) -> int:
+    password = _password(args, args.name)
+
+    def work(store: SqliteStore) -> str:
+        db = store.db
+        with atomic(db):
+            enterprise_id = find_enterprise(db, args.enterprise) if args.enterprise else None
+            user = create_user(db, args.name, password, args.role, region_code=args.region,
+                               enterprise_id=enterprise_id, actor=_actor(), origin=ORIGIN)
+        reach = user.region_code or user.enterprise or ""
+        return f"user {user.name} added ({user.role}{' ' + reach if reach else ''})"
+
+    print(_with_store(args, work))
+    return 0
+
+
+def list_cmd(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    users = _with_store(args, lambda store: list_users(store.db))
+    tz = settings.tz
+    if args.format == "json":
+        for user in users:
+            row = user.public()
+            row["created"] = iso(row.pop("created_ms"), tz)
+            row["password_changed"] = iso(row.pop("password_changed_ms"), tz)
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    if not users:
+        print("no users (the first 'forewarn serve' creates an administrator)")
+    for user in users:
+        reach = user.region_code or user.enterprise or "-"
+        state = "disabled" if user.disabled else "active"
+        print(f"{user.name:<20} {user.role:<16} {reach:<20} {state:<8} "
+              f"password changed {iso(user.password_changed_ms, tz)}")
+    return 0
+
+
+def passwd_cmd(args: argparse.Namespace) -> int:
+    # Say "no such user" before asking for a password nobody will use.
+    _with_store(args, lambda store: _must_exist(store, args.name))
+    password = _password(args, args.name)
+    _with_store(args, lambda store: set_password(store.db, args.name, password, actor=_actor(), origin=ORIGIN))
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def _must_exist(store: SqliteStore, name: str) -> None:
+    if store.db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+        raise UserError(f"no user named {name!r} (see 'forewarn users list')")
+
+
+def disable_cmd(args: argparse.Namespace) -> int:
+    change = enable_user if args.enable else disable_user
+    changed = _with_store(args, lambda store: change(store.db, args.name, actor=_actor(), origin=ORIGIN))
+    state = "enabled" if args.enable else "disabled"
+    print(f"user {args.name} {state}" if changed else f"user {args.name} was already {state}")
+    return 0
+
+
+def token_cmd(args: argparse.Namespace) -> int:
+    issued = _with_store(
+        args, lambda store: issue_api_token(store.db, args.name, args.label, actor=_actor(), origin=ORIGIN)
+    )
+    print(f"API token {issued.id} for {args.name} (shown once; send it as 'Authorization: Bearer TOKEN'):",
+          file=sys.stderr)
+    print(issued.token)
+    return 0
