@@ -21,6 +21,9 @@ from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.store.base import DeviceInfo
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
+from forewarn.web.app import create_app
+from forewarn.web.context import ApiContext
+from forewarn.web.server import HttpServer
 
 __all__ = ["Platform"]
 
@@ -36,8 +39,12 @@ class Platform:
         catalogue: Catalogue | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        http: bool = False,
     ) -> None:
+        """``http``: also serve the HTTP API on ``settings.http_host:http_port`` (the CLI does;
+        tests that do not need it leave it off, so they bind no fixed port)."""
         self.settings = settings
+        self.serve_http = http
         self.catalogue = catalogue or Catalogue()
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
@@ -48,6 +55,7 @@ class Platform:
         self.handler: Hj212Handler | None = None
         self.hj212: Hj212Server | None = None
         self.alarms: AlarmService | None = None
+        self.http: HttpServer | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -74,6 +82,11 @@ class Platform:
             max_garbage_bytes=s.max_garbage_bytes,
         )
         await self.hj212.start(s.hj212_host, s.hj212_port)
+        if self.serve_http:
+            hj212 = self.hj212
+            context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections))
+            self.http = HttpServer(create_app(context))
+            await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if self.alarms is not None:
             self.alarms.run()
@@ -90,10 +103,17 @@ class Platform:
         assert self.hj212 is not None
         return self.hj212.port
 
+    @property
+    def http_port(self) -> int:
+        assert self.http is not None, "the HTTP API is not served (Platform(..., http=True))"
+        return self.http.port
+
     async def stop(self) -> None:
         """Stop accepting, store everything already received, close the database."""
         for task in self._tasks:
             task.cancel()
+        if self.http is not None:
+            await self.http.close()  # requests in flight get their answers (their batches are committed)
         if self.hj212 is not None:
             await self.hj212.close()  # connections hand over what they held
         if self.alarms is not None:

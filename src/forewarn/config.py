@@ -32,6 +32,8 @@ class Settings:
     )
     hj212_host: str = _setting("0.0.0.0", "address the HJ 212 TCP server listens on")
     hj212_port: int = _setting(8212, "port of the HJ 212 TCP server (0: any free port)", 0, 65535)
+    http_host: str = _setting("0.0.0.0", "address the HTTP API (/api/v1, /metrics) listens on")
+    http_port: int = _setting(8000, "port of the HTTP API (0: any free port)", 0, 65535)
     idle_timeout_s: float = _setting(
         600.0, "close a device connection silent for this long (devices reconnect)", 0.1, None
     )

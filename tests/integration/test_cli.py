@@ -146,7 +146,7 @@ def test_demo_registers_the_fleet_and_its_devices_report(tmp_path: Path) -> None
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = forewarn("demo", "--duration", "8", "--speed", "20", "--seed", "7",
-                    "--hj212-port", str(port), cwd=tmp_path)
+                    "--hj212-port", str(port), "--http-port", "0", cwd=tmp_path)
     assert "registered the demo fleet: 72 devices" in proc.stdout
     assert "demo stopped:" in proc.stdout
     status = json.loads(forewarn("status", "--format", "json", cwd=tmp_path).stdout)

@@ -16,6 +16,7 @@ from forewarn.alarms.queries import alarm_summary
 from forewarn.app import Platform
 from forewarn.cli.common import UserError, open_store, settings_from
 from forewarn.config import Settings
+from forewarn.web.server import HttpListenError
 
 __all__ = ["add_commands"]
 
@@ -31,6 +32,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                             help="HJ 212 TCP port (default 8212)")
     serve_opts.add_argument("--hj212-host", default=None, metavar="ADDR",
                             help="address to listen on (default 0.0.0.0)")
+    serve_opts.add_argument("--http-port", type=int, default=None, metavar="PORT",
+                            help="HTTP API port (default 8000; 0: any free port)")
+    serve_opts.add_argument("--http-host", default=None, metavar="ADDR",
+                            help="address the HTTP API listens on (default 0.0.0.0)")
     serve_opts.add_argument("--duration", type=float, default=None, metavar="S",
                             help="stop after S seconds (default: run until Ctrl-C)")
 
@@ -77,9 +82,12 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
     port = args.hj212_port
     if port is not None and not 0 <= port <= 65535:
         raise UserError(f"--hj212-port {port} is not a TCP port (0-65535)")
+    if args.http_port is not None and not 0 <= args.http_port <= 65535:
+        raise UserError(f"--http-port {args.http_port} is not a TCP port (0-65535)")
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
-    return settings_from(args, hj212_port=port, hj212_host=args.hj212_host)
+    return settings_from(args, hj212_port=port, hj212_host=args.hj212_host,
+                         http_port=args.http_port, http_host=args.http_host)
 
 
 async def _start(platform: Platform) -> None:
@@ -88,10 +96,13 @@ async def _start(platform: Platform) -> None:
     except OSError as exc:
         await platform.stop()
         s = platform.settings
-        hint = ("is another forewarn running? choose another --hj212-port"
-                if exc.errno == errno.EADDRINUSE else "check --hj212-host")
+        http = isinstance(exc, HttpListenError)
+        what, host, port = ("HTTP API", s.http_host, s.http_port) if http else ("HJ 212", s.hj212_host, s.hj212_port)
+        option = "http" if http else "hj212"
+        hint = (f"is another forewarn running? choose another --{option}-port"
+                if exc.errno == errno.EADDRINUSE else f"check --{option}-host")
         raise UserError(
-            f"cannot listen on {s.hj212_host}:{s.hj212_port} ({exc.strerror or exc}); {hint}"
+            f"cannot listen on {host}:{port} for {what} ({exc.strerror or exc}); {hint}"
         ) from None
 
 
@@ -105,13 +116,23 @@ async def _until_stopped(duration: float | None) -> None:
         await asyncio.wait_for(stop.wait(), timeout=duration)
 
 
+def _api_url(settings: Settings, platform: Platform) -> str:
+    host = settings.http_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{platform.http_port}/api/v1"
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _serve_settings(args)
 
     async def main() -> None:
-        platform = Platform(settings)
+        platform = Platform(settings, http=True)
         await _start(platform)
         print(f"forewarn serving HJ 212 on {settings.hj212_host}:{platform.hj212_port}, "
+              f"the HTTP API on {_api_url(settings, platform)}, "
               f"data in {settings.data_dir}/ (Ctrl-C to stop)", flush=True)
         try:
             await _until_stopped(args.duration)
@@ -140,12 +161,13 @@ def demo(args: argparse.Namespace) -> int:
           f"at {result.sites} sites of {result.enterprises} enterprises in {settings.data_dir}/")
 
     async def main() -> None:
-        platform = Platform(settings)
+        platform = Platform(settings, http=True)
         await _start(platform)
         port = platform.hj212_port
         data = f"--data {settings.data_dir}"
         print(
             f"\nforewarn is running: HJ 212 on port {port}, simulator connected.\n"
+            f"HTTP API: {_api_url(settings, platform)} (OpenAPI: {_api_url(settings, platform)}/openapi.json)\n"
             "In another terminal, try:\n"
             f"  .venv/bin/forewarn status {data}\n"
             f"  .venv/bin/forewarn readings {data} --mn <MN> --kind rtd\n"

@@ -1,0 +1,51 @@
+"""The Litestar app factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from forewarn import __version__
+from forewarn.web.context import ApiContext
+from forewarn.web.problems import problem_handler
+from forewarn.web.routes_health import health, metrics
+from forewarn.web.routes_ingest import ingest, telemetry
+from forewarn.web.routes_openapi import openapi_json
+from forewarn.web.routes_series import point_series
+
+__all__ = ["create_app"]
+
+
+def create_app(ctx: ApiContext) -> Litestar:
+    """The HTTP API over a running platform's parts (see :class:`ApiContext`).
+
+    The OpenAPI 3 document is at ``/api/v1/openapi.json``. Litestar's interactive docs
+    (Swagger, Scalar, ReDoc ...) load their scripts from public CDNs, which a regulator's
+    intranet may not reach, so only the JSON is served.
+    """
+
+    def provide_ctx() -> ApiContext:
+        return ctx
+
+    return Litestar(
+        route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json],
+        dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
+        exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
+        openapi_config=OpenAPIConfig(
+            title="forewarn",
+            version=__version__,
+            description="Online monitoring and early warning: ingest, readings, operations.",
+            # Litestar's own schema router, out of the way (see routes_openapi)
+            path="/api/v1/_schema",
+            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer",
+                                                           description="an API token (forewarn users token)")}
+            ),
+        ),
+        logging_config=None,
+    )

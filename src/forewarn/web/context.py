@@ -1,0 +1,27 @@
+"""What the HTTP handlers need from a running platform, handed to them by dependency injection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from forewarn.config import Settings
+from forewarn.ingest.pipeline import Pipeline
+from forewarn.store.sqlite import SqliteStore
+from forewarn.store.writer import BatchWriter
+
+__all__ = ["ApiContext"]
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The platform's parts, as the web layer sees them (all used on the event loop thread)."""
+
+    settings: Settings
+    pipeline: Pipeline
+    #: the read connection (the pipeline's): queries only, never a write
+    store: SqliteStore
+    #: the single writer, for work that writes (such as noting when a token was used)
+    writer: BatchWriter[SqliteStore]
+    #: how many HJ 212 connections are open now
+    hj212_connections: Callable[[], int]

@@ -1,0 +1,58 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), with a detail a person can act on."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+__all__ = ["PROBLEM_JSON", "ApiProblem", "problem_handler", "problem_response"]
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    """Raised by a handler to answer with a problem: status, and a detail saying what to do."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.extra = extra
+
+
+def problem_response(status: int, detail: str, title: str | None = None, **extra: Any) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """The one exception handler of the app: our problems, Litestar's HTTP errors, and bugs."""
+    if isinstance(exc, ApiProblem):
+        return problem_response(exc.status, exc.detail, exc.title, **exc.extra)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        if status == 404:
+            detail = f"no such resource: {request.method} {request.url.path} (see /api/v1/openapi.json)"
+        elif status == 405:
+            detail = f"{request.method} is not allowed on {request.url.path} (see /api/v1/openapi.json)"
+        elif isinstance(exc, ValidationException):
+            detail = f"{exc.detail}: {exc.extra}" if exc.extra else str(exc.detail)
+        else:
+            detail = str(exc.detail)
+        return problem_response(status, detail)
+    log.exception("the HTTP API failed on %s %s", request.method, request.url.path)
+    return problem_response(500, "the server failed on this request; it is logged. Try again later.")

@@ -1,0 +1,75 @@
+"""GET /api/v1/health and GET /metrics (Prometheus text format, written by hand).
+
+Neither needs a token: health is for load balancers, metrics for a Prometheus on the
+intranet (put the API behind a proxy that hides /metrics if it faces the internet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+
+from forewarn import __version__
+from forewarn.alarms.queries import alarm_summary
+from forewarn.web.context import ApiContext
+
+__all__ = ["health", "metrics"]
+
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@get("/api/v1/health", tags=["operations"], summary="Is the platform up", sync_to_thread=False)
+def health(ctx: ApiContext) -> dict[str, Any]:
+    """Answers as long as the platform runs; also says how many HJ 212 connections are open."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "hj212_connections": ctx.hj212_connections(),
+        "devices_registered": len(ctx.pipeline.devices),
+    }
+
+
+def _escape(label: str) -> str:
+    return label.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _n(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+class _Text:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def metric(self, name: str, kind: str, help: str, samples: list[tuple[str, float]]) -> None:
+        self.lines += [f"# HELP {name} {help}", f"# TYPE {name} {kind}"]
+        self.lines += [f"{name}{labels} {value:g}" for labels, value in samples]
+
+
+@get("/metrics", tags=["operations"], summary="Prometheus metrics", sync_to_thread=False, include_in_schema=True)
+def metrics(ctx: ApiContext) -> Response[str]:
+    """Readings stored, packets accepted and rejected by reason, devices, connections, alarms open."""
+    now_ms = ctx.pipeline.now_ms()
+    status = ctx.store.status(now_ms, ctx.settings.offline_after_intervals)
+    alarms = alarm_summary(ctx.store.db)
+    rejections = status["rejections"]
+    assert isinstance(rejections, dict)
+    t = _Text()
+    t.metric("forewarn_readings_stored_total", "counter", "readings committed to the store",
+             [("", _n(status["readings_stored"]))])
+    t.metric("forewarn_packets_accepted_total", "counter", "packets and HTTP posts whose data was stored",
+             [("", _n(status["packets_accepted"]))])
+    t.metric("forewarn_rejections_total", "counter",
+             "packets refused by reason (bad_value counts single values refused)",
+             [(f'{{reason="{_escape(reason)}"}}', _n(r["count"])) for reason, r in sorted(rejections.items())])
+    t.metric("forewarn_quarantined_packets", "gauge", "packets of unregistered devices waiting in quarantine",
+             [("", _n(status["quarantined_packets"]))])
+    t.metric("forewarn_devices_registered", "gauge", "active devices in the registry",
+             [("", _n(status["devices_registered"]))])
+    t.metric("forewarn_devices_online", "gauge", "devices heard within their reporting interval",
+             [("", _n(status["devices_online"]))])
+    t.metric("forewarn_hj212_connections", "gauge", "open HJ 212 TCP connections",
+             [("", float(ctx.hj212_connections()))])
+    t.metric("forewarn_alarms_open", "gauge", "alarms not closed", [("", float(alarms.get("alarms_open", 0)))])
+    return Response("\n".join(t.lines) + "\n", media_type=_PROMETHEUS_TEXT)

@@ -1,0 +1,107 @@
+"""POST /api/v1/{device_token}/telemetry (ThingsBoard-compatible) and POST /api/v1/ingest (forewarn batches).
+
+Both normalise with :mod:`forewarn.protocols.http.telemetry`, go through the same pipeline as
+HJ 212 and answer 200 only after the commit: a 200 means stored. Values that are not numbers
+are refused one by one (counted as ``bad_value``) and listed in the answer; the rest is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request, post
+
+from forewarn.access.roles import Action
+from forewarn.access.users import User, device_for_token
+from forewarn.model import Kind
+from forewarn.protocols.http.telemetry import PayloadError, TelemetryRows, batch_rows, thingsboard_rows
+from forewarn.store.base import DeviceInfo, IngestBatch, ReadingBatch, Rejection
+from forewarn.web.auth import BEARER, require_user
+from forewarn.web.context import ApiContext
+from forewarn.web.durable import store_batch
+from forewarn.web.problems import ApiProblem
+
+__all__ = ["ingest", "telemetry"]
+
+
+async def _json(request: Request[Any, Any, Any]) -> Any:
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiProblem(400, f"the body is not JSON ({exc}); send application/json in UTF-8") from None
+
+
+def _batch(ctx: ApiContext, out: TelemetryRows, devices: dict[str, DeviceInfo], now_ms: int) -> IngestBatch:
+    batch = IngestBatch()
+    for (mn, kind), rows in out.rows.items():
+        batch.readings.append(ReadingBatch(devices[mn].id, Kind(kind), rows))
+    for device in devices.values():
+        batch.note_activity(device.id, now_ms, now_ms)
+    first_mn = next(iter(devices), "")
+    batch.rejections += [Rejection("bad_value", now_ms, first_mn, problem) for problem in out.problems]
+    batch.counters["packets_accepted"] += 1
+    batch.counters["http_posts_accepted"] += 1
+    return batch
+
+
+@post(
+    "/api/v1/{device_token:str}/telemetry", tags=["ingest"], status_code=200,
+    summary="Device telemetry (ThingsBoard-compatible)",
+)
+async def telemetry(device_token: str, request: Request[Any, Any, Any], ctx: ApiContext) -> dict[str, Any]:
+    """Body: ``{"a34002-Rtd": 45.2}`` (sampled now), ``{"ts": <ms>, "values": {...}}``, or a list of those.
+
+    Keys are HJ 212 names (``a34002`` is read as ``a34002-Rtd``; ``a34002-Flag`` is its flag).
+    A 200 means stored: ``{"stored": n, "refused": [...]}`` lists values that were not numbers.
+    """
+    device_id = device_for_token(ctx.store.db, device_token)
+    row = None if device_id is None else ctx.store.db.execute(
+        "SELECT mn FROM devices WHERE id = ?", (device_id,)
+    ).fetchone()
+    device = None if row is None else ctx.pipeline.device(row[0])
+    if device is None:
+        raise ApiProblem(401, "unknown device token: ask the platform's administrator for this device's token")
+    payload = await _json(request)
+    now_ms = ctx.pipeline.now_ms()
+    try:
+        out = thingsboard_rows(payload, device.mn, now_ms, now_ms + int(ctx.settings.future_tolerance_s * 1000))
+    except PayloadError as exc:
+        raise ApiProblem(400, str(exc), title="Bad telemetry") from None
+    await store_batch(ctx.pipeline, _batch(ctx, out, {device.mn: device}, now_ms))
+    return {"stored": out.count, "refused": out.problems}
+
+
+def _device_in_scope(ctx: ApiContext, user: User, mn: str) -> DeviceInfo:
+    """The registered device ``mn`` if it lies in the user's scope; else 404 (the same either way)."""
+    device = ctx.pipeline.device(mn)
+    site = None if device is None else ctx.store.db.execute(
+        "SELECT s.region_code, s.enterprise_id FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?", (mn,)
+    ).fetchone()
+    if device is None or site is None or not user.scope.allows_site(site[0], site[1]):
+        raise ApiProblem(
+            404, f"MN {mn} is not a registered device in your scope: register it first (forewarn registry import)",
+            title="Unknown device", mn=mn,
+        )
+    return device
+
+
+@post("/api/v1/ingest", tags=["ingest"], status_code=200, summary="A batch of readings", security=BEARER)
+async def ingest(request: Request[Any, Any, Any], ctx: ApiContext) -> dict[str, Any]:
+    """Body: ``{"readings": [{"mn", "code", "field", "kind", "ts", "value", "flag"}, ...]}``.
+
+    ``ts`` is epoch milliseconds or ISO 8601 with an offset. Needs the token of a user who may
+    change the registry (city or district administrator); every MN must be a registered device
+    in that user's scope, else nothing is stored. A 200 means stored.
+    """
+    user = require_user(request, ctx, Action.WRITE_REGISTRY)
+    payload = await _json(request)
+    now_ms = ctx.pipeline.now_ms()
+    try:
+        out = batch_rows(payload, now_ms + int(ctx.settings.future_tolerance_s * 1000))
+    except PayloadError as exc:
+        raise ApiProblem(400, str(exc), title="Bad batch") from None
+    devices = {mn: _device_in_scope(ctx, user, mn) for mn, _ in out.rows}
+    await store_batch(ctx.pipeline, _batch(ctx, out, devices, now_ms))
+    return {"stored": out.count, "refused": out.problems}

@@ -1,0 +1,94 @@
+"""GET /api/v1/points/{point_id}/series: one point's readings over a range, downsampled keeping peaks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, get
+from litestar.params import Parameter
+
+from forewarn.access.roles import Action
+from forewarn.access.scope import scoped
+from forewarn.model import Kind
+from forewarn.web.auth import BEARER, require_user
+from forewarn.web.context import ApiContext
+from forewarn.web.problems import ApiProblem
+
+__all__ = ["point_series"]
+
+DEFAULT_MAX_POINTS = 2000
+MAX_POINTS = 10000
+_DAY_MS = 86_400_000
+
+_POINT_SQL = (
+    "SELECT p.id, d.mn, p.code, p.field, p.name, p.quantity, p.unit, s.id, s.name FROM points p "
+    "JOIN devices d ON d.id = p.device_id JOIN sites s ON s.id = d.site_id WHERE p.id = ? AND {scope}"
+)
+
+
+def parse_moment(text: str, tz: ZoneInfo, name: str) -> int:
+    """Epoch ms from epoch milliseconds or ISO 8601 (without an offset: in the devices' zone)."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiProblem(
+            400, f"{name}={text!r} is neither epoch milliseconds nor ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return int(moment.timestamp() * 1000)
+
+
+def iso(ts_ms: int, tz: ZoneInfo) -> str:
+    """ISO 8601 with the zone's offset, with milliseconds only when there are some."""
+    spec = "milliseconds" if ts_ms % 1000 else "seconds"
+    return datetime.fromtimestamp(ts_ms / 1000, tz).isoformat(timespec=spec)
+
+
+@get("/api/v1/points/{point_id:int}/series", tags=["readings"], summary="A point's readings", security=BEARER,
+     sync_to_thread=False)
+def point_series(
+    point_id: int,
+    request: Request[Any, Any, Any],
+    ctx: ApiContext,
+    from_: Annotated[str | None, Parameter(query="from", description="ISO 8601 or epoch ms (default: to - 24 h)")]
+    = None,
+    to: Annotated[str | None, Parameter(description="ISO 8601 or epoch ms (default: now)")] = None,
+    kind: Annotated[str, Parameter(description="rtd, minute, hour, day, status or runtime")] = "rtd",
+    max_points: Annotated[int, Parameter(description=f"at most this many rows (2 to {MAX_POINTS})")]
+    = DEFAULT_MAX_POINTS,
+) -> dict[str, Any]:
+    """``points`` are ``[ts, value, flag]`` with ts in ISO 8601 with the offset of the configured
+    time zone. When the range holds more than ``max_points`` readings it is cut into equal time
+    buckets and each gives its minimum and maximum reading, so peaks survive. A point outside
+    your scope is answered 404, as one that does not exist."""
+    user = require_user(request, ctx, Action.READ)
+    tz = ctx.settings.tz
+    try:
+        kind_ = Kind(kind)
+    except ValueError:
+        raise ApiProblem(400, f"kind={kind!r}: use one of {', '.join(k.value for k in Kind)}") from None
+    if not 2 <= max_points <= MAX_POINTS:
+        raise ApiProblem(400, f"max_points={max_points}: use 2 to {MAX_POINTS}")
+    to_ms = parse_moment(to, tz, "to") if to is not None else ctx.pipeline.now_ms()
+    from_ms = parse_moment(from_, tz, "from") if from_ is not None else to_ms - _DAY_MS
+    if from_ms > to_ms:
+        raise ApiProblem(400, "from is after to: swap them")
+    row = ctx.store.db.execute(*scoped(_POINT_SQL, user.scope, [point_id])).fetchone()
+    if row is None:
+        raise ApiProblem(404, f"no point {point_id} in your scope (see the registry's points)", title="Unknown point")
+    pid, mn, code, field, name, quantity, unit, site_id, site = row
+    rows = ctx.store.series(pid, kind_, from_ms, to_ms, max_points)
+    return {
+        "point": {"id": pid, "mn": mn, "code": code, "field": field, "name": name, "quantity": quantity,
+                  "unit": unit, "site": {"id": site_id, "name": site}},
+        "kind": kind_.value,
+        "from": iso(from_ms, tz),
+        "to": iso(to_ms, tz),
+        "points": [[iso(ts, tz), value, flag] for ts, value, flag in rows],
+    }

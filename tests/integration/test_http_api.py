@@ -1,0 +1,262 @@
+"""The HTTP API on a real platform: uvicorn on 127.0.0.1 port 0, httpx, real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from forewarn.access.users import create_user, find_enterprise, issue_api_token, issue_device_token
+from forewarn.app import Platform
+from forewarn.catalogue import Catalogue
+from forewarn.config import Settings
+from forewarn.model import Kind
+from forewarn.store.sqlite import SqliteStore
+from tests.integration.harness import FakeDevice, data_packet, register, settings_for
+
+pytestmark = pytest.mark.integration
+
+HECHI_MN = "451202A1FE00000000000001"   # region 451202, enterprise 河池市液化石油气公司
+HECHI_MN2 = "451202A1FE00000000000002"
+DATONG_MN = "140213DUST00000000000001"  # region 140213, another enterprise
+PASSWORD = "correct horse battery staple"
+TZ = ZoneInfo("Asia/Shanghai")
+TS_MS = int(datetime(2026, 11, 22, 8, 0, tzinfo=TZ).timestamp() * 1000)
+
+
+@dataclass
+class Fleet:
+    settings: Settings
+    tokens: dict[str, str]        # user name -> API token
+    device_tokens: dict[str, str]  # MN -> device token
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Fleet:
+    settings = settings_for(tmp_path, http_host="127.0.0.1", http_port=0)
+    register(settings, tmp_path, [
+        {"mn": HECHI_MN},
+        {"mn": HECHI_MN2, "site": "储配站二"},
+        {"mn": DATONG_MN, "region_code": "140213", "region_name": "平城区", "parent_region_code": "140200",
+         "enterprise": "大同某工厂", "site": "一号车间", "site_type": "factory"},
+    ])
+    store = SqliteStore(settings.db_path, Catalogue())
+    db = store.db
+    try:
+        kw = {"actor": "test", "origin": "test"}
+        create_user(db, "city", PASSWORD, "city_admin", **kw)
+        create_user(db, "hechi", PASSWORD, "district_admin", region_code="451202", **kw)
+        create_user(db, "datong", PASSWORD, "district_admin", region_code="140213", **kw)
+        create_user(db, "gasco", PASSWORD, "enterprise_user", enterprise_id=find_enterprise(db, "河池市液化石油气公司"), **kw)
+        create_user(db, "factory", PASSWORD, "enterprise_user", enterprise_id=find_enterprise(db, "大同某工厂"), **kw)
+        tokens = {name: issue_api_token(db, name, **kw).token for name in ("city", "hechi", "datong", "gasco", "factory")}
+        device_tokens = {
+            mn: issue_device_token(db, db.execute("SELECT id FROM devices WHERE mn = ?", (mn,)).fetchone()[0], **kw)
+            for mn in (HECHI_MN, HECHI_MN2, DATONG_MN)
+        }
+    finally:
+        store.close()
+    return Fleet(settings, tokens, device_tokens)
+
+
+Scenario = Callable[[Platform, httpx.AsyncClient], Awaitable[None]]
+
+
+def run(settings: Settings, scenario: Scenario) -> None:
+    async def main() -> None:
+        platform = Platform(settings, http=True)
+        await platform.start()
+        try:
+            base = f"http://127.0.0.1:{platform.http_port}"
+            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+                await scenario(platform, client)
+        finally:
+            await platform.stop()
+
+    asyncio.run(main())
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def rows(settings: Settings, mn: str) -> list[tuple[str, str, int, float | None, str]]:
+    store = SqliteStore(settings.db_path, Catalogue())
+    try:
+        return sorted((r.code, r.field, r.ts_ms, r.value, r.flag) for r in store.readings(mn, Kind.RTD))
+    finally:
+        store.close()
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
+    return body  # type: ignore[no-any-return]
+
+
+def test_health_metrics_openapi_and_unknown_routes(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        health = await client.get("/api/v1/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+
+        dev = await FakeDevice.connect(platform.hj212_port)
+        await dev.send(data_packet(HECHI_MN))
+        assert (await dev.answer()).cn == "9014"
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+        text = metrics.text
+        assert "forewarn_readings_stored_total 1" in text
+        assert "forewarn_packets_accepted_total 1" in text
+        assert "forewarn_hj212_connections 1" in text
+        assert "forewarn_alarms_open " in text and "# TYPE forewarn_rejections_total counter" in text
+        await dev.send(b"##0010QN=garbage&&0000\r\n")  # refused with a reason
+        await asyncio.sleep(0.3)
+        assert 'forewarn_rejections_total{reason="' in (await client.get("/metrics")).text
+        await dev.close()
+
+        spec = (await client.get("/api/v1/openapi.json")).json()
+        assert spec["openapi"].startswith("3.")
+        for path in ("/api/v1/health", "/metrics", "/api/v1/{device_token}/telemetry", "/api/v1/ingest",
+                     "/api/v1/points/{point_id}/series"):
+            assert path in spec["paths"], path
+
+        body = assert_problem(await client.get("/api/v1/nothing-here"), 404)
+        assert "/api/v1/nothing-here" in str(body["detail"])
+        assert_problem(await client.delete("/api/v1/health"), 405)
+
+    run(fleet.settings, scenario)
+
+
+def test_thingsboard_telemetry_is_stored_before_the_answer(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        token = fleet.device_tokens[HECHI_MN]
+        payload = {"ts": TS_MS, "values": {"a34002-Rtd": 45.2, "a34002-Flag": "T", "a21026": "12.5", "a01001": "hot"}}
+        response = await client.post(f"/api/v1/{token}/telemetry", json=payload)
+        assert response.status_code == 200, response.text
+        # the answer came after the commit: another connection sees the readings already
+        db = sqlite3.connect(fleet.settings.db_path)
+        try:
+            count = db.execute("SELECT COUNT(*) FROM readings_rtd").fetchone()[0]
+        finally:
+            db.close()
+        assert count == 2
+        assert response.json() == {"stored": 2, "refused": ["a01001='hot' is not a number"]}
+        assert rows(fleet.settings, HECHI_MN) == [("a21026", "Rtd", TS_MS, 12.5, "N"), ("a34002", "Rtd", TS_MS, 45.2, "T")]
+
+        # the other shapes: a plain object (sampled now) and a list
+        now = await client.post(f"/api/v1/{token}/telemetry", json={"a34002": 1.5})
+        assert now.json() == {"stored": 1, "refused": []}
+        many = await client.post(f"/api/v1/{token}/telemetry",
+                                 json=[{"ts": TS_MS + 1000, "values": {"a34002": 2}}, {"ts": TS_MS + 2000, "values": {"a34002": 3}}])
+        assert many.json()["stored"] == 2
+        assert len(rows(fleet.settings, HECHI_MN)) == 5
+
+    run(fleet.settings, scenario)
+
+
+def test_thingsboard_and_hj212_give_the_same_rows(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        dev = await FakeDevice.connect(platform.hj212_port)
+        await dev.send(data_packet(HECHI_MN, "DataTime=20261122080000;a34002-Rtd=45.2,a34002-Flag=N;a21026-Rtd=12.5"))
+        assert (await dev.answer()).cn == "9014"
+        await dev.close()
+        payload = {"ts": TS_MS, "values": {"a34002-Rtd": 45.2, "a34002-Flag": "N", "a21026-Rtd": 12.5}}
+        response = await client.post(f"/api/v1/{fleet.device_tokens[HECHI_MN2]}/telemetry", json=payload)
+        assert response.status_code == 200
+
+    run(fleet.settings, scenario)
+    hj212, http = rows(fleet.settings, HECHI_MN), rows(fleet.settings, HECHI_MN2)
+    assert hj212 and hj212 == http
+
+
+def test_telemetry_bad_token_and_bad_payload(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.post("/api/v1/not-a-token/telemetry", json={"a34002": 1}), 401)
+        token = fleet.device_tokens[HECHI_MN]
+        body = assert_problem(await client.post(f"/api/v1/{token}/telemetry", json={"ts": "yesterday", "values": {}}), 400)
+        assert "integer ts" in str(body["detail"])
+        assert_problem(await client.post(f"/api/v1/{token}/telemetry", json=[]), 400)
+        body = assert_problem(await client.post(f"/api/v1/{token}/telemetry", content=b"{not json"), 400)
+        assert "not JSON" in str(body["detail"])
+
+    run(fleet.settings, scenario)
+    assert rows(fleet.settings, HECHI_MN) == []
+
+
+def _batch(mn: str, n: int = 1, start: int = TS_MS) -> dict[str, object]:
+    return {"readings": [{"mn": mn, "code": "a34002", "field": "Rtd", "kind": "rtd", "ts": start + i * 60_000,
+                          "value": float(i % 17), "flag": "N"} for i in range(n)]}
+
+
+def test_ingest_needs_a_registry_writer_in_scope(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        ok = await client.post("/api/v1/ingest", json=_batch(HECHI_MN, 3), headers=bearer(fleet.tokens["city"]))
+        assert ok.status_code == 200 and ok.json() == {"stored": 3, "refused": []}
+        assert len(rows(fleet.settings, HECHI_MN)) == 3  # stored when answered
+
+        iso = await client.post("/api/v1/ingest", headers=bearer(fleet.tokens["hechi"]), json={"readings": [
+            {"mn": HECHI_MN2, "code": "a34002", "ts": "2026-11-22T08:00:00+08:00", "value": 7}]})
+        assert iso.status_code == 200
+        assert rows(fleet.settings, HECHI_MN2) == [("a34002", "Rtd", TS_MS, 7.0, "N")]
+
+        assert_problem(await client.post("/api/v1/ingest", json=_batch(HECHI_MN)), 401)
+        assert_problem(await client.post("/api/v1/ingest", json=_batch(HECHI_MN), headers=bearer("wrong")), 401)
+        assert_problem(await client.post("/api/v1/ingest", json=_batch(HECHI_MN), headers=bearer(fleet.tokens["gasco"])), 403)
+        outside = await client.post("/api/v1/ingest", json={"readings": [*_batch(HECHI_MN, 1, TS_MS + 10**7)["readings"],  # type: ignore[misc]
+                                                                         *_batch(DATONG_MN)["readings"]]},  # type: ignore[misc]
+                                    headers=bearer(fleet.tokens["hechi"]))
+        body = assert_problem(outside, 404)
+        assert DATONG_MN in str(body["detail"]) and body["mn"] == DATONG_MN
+        unknown = await client.post("/api/v1/ingest", json=_batch("999999NOSUCHDEVICE000001"), headers=bearer(fleet.tokens["city"]))
+        assert "999999NOSUCHDEVICE000001" in str(assert_problem(unknown, 404)["detail"])
+        assert_problem(await client.post("/api/v1/ingest", json={"rows": []}, headers=bearer(fleet.tokens["city"])), 400)
+
+    run(fleet.settings, scenario)
+    assert rows(fleet.settings, DATONG_MN) == []
+    assert len(rows(fleet.settings, HECHI_MN)) == 3  # the refused batch stored nothing at all
+
+
+def test_series_is_scoped_and_bounded(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        stored = await client.post("/api/v1/ingest", json=_batch(HECHI_MN, 500), headers=bearer(fleet.tokens["city"]))
+        assert stored.status_code == 200
+        assert platform.read_store is not None
+        point_id = platform.read_store.db.execute(
+            "SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.mn = ? AND p.code = 'a34002'",
+            (HECHI_MN,)).fetchone()[0]
+        url = f"/api/v1/points/{point_id}/series"
+        query = {"from": "2026-11-22T08:00:00+08:00", "to": str(TS_MS + 500 * 60_000), "max_points": "50"}
+
+        for outsider in ("datong", "factory"):
+            response = await client.get(url, params=query, headers=bearer(fleet.tokens[outsider]))
+            body = assert_problem(response, 404)
+            assert "points" not in body and "45" not in response.text.replace(str(point_id), "")
+        assert_problem(await client.get(url, params=query), 401)
+
+        for insider in ("hechi", "gasco", "city"):
+            response = await client.get(url, params=query, headers=bearer(fleet.tokens[insider]))
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["kind"] == "rtd" and body["point"]["mn"] == HECHI_MN and body["point"]["code"] == "a34002"
+            assert 2 <= len(body["points"]) <= 50
+            assert body["points"][0][0] == "2026-11-22T08:00:00+08:00"
+            values = [p[1] for p in body["points"]]
+            assert min(values) == 0.0 and max(values) == 16.0  # peaks survive the downsampling
+
+        full = await client.get(url, params={**query, "max_points": "10000"}, headers=bearer(fleet.tokens["city"]))
+        assert len(full.json()["points"]) == 500
+        assert_problem(await client.get(url, params={**query, "max_points": "10001"}, headers=bearer(fleet.tokens["city"])), 400)
+        assert_problem(await client.get(url, params={**query, "kind": "weekly"}, headers=bearer(fleet.tokens["city"])), 400)
+        assert_problem(await client.get(url, params={**query, "from": "last tuesday"}, headers=bearer(fleet.tokens["city"])), 400)
+        assert_problem(await client.get("/api/v1/points/999999/series", headers=bearer(fleet.tokens["city"])), 404)
+
+    run(fleet.settings, scenario)
