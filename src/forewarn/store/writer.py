@@ -90,6 +90,11 @@ class BatchWriter(Generic[S]):
             raise WriterClosed("the platform is stopping")
         self._queue.put(job)
 
+    def queue_depth(self) -> int:
+        """Batches and jobs waiting for the writer (for metrics: a growing queue means the
+        store cannot keep up)."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         """Write everything queued so far, then stop the thread (waits for it)."""
         if self._closed:

@@ -72,4 +72,8 @@ def metrics(ctx: ApiContext) -> Response[str]:
     t.metric("forewarn_hj212_connections", "gauge", "open HJ 212 TCP connections",
              [("", float(ctx.hj212_connections()))])
     t.metric("forewarn_alarms_open", "gauge", "alarms not closed", [("", float(alarms.get("alarms_open", 0)))])
+    t.metric("forewarn_writer_queue_depth", "gauge", "batches and jobs waiting for the store's writer",
+             [("", float(ctx.writer.queue_depth()))])
+    t.metric("forewarn_notices_pending", "gauge", "alarm notices waiting to be delivered",
+             [("", float(alarms.get("notices_pending", 0)))])
     return Response("\n".join(t.lines) + "\n", media_type=_PROMETHEUS_TEXT)
