@@ -261,3 +261,28 @@ def test_series_is_scoped_and_bounded(fleet: Fleet) -> None:
         assert_problem(await client.get("/api/v1/points/999999/series", headers=bearer(fleet.tokens["city"])), 404)
 
     run(fleet.settings, scenario)
+
+
+def test_bad_inputs_are_400s_and_stored_values_are_never_overwritten(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        token = fleet.device_tokens[HECHI_MN]
+        first = await client.post(f"/api/v1/{token}/telemetry", json={"ts": TS_MS, "values": {"a34002": 40}})
+        assert first.status_code == 200
+        again = await client.post(f"/api/v1/{token}/telemetry", json={"ts": TS_MS, "values": {"a34002": 5}})
+        assert again.status_code == 200
+        assert rows(fleet.settings, HECHI_MN) == [("a34002", "Rtd", TS_MS, 40.0, "N")]  # the first value is kept
+        assert_problem(await client.post(f"/api/v1/{token}/telemetry", content=b"[" * 100_000,
+                                         headers={"content-type": "application/json"}), 400)
+        assert_problem(await client.post(f"/api/v1/{token}/telemetry", content=b"{}",
+                                         headers={"content-type": "text/plain"}), 415)
+        flood = {f"x{'y' * 40}{i}": 1 for i in range(3)}
+        body = (await client.post(f"/api/v1/{token}/telemetry", json=flood)).json()
+        assert body["stored"] == 0 and len(body["refused"]) == 3
+        headers = bearer(fleet.tokens["city"])
+        for query in ("to=-99999999999999", "from=0&to=9999999999999999", "to=%C2%B2"):
+            assert_problem(await client.get(f"/api/v1/points/1/series?{query}", headers=headers), 400)
+        assert_problem(await client.get("/api/v1/points/99999999999999999999999/series", headers=headers), 404)
+        missing = await client.get(f"/api/v1/{token}/nothing")
+        assert token not in missing.text
+
+    run(fleet.settings, scenario)

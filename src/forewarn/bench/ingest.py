@@ -153,7 +153,7 @@ def _floor(path: Path, devices: int, frames_per_device: int, batch_rows: int) ->
     for i in range(0, len(rows), batch_rows):
         db.execute("BEGIN IMMEDIATE")
         db.executemany(
-            "INSERT OR REPLACE INTO readings_rtd (point_id, ts, value, flag) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO readings_rtd (point_id, ts, value, flag) VALUES (?, ?, ?, ?)",
             rows[i : i + batch_rows],
         )
         db.execute("COMMIT")

@@ -18,14 +18,15 @@ from typing import Any, TypeVar
 from forewarn.access.errors import AccessError
 from forewarn.access.passwords import check_policy
 from forewarn.access.roles import Role
-from forewarn.access.tx import atomic
 from forewarn.access.users import (
     create_user,
     disable_user,
     enable_user,
     find_enterprise,
     issue_api_token,
+    list_api_tokens,
     list_users,
+    revoke_api_token,
     set_password,
 )
 from forewarn.cli.common import UserError, iso, open_store, settings_from
@@ -68,6 +69,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     tok.add_argument("name")
     tok.add_argument("--label", default="", metavar="TEXT", help="what the token is for")
     tok.set_defaults(handler=token_cmd)
+    toks = usub.add_parser("tokens", parents=[common], help="list API tokens (never the tokens themselves)")
+    toks.add_argument("name", nargs="?", help="only this user's")
+    toks.set_defaults(handler=tokens_cmd)
+    rev = usub.add_parser("revoke", parents=[common], help="revoke an API token by its id (see 'users tokens')")
+    rev.add_argument("token_id", type=int)
+    rev.set_defaults(handler=revoke_cmd)
 
 
 def _actor() -> str:
@@ -111,10 +118,10 @@ def add_cmd(args: argparse.Namespace) -> int:
 
     def work(store: SqliteStore) -> str:
         db = store.db
-        with atomic(db):
-            enterprise_id = find_enterprise(db, args.enterprise) if args.enterprise else None
-            user = create_user(db, args.name, password, args.role, region_code=args.region,
-                               enterprise_id=enterprise_id, actor=_actor(), origin=ORIGIN)
+        # create_user hashes first and then takes the write lock itself (hashing takes ~0.1 s)
+        enterprise_id = find_enterprise(db, args.enterprise) if args.enterprise else None
+        user = create_user(db, args.name, password, args.role, region_code=args.region,
+                           enterprise_id=enterprise_id, actor=_actor(), origin=ORIGIN)
         reach = user.region_code or user.enterprise or ""
         return f"user {user.name} added ({user.role}{' ' + reach if reach else ''})"
 
@@ -172,4 +179,23 @@ def token_cmd(args: argparse.Namespace) -> int:
     print(f"API token {issued.id} for {args.name} (shown once; send it as 'Authorization: Bearer TOKEN'):",
           file=sys.stderr)
     print(issued.token)
+    return 0
+
+
+def tokens_cmd(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    tokens = _with_store(args, lambda store: list_api_tokens(store.db, args.name))
+    if not tokens:
+        print("no API tokens")
+    for t in tokens:
+        used = iso(t.last_used_ms, settings.tz) if t.last_used_ms else "never used"
+        state = "revoked" if t.revoked else "active"
+        created = iso(t.created_ms, settings.tz)
+        print(f"{t.id:>5}  {t.user:<16} {t.name or '-':<20} {state:<8} created {created}, {used}")
+    return 0
+
+
+def revoke_cmd(args: argparse.Namespace) -> int:
+    done = _with_store(args, lambda store: revoke_api_token(store.db, args.token_id, actor=_actor(), origin=ORIGIN))
+    print(f"API token {args.token_id} revoked" if done else f"API token {args.token_id} was already revoked")
     return 0

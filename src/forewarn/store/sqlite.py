@@ -242,13 +242,16 @@ class SqliteStore:
                     if point_id is None:
                         point_id = self._discover_point(item.device_id, code, field, points)
                     out.append((point_id, ts, value, flag))
-                stored += len(item.rows)
+            offered = 0
             for kind, rows in per_kind.items():
-                db.executemany(
-                    f"INSERT OR REPLACE INTO {_TABLE[kind]} (point_id, ts, value, flag) "
-                    "VALUES (?, ?, ?, ?)",
+                # first write wins: a retry stores nothing twice, and nothing already stored
+                # is overwritten by anyone sending the same point and time again
+                cur = db.executemany(
+                    f"INSERT OR IGNORE INTO {_TABLE[kind]} (point_id, ts, value, flag) VALUES (?, ?, ?, ?)",
                     rows,
                 )
+                stored += max(cur.rowcount, 0)
+                offered += len(rows)
             if batch.quarantine:
                 db.executemany(
                     "INSERT INTO quarantine (mn, received_ms, raw, crlf, peer) VALUES (?, ?, ?, ?, ?)",
@@ -296,6 +299,7 @@ class SqliteStore:
                 hook(db, batch)
             counters = batch.counters.copy()
             counters["readings_stored"] += stored
+            counters["readings_already_stored"] += offered - stored
             db.executemany(
                 "INSERT INTO counters (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",

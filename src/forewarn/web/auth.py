@@ -36,7 +36,12 @@ def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Actio
     user = user_for_token(ctx.store.db, token, touch=False)
     if user is None:
         raise ApiProblem(401, "the API token is unknown, revoked, or its user is disabled")
-    ctx.writer.submit_job(lambda store: _touch(store, token))
+    now = ctx.pipeline.now_ms()
+    if now - ctx.token_noted.get(token, 0) >= 60_000:
+        if len(ctx.token_noted) > 10_000:
+            ctx.token_noted.clear()
+        ctx.token_noted[token] = now
+        ctx.writer.submit_job(lambda store: _touch(store, token))
     if not user.scope.can(action):
         raise ApiProblem(403, f"user {user.name!r} ({user.role}) may not {action.value.replace('_', ' ')}")
     return user

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forewarn.config import Settings
 from forewarn.ingest.pipeline import Pipeline
@@ -25,3 +25,6 @@ class ApiContext:
     writer: BatchWriter[SqliteStore]
     #: how many HJ 212 connections are open now
     hj212_connections: Callable[[], int]
+    #: when each token's use was last noted (ms): noted at most once a minute, because every
+    #: writer job ends the writer's group commit
+    token_noted: dict[str, int] = field(default_factory=dict)

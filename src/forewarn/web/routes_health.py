@@ -16,7 +16,7 @@ from forewarn.web.context import ApiContext
 
 __all__ = ["health", "metrics"]
 
-_PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # Litestar adds the charset
 
 
 @get("/api/v1/health", tags=["operations"], summary="Is the platform up", sync_to_thread=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Request, post
 
+from forewarn.access import audit
 from forewarn.access.roles import Action
 from forewarn.access.users import User, device_for_token
 from forewarn.model import Kind
@@ -25,12 +26,32 @@ from forewarn.web.problems import ApiProblem
 __all__ = ["ingest", "telemetry"]
 
 
+#: The largest body an ingest request may carry: bigger batches are split by the client, so
+#: that no single request holds the event loop (shared with HJ 212) for long.
+MAX_BODY_BYTES = 1_000_000
+MAX_READINGS = 10_000
+
+
+def _too_large() -> ApiProblem:
+    return ApiProblem(413, f"the body is over {MAX_BODY_BYTES} bytes: send at most {MAX_READINGS} readings a request",
+                      title="Too large")
+
+
 async def _json(request: Request[Any, Any, Any]) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json":  # devices that send no content type are read as JSON
+        raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise _too_large()
     body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise _too_large()
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiProblem(400, f"the body is not JSON ({exc}); send application/json in UTF-8") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiProblem(400, f"the body is not JSON ({reason}); send application/json in UTF-8") from None
 
 
 def _batch(ctx: ApiContext, out: TelemetryRows, devices: dict[str, DeviceInfo], now_ms: int) -> IngestBatch:
@@ -55,6 +76,7 @@ async def telemetry(device_token: str, request: Request[Any, Any, Any], ctx: Api
 
     Keys are HJ 212 names (``a34002`` is read as ``a34002-Rtd``; ``a34002-Flag`` is its flag).
     A 200 means stored: ``{"stored": n, "refused": [...]}`` lists values that were not numbers.
+    The first value stored for a point and time is kept: sending it again changes nothing.
     """
     device_id = device_for_token(ctx.store.db, device_token)
     row = None if device_id is None else ctx.store.db.execute(
@@ -93,7 +115,8 @@ async def ingest(request: Request[Any, Any, Any], ctx: ApiContext) -> dict[str, 
 
     ``ts`` is epoch milliseconds or ISO 8601 with an offset. Needs the token of a user who may
     change the registry (city or district administrator); every MN must be a registered device
-    in that user's scope, else nothing is stored. A 200 means stored.
+    in that user's scope, else nothing is stored. A 200 means stored; the first value stored for
+    a point and time is kept (sending it again changes nothing), and each request is audited.
     """
     user = require_user(request, ctx, Action.WRITE_REGISTRY)
     payload = await _json(request)
@@ -104,4 +127,8 @@ async def ingest(request: Request[Any, Any, Any], ctx: ApiContext) -> dict[str, 
         raise ApiProblem(400, str(exc), title="Bad batch") from None
     devices = {mn: _device_in_scope(ctx, user, mn) for mn, _ in out.rows}
     await store_batch(ctx.pipeline, _batch(ctx, out, devices, now_ms))
+    summary = {"readings": out.count, "refused": len(out.problems), "mns": sorted(devices)}
+    ctx.writer.submit_job(lambda store: store.run_in_transaction(
+        lambda db: audit.record(db, user.name, "ingest", "readings", None, None, summary, "api")
+    ))
     return {"stored": out.count, "refused": out.problems}

@@ -21,6 +21,8 @@ __all__ = ["point_series"]
 DEFAULT_MAX_POINTS = 2000
 MAX_POINTS = 10000
 _DAY_MS = 86_400_000
+_EARLIEST, _LATEST = 0, 253_402_300_799_000  # 1970-01-01 to 9999-12-31 (what a datetime can show)
+_MAX_ID = 2**63 - 1
 
 _POINT_SQL = (
     "SELECT p.id, d.mn, p.code, p.field, p.name, p.quantity, p.unit, s.id, s.name FROM points p "
@@ -31,17 +33,22 @@ _POINT_SQL = (
 def parse_moment(text: str, tz: ZoneInfo, name: str) -> int:
     """Epoch ms from epoch milliseconds or ISO 8601 (without an offset: in the devices' zone)."""
     text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiProblem(
-            400, f"{name}={text!r} is neither epoch milliseconds nor ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return int(moment.timestamp() * 1000)
+    digits = text[1:] if text.startswith("-") else text
+    if digits.isascii() and digits.isdigit():
+        value = int(text)
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ApiProblem(
+                400, f"{name}={text!r} is neither epoch milliseconds nor ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        value = int(moment.timestamp() * 1000)
+    if not _EARLIEST <= value <= _LATEST:
+        raise ApiProblem(400, f"{name}={text!r} is outside the years 1970 to 9999")
+    return value
 
 
 def iso(ts_ms: int, tz: ZoneInfo) -> str:
@@ -69,6 +76,8 @@ def point_series(
     your scope is answered 404, as one that does not exist."""
     user = require_user(request, ctx, Action.READ)
     tz = ctx.settings.tz
+    if not 0 < point_id <= _MAX_ID:
+        raise ApiProblem(404, f"no point {point_id} in your scope (see the registry's points)", title="Unknown point")
     try:
         kind_ = Kind(kind)
     except ValueError:

@@ -17,6 +17,7 @@ A value that is not a finite number is refused alone (and reported); the rest is
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,10 @@ from forewarn.store.base import ReadingRow
 __all__ = ["PayloadError", "TelemetryRows", "batch_rows", "thingsboard_rows"]
 
 _META = frozenset({"Flag", "EFlag", "SampleTime", "SN", "Info"})
+#: What a code or sub-field may look like: HJ 212 names are short and plain. Anything else
+#: would become a point in the registry, so it is refused rather than discovered.
+_NAME = re.compile(r"[A-Za-z0-9_.]{1,32}\Z")
+MAX_READINGS = 10_000
 
 
 class PayloadError(ValueError):
@@ -99,11 +104,16 @@ def _values(values: dict[str, Any], mn: str, ts: int, out: TelemetryRows) -> Non
     for key, value in values.items():
         code, dash, sub = key.partition("-")
         field_name = sub if dash and sub else "Rtd"
-        if not code or field_name in _META:
+        if field_name in _META and code:
             continue
+        if not _NAME.match(code) or not _NAME.match(field_name):
+            out.problems.append(f"{key[:40]!r} is not a factor name (letters, digits, _ or ., at most 32)")
+            continue
+        if out.count >= MAX_READINGS:
+            raise PayloadError(f"more than {MAX_READINGS} values in one request: split it")
         number = _number(value)
         if number is None:
-            out.problems.append(f"{key}={value!r} is not a number")
+            out.problems.append(f"{key}={str(value)[:40]!r} is not a number")
             continue
         out.add(mn, Kind.RTD, (code, field_name, ts, number, flags.get(code, "N")))
 
@@ -115,13 +125,17 @@ def batch_rows(payload: Any, latest_ms: int) -> TelemetryRows:
             "send {\"readings\": [{\"mn\", \"code\", \"field\", \"kind\", \"ts\", \"value\", \"flag\"}]}"
         )
     out = TelemetryRows()
+    if len(payload["readings"]) > MAX_READINGS:
+        raise PayloadError(f"more than {MAX_READINGS} readings in one request: split it")
     for i, r in enumerate(payload["readings"]):
         where = f"readings[{i}]"
         if not isinstance(r, dict):
             raise PayloadError(f"{where}: expected an object")
-        mn, code = r.get("mn"), r.get("code")
-        if not isinstance(mn, str) or not mn or not isinstance(code, str) or not code:
-            raise PayloadError(f"{where}: mn and code are required strings")
+        mn, code, field_name = r.get("mn"), r.get("code"), r.get("field", "Rtd")
+        if not isinstance(mn, str) or not mn or not isinstance(code, str) or not _NAME.match(code):
+            raise PayloadError(f"{where}: mn and code are required strings (code: letters, digits, _ or .)")
+        if not isinstance(field_name, str) or not _NAME.match(field_name):
+            raise PayloadError(f"{where}: field is a sub-field name such as \"Rtd\" or \"Avg\"")
         try:
             kind = Kind(r.get("kind", "rtd"))
         except ValueError:
@@ -133,9 +147,9 @@ def batch_rows(payload: Any, latest_ms: int) -> TelemetryRows:
             raise PayloadError(f"{where}: flag is a data flag such as \"N\"")
         number = _number(r.get("value"))
         if number is None:
-            out.problems.append(f"{where}: value {r.get('value')!r} is not a number")
+            out.problems.append(f"{where}: value {str(r.get('value'))[:40]!r} is not a number")
             continue
-        out.add(mn, kind, (code, str(r.get("field") or "Rtd"), ts, number, flag))
+        out.add(mn, kind, (code, field_name, ts, number, flag))
     return out
 
 
