@@ -217,3 +217,17 @@ def test_readings_latest_gives_the_newest_value_of_each_point(tmp_path: Path) ->
     out = forewarn("readings", "--mn", MN, "--latest", cwd=tmp_path).stdout.splitlines()
     assert out[1:] == [f"{MN},a34002,Rtd,rtd,2026-11-22T08:02:00+08:00,2.0,N",
                        f"{MN},a34004,Rtd,rtd,2026-11-22T08:02:00+08:00,12.0,N"]
+
+
+def test_the_first_start_creates_an_administrator_once(tmp_path: Path) -> None:
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(str(probe.getsockname()[1]))
+    args = ("serve", "--hj212-host", "127.0.0.1", "--hj212-port", ports[0], "--http-host", "127.0.0.1",
+            "--http-port", ports[1], "--duration", "1")
+    first = forewarn(*args, cwd=tmp_path).stdout
+    assert "first start: administrator admin created, password " in first
+    assert "first start" not in forewarn(*args, cwd=tmp_path).stdout
+    assert "admin" in forewarn("users", "list", cwd=tmp_path).stdout

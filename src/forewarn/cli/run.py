@@ -12,6 +12,7 @@ import signal
 import time
 from typing import Any
 
+from forewarn.access.bootstrap import ADMIN, ensure_admin
 from forewarn.alarms.queries import alarm_summary
 from forewarn.app import Platform
 from forewarn.cli.common import UserError, open_store, settings_from
@@ -125,8 +126,21 @@ def _api_url(settings: Settings, platform: Platform) -> str:
     return f"http://{host}:{platform.http_port}/api/v1"
 
 
+def _first_start(settings: Settings) -> None:
+    """On the very first start, create the administrator and say how to use it."""
+    store = open_store(settings, create=True)
+    try:
+        line = ensure_admin(store.db)
+    finally:
+        store.close()
+    if line is not None:
+        print(line)
+        print(f"  an API token for it: .venv/bin/forewarn users token {ADMIN} --data {settings.data_dir}", flush=True)
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _serve_settings(args)
+    _first_start(settings)
 
     async def main() -> None:
         platform = Platform(settings, http=True)
@@ -152,6 +166,7 @@ def demo(args: argparse.Namespace) -> int:
     if not 0 < args.speed <= 3600:
         raise UserError("--speed must be above 0 and at most 3600")
     result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
+    _first_start(settings)
     fleet = load_fleet()
     # One extra device nobody registered, to show quarantine: its data is kept, not dropped.
     stranger = dataclasses.replace(

@@ -141,7 +141,7 @@ def list_cmd(args: argparse.Namespace) -> int:
             print(json.dumps(row, ensure_ascii=False))
         return 0
     if not users:
-        print("no users (the first 'forewarn serve' creates an administrator)")
+        print("no users (the first 'forewarn serve' or 'forewarn demo' creates an administrator)")
     for user in users:
         reach = user.region_code or user.enterprise or "-"
         state = "disabled" if user.disabled else "active"
