@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from forewarn.alarms.notice import AlarmNotice
@@ -20,6 +19,7 @@ from forewarn.alarms.notify.outbox import enqueue
 from forewarn.rules.events import RuleEvent
 from forewarn.rules.model import COLOURS
 from forewarn.store.base import IngestBatch
+from forewarn.times import iso
 
 __all__ = ["AlarmRecorder", "Router", "notice_for", "step"]
 
@@ -50,7 +50,7 @@ def notice_for(db: sqlite3.Connection, alarm_id: int, event: str, tz: ZoneInfo, 
         alarm_id=aid, event=event, rule_id=rule_id, rule_version=version, level=level,
         colour=COLOURS.get(level, "red"), state=state, mn=mn, site=site, enterprise=enterprise,
         region_code=region_code, region_name=region_name,
-        at=datetime.fromtimestamp(at_ms / 1000, tz).isoformat(timespec="seconds"),
+        at=iso(at_ms, tz),
         explanation_zh=zh, explanation_en=en,
         headline_zh=_EVENT_ZH.get(headline or event, headline or event), headline_en=headline or event,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +10,7 @@ from zoneinfo import ZoneInfo
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings, load_settings
 from forewarn.store.sqlite import SqliteStore
+from forewarn.times import iso, parse_moment
 
 __all__ = ["UserError", "iso", "open_store", "parse_time", "settings_from"]
 
@@ -31,23 +31,10 @@ def open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
 
 
 def parse_time(text: str | None, tz: ZoneInfo, option: str) -> int | None:
-    """ISO 8601 date or date-time to epoch ms; without an offset it is in the devices' zone."""
+    """ISO 8601 date or date-time (or epoch ms) to epoch ms; without an offset, in the devices' zone."""
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)  # also takes a bare date
-    except ValueError:
-        raise UserError(
-            f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-22 or 2026-11-22T08:00+08:00)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return int(moment.timestamp() * 1000)
-
-
-def iso(ts_ms: int, tz: ZoneInfo) -> str:
-    """Epoch ms as ISO 8601 with its offset, in the devices' zone."""
-    try:
-        return datetime.fromtimestamp(ts_ms / 1000, tz).isoformat(timespec="seconds")
-    except (OverflowError, OSError, ValueError):  # a time no calendar holds: show it raw
-        return f"epoch-ms:{ts_ms}"
+        return parse_moment(text, tz)
+    except ValueError as exc:
+        raise UserError(f"{option} {exc}") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +11,7 @@ from litestar.params import Parameter
 from forewarn.access.roles import Action
 from forewarn.access.scope import scoped
 from forewarn.model import Kind
+from forewarn.times import iso, parse_moment
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
@@ -21,7 +21,6 @@ __all__ = ["point_series"]
 DEFAULT_MAX_POINTS = 2000
 MAX_POINTS = 10000
 _DAY_MS = 86_400_000
-_EARLIEST, _LATEST = 0, 253_402_300_799_000  # 1970-01-01 to 9999-12-31 (what a datetime can show)
 _MAX_ID = 2**63 - 1
 
 _POINT_SQL = (
@@ -30,31 +29,11 @@ _POINT_SQL = (
 )
 
 
-def parse_moment(text: str, tz: ZoneInfo, name: str) -> int:
-    """Epoch ms from epoch milliseconds or ISO 8601 (without an offset: in the devices' zone)."""
-    text = text.strip()
-    digits = text[1:] if text.startswith("-") else text
-    if digits.isascii() and digits.isdigit():
-        value = int(text)
-    else:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ApiProblem(
-                400, f"{name}={text!r} is neither epoch milliseconds nor ISO 8601 (e.g. 2026-11-22T08:00:00+08:00)"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=tz)
-        value = int(moment.timestamp() * 1000)
-    if not _EARLIEST <= value <= _LATEST:
-        raise ApiProblem(400, f"{name}={text!r} is outside the years 1970 to 9999")
-    return value
-
-
-def iso(ts_ms: int, tz: ZoneInfo) -> str:
-    """ISO 8601 with the zone's offset, with milliseconds only when there are some."""
-    spec = "milliseconds" if ts_ms % 1000 else "seconds"
-    return datetime.fromtimestamp(ts_ms / 1000, tz).isoformat(timespec=spec)
+def _moment(text: str, tz: ZoneInfo, name: str) -> int:
+    try:
+        return parse_moment(text, tz)
+    except ValueError as exc:
+        raise ApiProblem(400, f"{name}={exc}") from None
 
 
 @get("/api/v1/points/{point_id:int}/series", tags=["readings"], summary="A point's readings", security=BEARER,
@@ -84,8 +63,8 @@ def point_series(
         raise ApiProblem(400, f"kind={kind!r}: use one of {', '.join(k.value for k in Kind)}") from None
     if not 2 <= max_points <= MAX_POINTS:
         raise ApiProblem(400, f"max_points={max_points}: use 2 to {MAX_POINTS}")
-    to_ms = parse_moment(to, tz, "to") if to is not None else ctx.pipeline.now_ms()
-    from_ms = parse_moment(from_, tz, "from") if from_ is not None else to_ms - _DAY_MS
+    to_ms = _moment(to, tz, "to") if to is not None else ctx.pipeline.now_ms()
+    from_ms = _moment(from_, tz, "from") if from_ is not None else to_ms - _DAY_MS
     if from_ms > to_ms:
         raise ApiProblem(400, "from is after to: swap them")
     row = ctx.store.db.execute(*scoped(_POINT_SQL, user.scope, [point_id])).fetchone()
