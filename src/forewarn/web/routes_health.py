@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from forewarn import __version__
 from forewarn.alarms.queries import alarm_summary
@@ -20,7 +21,7 @@ _PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # Litestar adds the charset
 
 
 @get("/api/v1/health", tags=["operations"], summary="Is the platform up", sync_to_thread=False)
-def health(ctx: ApiContext) -> dict[str, Any]:
+def health(ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
     """Answers as long as the platform runs; also says how many HJ 212 connections are open."""
     return {
         "status": "ok",
@@ -48,7 +49,7 @@ class _Text:
 
 
 @get("/metrics", tags=["operations"], summary="Prometheus metrics", sync_to_thread=False, include_in_schema=True)
-def metrics(ctx: ApiContext) -> Response[str]:
+def metrics(ctx: NamedDependency[ApiContext]) -> Response[str]:
     """Readings stored, packets accepted and rejected by reason, devices, connections, alarms open."""
     now_ms = ctx.pipeline.now_ms()
     status = ctx.store.status(now_ms, ctx.settings.offline_after_intervals)

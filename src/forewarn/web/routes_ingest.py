@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from forewarn.access import audit
 from forewarn.access.roles import Action
@@ -71,7 +73,9 @@ def _batch(ctx: ApiContext, out: TelemetryRows, devices: dict[str, DeviceInfo], 
     "/api/v1/{device_token:str}/telemetry", tags=["ingest"], status_code=200,
     summary="Device telemetry (ThingsBoard-compatible)",
 )
-async def telemetry(device_token: str, request: Request[Any, Any, Any], ctx: ApiContext) -> dict[str, Any]:
+async def telemetry(
+    device_token: FromPath[str], request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]
+) -> dict[str, Any]:
     """Body: ``{"a34002-Rtd": 45.2}`` (sampled now), ``{"ts": <ms>, "values": {...}}``, or a list of those.
 
     Keys are HJ 212 names (``a34002`` is read as ``a34002-Rtd``; ``a34002-Flag`` is its flag).
@@ -110,7 +114,7 @@ def _device_in_scope(ctx: ApiContext, user: User, mn: str) -> DeviceInfo:
 
 
 @post("/api/v1/ingest", tags=["ingest"], status_code=200, summary="A batch of readings", security=BEARER)
-async def ingest(request: Request[Any, Any, Any], ctx: ApiContext) -> dict[str, Any]:
+async def ingest(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
     """Body: ``{"readings": [{"mn", "code", "field", "kind", "ts", "value", "flag"}, ...]}``.
 
     ``ts`` is epoch milliseconds or ISO 8601 with an offset. Needs the token of a user who may

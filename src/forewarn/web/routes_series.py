@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 
 from forewarn.access.roles import Action
 from forewarn.access.scope import scoped
@@ -39,14 +40,14 @@ def _moment(text: str, tz: ZoneInfo, name: str) -> int:
 @get("/api/v1/points/{point_id:int}/series", tags=["readings"], summary="A point's readings", security=BEARER,
      sync_to_thread=False)
 def point_series(
-    point_id: int,
+    point_id: FromPath[int],
     request: Request[Any, Any, Any],
-    ctx: ApiContext,
-    from_: Annotated[str | None, Parameter(query="from", description="ISO 8601 or epoch ms (default: to - 24 h)")]
+    ctx: NamedDependency[ApiContext],
+    from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601 or epoch ms (default: to - 24 h)")]
     = None,
-    to: Annotated[str | None, Parameter(description="ISO 8601 or epoch ms (default: now)")] = None,
-    kind: Annotated[str, Parameter(description="rtd, minute, hour, day, status or runtime")] = "rtd",
-    max_points: Annotated[int, Parameter(description=f"at most this many rows (2 to {MAX_POINTS})")]
+    to: Annotated[str | None, QueryParameter(description="ISO 8601 or epoch ms (default: now)")] = None,
+    kind: Annotated[str, QueryParameter(description="rtd, minute, hour, day, status or runtime")] = "rtd",
+    max_points: Annotated[int, QueryParameter(description=f"at most this many rows (2 to {MAX_POINTS})")]
     = DEFAULT_MAX_POINTS,
 ) -> dict[str, Any]:
     """``points`` are ``[ts, value, flag]`` with ts in ISO 8601 with the offset of the configured
