@@ -160,6 +160,11 @@ def test_demo_registers_the_fleet_and_its_devices_report(tmp_path: Path) -> None
     # the demo's first incident is a gas leak, so a newcomer sees an alarm in the first minute
     listed = [json.loads(line) for line in forewarn("alarms", "list", "--format", "json", cwd=tmp_path).stdout.splitlines()]
     assert "gas.lel" in {a["rule_id"] for a in listed}
+    # an account for each role, printed for the newcomer
+    assert "demo accounts (password 'forewarn-demo'" in proc.stdout
+    users = forewarn("users", "list", cwd=tmp_path).stdout
+    for name in ("admin", "hechi", "datong", "gasco", "auditor"):
+        assert name in users
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import signal
 import time
 from typing import Any
 
-from forewarn.access.bootstrap import ADMIN, ensure_admin
+from forewarn.access.bootstrap import ADMIN, DEMO_PASSWORD, ensure_admin, ensure_demo_accounts
 from forewarn.alarms.queries import alarm_summary
 from forewarn.app import Platform
 from forewarn.cli.common import UserError, open_store, settings_from
@@ -167,6 +167,13 @@ def demo(args: argparse.Namespace) -> int:
         raise UserError("--speed must be above 0 and at most 3600")
     result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
     _first_start(settings)
+    store = open_store(settings)
+    try:
+        accounts = ensure_demo_accounts(store.db)
+    finally:
+        store.close()
+    print(f"demo accounts (password '{DEMO_PASSWORD}'; API tokens: forewarn users token NAME):")
+    print("\n".join(accounts), flush=True)
     fleet = load_fleet()
     # One extra device nobody registered, to show quarantine: its data is kept, not dropped.
     stranger = dataclasses.replace(
