@@ -102,11 +102,8 @@ def _actor(args: argparse.Namespace) -> str:
 
 def list_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         rows = list_alarms(store.db, state=args.state, level=args.level, site_id=args.site, open_only=args.open)
-    finally:
-        store.close()
     tz = settings.tz
     for row in rows:
         row["explanation"] = row[f"explanation_{args.lang}"]
@@ -129,11 +126,8 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 def show_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         detail = alarm_detail(store.db, args.id)
-    finally:
-        store.close()
     if detail is None:
         raise UserError(f"no alarm {args.id}")
     tz = settings.tz
@@ -204,15 +198,12 @@ def silence_cmd(args: argparse.Namespace) -> int:
     assert until is not None
     if until <= start:
         raise UserError("--until must be after the start")
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         store.run_in_transaction(lambda db: db.execute(
             "INSERT INTO silences (mn, site_id, rule_id, from_ms, until_ms, reason, actor, created_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (args.mn or "", args.site, args.rule, start, until, args.note, _actor(args), now),
         ))
-    finally:
-        store.close()
     print(f"silenced {args.mn or 'site ' + str(args.site)} until {iso(until, settings.tz)}")
     return 0
 
@@ -234,11 +225,8 @@ def rules_list(args: argparse.Namespace) -> int:
         ruleset = load_effective_rules(settings.rules_path)
     except RuleFileError as exc:
         raise UserError(str(exc)) from None
-    store = open_store(settings, create=True)
-    try:
+    with open_store(settings, create=True) as store:
         versions = number_versions(ruleset, store.rule_version)
-    finally:
-        store.close()
     for rule in sorted(ruleset.rules.values(), key=lambda r: r.id):
         mark = "" if rule.enabled else "  (disabled)"
         print(f"{rule.id:<28} v{versions[rule.id]:<3} {rule.kind:<16} L{rule.level} {rule.title_zh}{mark}")

@@ -52,8 +52,7 @@ def readings(args: argparse.Namespace) -> int:
     to_ms = parse_time(args.to, tz, "--to")
     if from_ms is not None and to_ms is not None and from_ms > to_ms:
         raise UserError("--from is after --to")
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         if store.device_infos().get(args.mn) is None:
             known = store.unknown_devices()
             hint = " (it is in quarantine: register it to see its data)" if any(
@@ -75,19 +74,14 @@ def readings(args: argparse.Namespace) -> int:
             else:
                 keys = ("mn", "code", "field", "kind", "ts", "value", "flag")
                 out.write(json.dumps(dict(zip(keys, row, strict=True)), ensure_ascii=False) + "\n")
-    finally:
-        store.close()
     return 0
 
 
 def status(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         report = store.status(int(time.time() * 1000), settings.offline_after_intervals)
         report.update(alarm_summary(store.db))
-    finally:
-        store.close()
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
@@ -117,11 +111,8 @@ def status(args: argparse.Namespace) -> int:
 
 def unknown(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         rows = store.unknown_devices()
-    finally:
-        store.close()
     tz = settings.tz
     if args.format == "json":
         for u in rows:

@@ -61,8 +61,7 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, C
     sheets = read_registry_files(files, Catalogue())
     known_mns = {d.mn for d in sheets.devices}
     missing = sorted({p.mn for p in sheets.points} - known_mns)
-    store = open_store(settings, create=True)
-    try:
+    with open_store(settings, create=True) as store:
         registered = store.device_infos()
         missing = [mn for mn in missing if mn not in registered]
         if missing:
@@ -72,8 +71,6 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, C
         result = store.apply_registry(sheets.devices, sheets.points, sheets.regions)
         handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s)
         claimed = claim_quarantined(store, handler, store.device_infos())
-    finally:
-        store.close()
     return result, claimed
 
 
@@ -96,11 +93,8 @@ def import_cmd(args: argparse.Namespace) -> int:
 
 def export_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         sheets = RegistrySheets(store.export_regions(), store.export_devices(), store.export_points())
-    finally:
-        store.close()
     if args.format == "xlsx":
         if args.output is None or args.output.suffix.lower() != ".xlsx":
             raise UserError("--format xlsx needs --output FILE.xlsx")
@@ -129,14 +123,11 @@ def export_cmd(args: argparse.Namespace) -> int:
 
 def points_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         points = [
             p for p in store.export_points()
             if (args.mn is None or p.mn == args.mn) and (not args.discovered or p.discovered)
         ]
-    finally:
-        store.close()
     for p in points:
         mark = "  (discovered)" if p.discovered else ""
         print(f"{p.mn:<26} {p.code + '-' + p.field:<18} {p.name} [{p.quantity}, {p.unit}]{mark}")

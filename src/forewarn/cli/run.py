@@ -128,11 +128,8 @@ def _api_url(settings: Settings, platform: Platform) -> str:
 
 def _first_start(settings: Settings) -> None:
     """On the very first start, create the administrator and say how to use it."""
-    store = open_store(settings, create=True)
-    try:
+    with open_store(settings, create=True) as store:
         line = ensure_admin(store.db)
-    finally:
-        store.close()
     if line is not None:
         print(line)
         print(f"  an API token for it: .venv/bin/forewarn users token {ADMIN} --data {settings.data_dir}", flush=True)
@@ -167,11 +164,8 @@ def demo(args: argparse.Namespace) -> int:
         raise UserError("--speed must be above 0 and at most 3600")
     result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
     _first_start(settings)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         accounts = ensure_demo_accounts(store.db)
-    finally:
-        store.close()
     print(f"demo accounts (password '{DEMO_PASSWORD}'; API tokens: forewarn users token NAME):")
     print("\n".join(accounts), flush=True)
     fleet = load_fleet()
@@ -216,11 +210,8 @@ def demo(args: argparse.Namespace) -> int:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sim
             await platform.stop()
-        store = open_store(settings)
-        try:
+        with open_store(settings) as store:
             report = store.status(int(time.time() * 1000), settings.offline_after_intervals)
-        finally:
-            store.close()
         print(f"demo stopped: {report['readings_stored']} readings stored, "
               f"{report['packets_rejected']} packets rejected; data kept in {settings.data_dir}/")
 

@@ -72,6 +72,12 @@ class SqliteStore:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ---------------------------------------------------------------- registry
 
     def apply_registry(
