@@ -84,7 +84,9 @@ class Platform:
         await self.hj212.start(s.hj212_host, s.hj212_port)
         if self.serve_http:
             hj212 = self.hj212
-            context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections))
+            alarms = self.alarms
+            context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
+                                 recorder=lambda: alarms.recorder if alarms is not None else None)
             self.http = HttpServer(create_app(context))
             await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))

@@ -76,6 +76,15 @@ class Settings:
     close_within_s: float = _setting(
         259200.0, "an alarm not closed within this (default 3 days) is overdue", 1, None
     )
+    session_ttl_s: float = _setting(
+        43200.0, "a dashboard session ends this long after login (default 12 h)", 60, None
+    )
+    session_idle_s: float = _setting(
+        7200.0, "a dashboard session ends when unused this long (default 2 h)", 60, None
+    )
+    cookie_secure: int = _setting(
+        1, "send the session cookie only over HTTPS (0 only for a plain-HTTP intranet without TLS)", 0, 1
+    )
     registry_poll_s: float = _setting(
         2.0, "how often a running server looks for registry changes made by other commands", 0.05, None
     )

@@ -229,8 +229,8 @@ def set_password(
 ) -> User:
     """Give a user a new password (atomic, audited without the hash).
 
-    The user's API tokens are revoked with it: a password is changed when it may have leaked,
-    and so may the tokens issued under it."""
+    The user's API tokens and dashboard sessions are revoked with it: a password is changed
+    when it may have leaked, and so may the tokens and sessions opened with it."""
     check_policy(password)
     hashed = hash_password(password)
     now = now_ms if now_ms is not None else _now()
@@ -240,6 +240,7 @@ def set_password(
             "UPDATE users SET password_hash = ?, password_changed_ms = ? WHERE id = ?", (hashed, now, before.id)
         )
         db.execute("UPDATE api_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0", (before.id,))
+        db.execute("UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0", (before.id,))
         after = _existing(db, name)
         audit.record(db, actor, "user.password", "user", name, before.public(), after.public(), origin, at_ms=now)
     return after

@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from forewarn import __version__
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import problem_handler
+from forewarn.web.routes_auth import login, logout, session_info
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
 from forewarn.web.routes_openapi import openapi_json
@@ -32,7 +33,7 @@ def create_app(ctx: ApiContext) -> Litestar:
         return ctx
 
     return Litestar(
-        route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json],
+        route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
         openapi_config=OpenAPIConfig(
@@ -43,8 +44,13 @@ def create_app(ctx: ApiContext) -> Litestar:
             path="/api/v1/_schema",
             render_plugins=[JsonRenderPlugin(path="/openapi.json")],
             components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer",
-                                                           description="an API token (forewarn users token)")}
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer",
+                                             description="an API token (forewarn users token NAME)"),
+                    "session": SecurityScheme(type="apiKey", name="forewarn_session", security_scheme_in="cookie",
+                                              description="the dashboard session of POST /api/v1/auth/login; "
+                                                          "unsafe requests also send X-CSRF-Token"),
+                }
             ),
         ),
         logging_config=None,

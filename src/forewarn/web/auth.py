@@ -1,37 +1,87 @@
-"""Bearer API tokens (``Authorization: Bearer <token>``) to the user they belong to."""
+"""Who is asking: a bearer API token (``Authorization: Bearer <token>``) or a dashboard session.
+
+A session is a cookie (:data:`SESSION_COOKIE`); a request that changes anything with it must
+also carry the session's CSRF token in ``X-CSRF-Token`` (answered by login and by
+``GET /api/v1/auth/session``), so that another site cannot make a logged-in browser write.
+Bearer requests need no CSRF token: browsers never add that header by themselves.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from litestar import Request
 
 from forewarn.access.roles import Action
+from forewarn.access.sessions import TOUCH_EVERY_MS, csrf_for, touch_session, user_for_session
 from forewarn.access.users import User, user_for_token
 from forewarn.store.sqlite import SqliteStore
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
 
-__all__ = ["BEARER", "bearer_token", "require_user"]
+__all__ = ["BEARER", "CSRF_HEADER", "SESSION_COOKIE", "bearer_token", "require_user", "session_of"]
 
-#: the OpenAPI security requirement of an endpoint that needs a bearer token
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+#: the OpenAPI security requirement of an endpoint that needs a user: a bearer token or a session
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+SESSION_COOKIE = "forewarn_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
     """The token of an ``Authorization: Bearer`` header; 401 when there is none."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiProblem(401, "send 'Authorization: Bearer <token>' with an API token (forewarn users token ...)")
+        raise ApiProblem(401, "log in (POST /api/v1/auth/login) or send 'Authorization: Bearer <token>' with an API "
+                              "token (forewarn users token NAME)")
     return token.strip()
 
 
+def session_of(request: Request[Any, Any, Any], ctx: ApiContext) -> tuple[int, User, str] | None:
+    """(session id, user, session token) of the request's session cookie, if it is live."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    now = ctx.pipeline.now_ms()
+    found = user_for_session(ctx.store.db, token, now_ms=now, idle_ms=int(ctx.settings.session_idle_s * 1000))
+    if found is None:
+        return None
+    session_id, user, last_used = found
+    if now - last_used >= TOUCH_EVERY_MS:
+        ctx.writer.submit_job(lambda store: store.run_in_transaction(lambda db: touch_session(db, session_id, now)))
+    return session_id, user, token
+
+
 def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Action) -> User:
-    """The user of the request's token, who must be allowed ``action``: else 401 or 403.
+    """The user of the request's token or session, who must be allowed ``action``: else 401 or 403.
 
     The lookup runs on the read connection without writing; noting when the token was last
     used is a job for the writer thread, so that the event loop never waits for the write lock.
     """
+    if not request.headers.get("authorization") and SESSION_COOKIE in request.cookies:
+        user = _session_user(request, ctx)
+    else:
+        user = _token_user(request, ctx)
+    if not user.scope.can(action):
+        raise ApiProblem(403, f"user {user.name!r} ({user.role}) may not {action.value.replace('_', ' ')}")
+    return user
+
+
+def _session_user(request: Request[Any, Any, Any], ctx: ApiContext) -> User:
+    found = session_of(request, ctx)
+    if found is None:
+        raise ApiProblem(401, "your session has ended (logged out, expired or idle too long): log in again")
+    _, user, token = found
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode("utf-8", "replace"), csrf_for(token).encode()):
+            raise ApiProblem(403, "a request that changes something needs the X-CSRF-Token header of your session "
+                                  "(from the login answer or GET /api/v1/auth/session)", title="CSRF check failed")
+    return user
+
+
+def _token_user(request: Request[Any, Any, Any], ctx: ApiContext) -> User:
     token = bearer_token(request)
     user = user_for_token(ctx.store.db, token, touch=False)
     if user is None:
@@ -42,8 +92,6 @@ def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Actio
             ctx.token_noted.clear()
         ctx.token_noted[token] = now
         ctx.writer.submit_job(lambda store: _touch(store, token))
-    if not user.scope.can(action):
-        raise ApiProblem(403, f"user {user.name!r} ({user.role}) may not {action.value.replace('_', ' ')}")
     return user
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from forewarn.access.ratelimit import LoginRateLimiter
+from forewarn.alarms.records import AlarmRecorder
 from forewarn.config import Settings
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.store.sqlite import SqliteStore
@@ -28,3 +30,7 @@ class ApiContext:
     #: when each token's use was last noted (ms): noted at most once a minute, because every
     #: writer job ends the writer's group commit
     token_noted: dict[str, int] = field(default_factory=dict)
+    #: failed logins per name and address (in memory: a restart forgets them)
+    limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
+    #: the recorder that announces alarm handling steps to the notification outbox (None: rules off)
+    recorder: Callable[[], AlarmRecorder | None] = lambda: None

@@ -7,7 +7,6 @@ are refused one by one (counted as ``bad_value``) and listed in the answer; the 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Request, post
@@ -21,6 +20,7 @@ from forewarn.model import Kind
 from forewarn.protocols.http.telemetry import PayloadError, TelemetryRows, batch_rows, thingsboard_rows
 from forewarn.store.base import DeviceInfo, IngestBatch, ReadingBatch, Rejection
 from forewarn.web.auth import BEARER, require_user
+from forewarn.web.body import read_json
 from forewarn.web.context import ApiContext
 from forewarn.web.durable import store_batch
 from forewarn.web.problems import ApiProblem
@@ -28,32 +28,7 @@ from forewarn.web.problems import ApiProblem
 __all__ = ["ingest", "telemetry"]
 
 
-#: The largest body an ingest request may carry: bigger batches are split by the client, so
-#: that no single request holds the event loop (shared with HJ 212) for long.
-MAX_BODY_BYTES = 1_000_000
 MAX_READINGS = 10_000
-
-
-def _too_large() -> ApiProblem:
-    return ApiProblem(413, f"the body is over {MAX_BODY_BYTES} bytes: send at most {MAX_READINGS} readings a request",
-                      title="Too large")
-
-
-async def _json(request: Request[Any, Any, Any]) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media and media != "application/json":  # devices that send no content type are read as JSON
-        raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise _too_large()
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise _too_large()
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ApiProblem(400, f"the body is not JSON ({reason}); send application/json in UTF-8") from None
 
 
 def _batch(ctx: ApiContext, out: TelemetryRows, devices: dict[str, DeviceInfo], now_ms: int) -> IngestBatch:
@@ -89,7 +64,7 @@ async def telemetry(
     device = None if row is None else ctx.pipeline.device(row[0])
     if device is None:
         raise ApiProblem(401, "unknown device token: ask the platform's administrator for this device's token")
-    payload = await _json(request)
+    payload = await read_json(request)
     now_ms = ctx.pipeline.now_ms()
     try:
         out = thingsboard_rows(payload, device.mn, now_ms, now_ms + int(ctx.settings.future_tolerance_s * 1000))
@@ -123,7 +98,7 @@ async def ingest(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     a point and time is kept (sending it again changes nothing), and each request is audited.
     """
     user = require_user(request, ctx, Action.WRITE_REGISTRY)
-    payload = await _json(request)
+    payload = await read_json(request)
     now_ms = ctx.pipeline.now_ms()
     try:
         out = batch_rows(payload, now_ms + int(ctx.settings.future_tolerance_s * 1000))

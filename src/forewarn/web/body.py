@@ -1,0 +1,45 @@
+"""Reading a request's JSON body with its limits, the same for every endpoint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request
+
+from forewarn.web.problems import ApiProblem
+
+__all__ = ["MAX_BODY_BYTES", "read_body", "read_json"]
+
+#: The largest body a request may carry: bigger batches are split by the client, so that no
+#: single request holds the event loop (shared with HJ 212) for long.
+MAX_BODY_BYTES = 1_000_000
+
+
+def _too_large(limit: int) -> ApiProblem:
+    return ApiProblem(413, f"the body is over {limit} bytes: split it (an ingest request takes at most 10,000 "
+                           "readings)", title="Too large")
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refused with 413 past ``limit`` bytes (before reading it when it says its length)."""
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    body = await request.body()
+    if len(body) > limit:
+        raise _too_large(limit)
+    return body
+
+
+async def read_json(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> Any:
+    """The JSON body: 415 when it says it is something else, 413 when too large, 400 when not JSON."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json":  # devices that send no content type are read as JSON
+        raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
+    body = await read_body(request, limit)
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiProblem(400, f"the body is not JSON ({reason}); send application/json in UTF-8") from None

@@ -1,0 +1,86 @@
+"""Dashboard sessions over real HTTP: login, cookie, CSRF, logout, rate limit, password change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+from forewarn.access.users import set_password
+from forewarn.app import Platform
+from forewarn.catalogue import Catalogue
+from forewarn.config import Settings
+from forewarn.store.sqlite import SqliteStore
+from tests.integration.test_http_api import PASSWORD, Fleet, assert_problem, fleet, run  # noqa: F401
+
+HECHI_POINT_SQL = "SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.mn = ?"
+
+
+def plain_http(fleet: Fleet) -> Settings:
+    """Plain HTTP on loopback: a Secure cookie would not be sent back by httpx."""
+    return replace(fleet.settings, cookie_secure=0)
+
+
+def test_login_gives_a_session_cookie_and_csrf_token_that_unsafe_requests_need(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        answer = await client.post("/api/v1/auth/login", json={"name": "hechi", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["user"]["name"] == "hechi" and body["user"]["role"] == "district_admin"
+        csrf = body["csrf_token"]
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+
+        me = await client.get("/api/v1/auth/session")
+        assert me.status_code == 200 and me.json()["user"]["name"] == "hechi"
+        assert me.json()["csrf_token"] == csrf and "write_registry" in me.json()["may"]
+
+        # an unsafe request with the cookie but without the CSRF token is refused
+        assert_problem(await client.post("/api/v1/auth/logout"), 403)
+        assert_problem(await client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": "forged"}), 403)
+        out = await client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
+        assert out.status_code == 200, out.text
+        # the old cookie no longer works, even when replayed
+        client.cookies.set("forewarn_session", answer.cookies["forewarn_session"])
+        assert_problem(await client.get("/api/v1/auth/session"), 401)
+
+    run(plain_http(fleet), scenario)
+
+
+def test_the_session_cookie_is_secure_by_default(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        answer = await client.post("/api/v1/auth/login", json={"name": "city", "password": PASSWORD})
+        assert answer.status_code == 200
+        assert "secure" in answer.headers["set-cookie"].lower()
+
+    run(fleet.settings, scenario)
+
+
+def test_failed_logins_are_rate_limited_and_say_when_to_retry(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        for _ in range(5):
+            assert_problem(await client.post("/api/v1/auth/login", json={"name": "city", "password": "wrong"}), 401)
+        # even the right password now waits
+        locked = assert_problem(await client.post("/api/v1/auth/login", json={"name": "city", "password": PASSWORD}),
+                                429)
+        assert "try again in" in str(locked["detail"])
+        assert_problem(await client.post("/api/v1/auth/login", json={"name": "nobody", "password": PASSWORD}), 401)
+        assert_problem(await client.post("/api/v1/auth/login", json=["not", "an", "object"]), 400)
+
+    run(fleet.settings, scenario)
+
+
+def test_a_password_change_ends_the_users_sessions(fleet: Fleet, tmp_path: Path) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        answer = await client.post("/api/v1/auth/login", json={"name": "gasco", "password": PASSWORD})
+        assert answer.status_code == 200
+        assert (await client.get("/api/v1/auth/session")).status_code == 200
+        store = SqliteStore(fleet.settings.db_path, Catalogue())
+        try:
+            set_password(store.db, "gasco", "another long password", actor="test", origin="test")
+        finally:
+            store.close()
+        assert_problem(await client.get("/api/v1/auth/session"), 401)
+
+    run(plain_http(fleet), scenario)
