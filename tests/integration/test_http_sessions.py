@@ -6,15 +6,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import pytest
 
 from forewarn.access.users import set_password
 from forewarn.app import Platform
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.store.sqlite import SqliteStore
-from tests.integration.test_http_api import PASSWORD, Fleet, assert_problem, fleet, run  # noqa: F401
+from tests.integration.api import PASSWORD, Fleet, assert_problem, run
 
-HECHI_POINT_SQL = "SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.mn = ?"
+pytestmark = pytest.mark.integration
 
 
 def plain_http(fleet: Fleet) -> Settings:
