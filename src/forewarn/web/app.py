@@ -13,9 +13,11 @@ from forewarn import __version__
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import problem_handler
 from forewarn.web.routes_auth import login, logout, session_info
+from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
 from forewarn.web.routes_openapi import openapi_json
+from forewarn.web.routes_registry import REGISTRY_ROUTES
 from forewarn.web.routes_series import point_series
 
 __all__ = ["create_app"]
@@ -26,14 +28,16 @@ def create_app(ctx: ApiContext) -> Litestar:
 
     The OpenAPI 3 document is at ``/api/v1/openapi.json``. Litestar's interactive docs
     (Swagger, Scalar, ReDoc ...) load their scripts from public CDNs, which a regulator's
-    intranet may not reach, so only the JSON is served.
+    intranet may not reach: Swagger UI is served from the platform itself at ``/api/v1/docs``
+    (see routes_docs).
     """
 
     def provide_ctx() -> ApiContext:
         return ctx
 
     return Litestar(
-        route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info],
+        route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info,
+                        docs_page, docs_asset, *REGISTRY_ROUTES],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
         openapi_config=OpenAPIConfig(
