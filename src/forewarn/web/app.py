@@ -17,7 +17,6 @@ from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
 from forewarn.web.routes_openapi import openapi_json
-from forewarn.web.routes_registry import REGISTRY_ROUTES
 from forewarn.web.routes_series import point_series
 
 __all__ = ["create_app"]
@@ -37,7 +36,7 @@ def create_app(ctx: ApiContext) -> Litestar:
 
     return Litestar(
         route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info,
-                        docs_page, docs_asset, *REGISTRY_ROUTES],
+                        docs_page, docs_asset],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
         openapi_config=OpenAPIConfig(
