@@ -25,6 +25,10 @@ class Action(StrEnum):
     HANDLE_ALARMS = "handle_alarms"      # acknowledge, dispatch, resolve, close, silence
     RECORD_CHECKS = "record_checks"      # record an on-site check (findings, measures, attachments)
     MANAGE_USERS = "manage_users"        # add users, reset passwords, disable, issue tokens
+    #: list unknown devices (quarantine), claim them to a site, discard their packets. Only a city
+    #: administrator: an unregistered MN belongs to no site and so to no region, so no district
+    #: can be shown to own it; its packets (raw text, peer address) may come from anywhere.
+    CLAIM_DEVICES = "claim_devices"
 
 
 _A = Action

@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from forewarn import __version__
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import problem_handler
+from forewarn.web.routes_alarms import ALARM_ROUTES
 from forewarn.web.routes_auth import login, logout, session_info
 from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
@@ -36,7 +37,7 @@ def create_app(ctx: ApiContext) -> Litestar:
 
     return Litestar(
         route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info,
-                        docs_page, docs_asset],
+                        docs_page, docs_asset, *ALARM_ROUTES],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
         openapi_config=OpenAPIConfig(
