@@ -16,6 +16,8 @@ from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
+from forewarn.live.feed import LiveFeed
+from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.store.base import DeviceInfo
@@ -56,6 +58,9 @@ class Platform:
         self.hj212: Hj212Server | None = None
         self.alarms: AlarmService | None = None
         self.http: HttpServer | None = None
+        #: the live stream (served with the HTTP API)
+        self.live: Hub | None = None
+        self.live_feed: LiveFeed | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -85,8 +90,15 @@ class Platform:
         if self.serve_http:
             hj212 = self.hj212
             alarms = self.alarms
+            self.live = Hub()
+            self.live_feed = LiveFeed(self.live, self.read_store, s.tz, last_seen=self.pipeline.last_seen,
+                                      now_ms=self.pipeline.now_ms, offline_after_intervals=s.offline_after_intervals)
+            self.live_feed.start()
+            self.pipeline.on_committed.append(self.live_feed.on_committed)
+            self.pipeline.on_registry_change.append(self.live_feed.reload_devices)
+            self._tasks.append(asyncio.create_task(self.live_feed.run()))
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
-                                 recorder=lambda: alarms.recorder if alarms is not None else None)
+                                 recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live)
             self.http = HttpServer(create_app(context))
             await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
@@ -114,6 +126,8 @@ class Platform:
         """Stop accepting, store everything already received, close the database."""
         for task in self._tasks:
             task.cancel()
+        if self.live is not None:
+            self.live.close("the platform is stopping")  # open streams end, so the HTTP server can stop
         if self.http is not None:
             await self.http.close()  # requests in flight get their answers (their batches are committed)
         if self.hj212 is not None:

@@ -55,6 +55,9 @@ class Pipeline:
         self.last_seen: dict[int, int] = store.last_seen()
         #: called with all registered devices after the registry changed
         self.on_registry_change: list[Callable[[dict[str, DeviceInfo]], None]] = []
+        #: called on the loop with each submitted batch once it is committed (never before, never
+        #: for a batch that could not be stored): the live stream shows only stored data
+        self.on_committed: list[Callable[[IngestBatch], None]] = []
         writer.dispatch = self._dispatch
 
     def now_ms(self) -> int:
@@ -79,12 +82,27 @@ class Pipeline:
                 log.exception("the rule engine failed on a batch; it is stored without judgement")
                 batch.rule_events.clear()
                 batch.rule_states.clear()
+        if self.on_committed:
+            on_stored = self._notify_committed(batch, on_stored)
         try:
             self.writer.submit(batch, on_stored)
         except WriterClosed as exc:
             self._log.warning("writer_closed", "not stored: %s", exc)
             if on_stored is not None:
                 on_stored(exc)
+
+    def _notify_committed(self, batch: IngestBatch, on_stored: WriteDone | None) -> WriteDone:
+        def done(error: BaseException | None) -> None:
+            if error is None:
+                for listener in self.on_committed:
+                    try:
+                        listener(batch)
+                    except Exception:  # a listener's bug must not cost the device its answer
+                        log.exception("a commit listener failed")
+            if on_stored is not None:
+                on_stored(error)
+
+        return done
 
     def reject(self, reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None:
         """Count and log a rejected packet; the count is stored with the next batch."""

@@ -9,6 +9,7 @@ from forewarn.access.ratelimit import LoginRateLimiter
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.config import Settings
 from forewarn.ingest.pipeline import Pipeline
+from forewarn.live.hub import LiveHub
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
 
@@ -34,3 +35,5 @@ class ApiContext:
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     #: the recorder that announces alarm handling steps to the notification outbox (None: rules off)
     recorder: Callable[[], AlarmRecorder | None] = lambda: None
+    #: the live stream's hub (None: no live stream in this process)
+    live: LiveHub | None = None

@@ -77,4 +77,8 @@ def metrics(ctx: NamedDependency[ApiContext]) -> Response[str]:
              [("", float(ctx.writer.queue_depth()))])
     t.metric("forewarn_notices_pending", "gauge", "alarm notices waiting to be delivered",
              [("", float(alarms.get("notices_pending", 0)))])
+    t.metric("forewarn_live_subscribers", "gauge", "open live stream subscriptions (WebSocket and SSE)",
+             [("", float(ctx.live.subscriber_count() if ctx.live is not None else 0))])
+    t.metric("forewarn_live_dropped_total", "counter", "live stream clients dropped for falling behind",
+             [("", float(ctx.live.dropped_total if ctx.live is not None else 0))])
     return Response("\n".join(t.lines) + "\n", media_type=_PROMETHEUS_TEXT)
