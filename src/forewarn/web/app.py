@@ -17,8 +17,8 @@ from forewarn.web.routes_auth import login, logout, session_info
 from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
-from forewarn.web.routes_live import live_sse, live_ws
 from forewarn.web.routes_openapi import openapi_json
+from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_series import point_series
 
 __all__ = ["create_app"]
@@ -38,7 +38,8 @@ def create_app(ctx: ApiContext) -> Litestar:
 
     return Litestar(
         route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info,
-                        docs_page, docs_asset, *ALARM_ROUTES, live_ws, live_sse],
+                        docs_page, docs_asset, *ALARM_ROUTES,
+                        *QUARANTINE_ROUTES],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
         openapi_config=OpenAPIConfig(

@@ -1,0 +1,214 @@
+"""Unknown devices over HTTP: list the quarantine, read an MN's packets, claim it to a site, discard junk.
+
+A packet from an MN the registry does not know is kept in quarantine (and answered, so the
+device does not resend it). Claiming the MN registers it at a site and judges its quarantined
+packets exactly as live ones: :func:`forewarn.ingest.claim.claim_quarantined`, the path of
+``forewarn registry import`` and of a running server that notices a registry change.
+
+Only a city administrator (``claim_devices``) may use these endpoints: an unknown MN belongs
+to no site, so no district or enterprise can be shown to own it (see
+:class:`forewarn.access.roles.Action`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated, Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from forewarn.access import audit
+from forewarn.access.roles import Action
+from forewarn.alarms.api_queries import site_in_scope
+from forewarn.ingest.claim import OfflinePort, claim_quarantined
+from forewarn.protocols.hj212.codec import Quirk
+from forewarn.protocols.hj212.handler import Hj212Handler
+from forewarn.store.sqlite import SqliteStore
+from forewarn.times import iso
+from forewarn.web.auth import BEARER, require_user
+from forewarn.web.context import ApiContext
+from forewarn.web.fields import read_object
+from forewarn.web.problems import ApiProblem
+from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.writes import on_writer, write
+
+__all__ = ["QUARANTINE_ROUTES", "claim_device", "discard_quarantine", "quarantine_list", "quarantine_packets"]
+
+_LIST_COLUMNS = ("mn", "first_seen", "last_seen", "packets", "last_peer", "refused", "registered")
+_PACKET_COLUMNS = ("id", "received", "peer", "refused", "raw")
+#: as in a registry sheet: characters that would break an HJ 212 segment (MN=...;PW=...;)
+_BAD_ID_CHARS = frozenset(";,&=\r\n")
+_QUIRKS = frozenset(q.value for q in Quirk)
+
+
+def _not_found(mn: str) -> ApiProblem:
+    return ApiProblem(404, f"no quarantined packets of MN {mn} (see GET /api/v1/quarantine)",
+                      title="Nothing in quarantine", mn=mn)
+
+
+@get("/api/v1/quarantine", tags=["quarantine"], summary="Unknown devices: MNs with packets in quarantine",
+     security=BEARER, sync_to_thread=False)
+def quarantine_list(
+    request: Request[Any, Any, Any],
+    ctx: NamedDependency[ApiContext],
+    limit: Annotated[int, QueryParameter(description="page size (1 to 1000)")] = DEFAULT_LIMIT,
+    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
+    format_: Annotated[str, QueryParameter(name="format", description="json or csv (or Accept: text/csv)")] = "",
+) -> Response[Any]:
+    """Each MN with packets in quarantine, the most recently heard first: first and last seen,
+    how many packets, the address it last sent from, and why its packets are still refused
+    (``refused``, set once the MN is registered but its packets do not pass: wrong password,
+    a quirk it is not allowed). ``registered`` is true for such MNs. City administrators only."""
+    require_user(request, ctx, Action.CLAIM_DEVICES)
+    page = check_page(limit, offset)
+    tz = ctx.settings.tz
+    db = ctx.store.db
+    rows = db.execute(
+        "SELECT q.mn, MIN(q.received_ms), MAX(q.received_ms), COUNT(*), "
+        "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1), MAX(q.refused), "
+        "EXISTS (SELECT 1 FROM devices d WHERE d.mn = q.mn) "
+        "FROM quarantine q GROUP BY q.mn ORDER BY MAX(q.received_ms) DESC, q.mn LIMIT ? OFFSET ?", page,
+    ).fetchall()
+    total = int(db.execute("SELECT COUNT(DISTINCT mn) FROM quarantine").fetchone()[0])
+    items = [{"mn": mn, "first_seen": iso(first, tz), "last_seen": iso(last, tz), "packets": n, "last_peer": peer,
+              "refused": refused or None, "registered": bool(known)}
+             for mn, first, last, n, peer, refused, known in rows]
+    return table_response(request, items, total, page, format_, columns=_LIST_COLUMNS, name="quarantine")
+
+
+@get("/api/v1/quarantine/{mn:str}", tags=["quarantine"], summary="An unknown MN's quarantined packets",
+     security=BEARER, sync_to_thread=False)
+def quarantine_packets(
+    mn: FromPath[str],
+    request: Request[Any, Any, Any],
+    ctx: NamedDependency[ApiContext],
+    limit: Annotated[int, QueryParameter(description="page size (1 to 1000)")] = DEFAULT_LIMIT,
+    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
+    format_: Annotated[str, QueryParameter(name="format", description="json or csv (or Accept: text/csv)")] = "",
+) -> Response[Any]:
+    """The MN's packets, oldest first: ``raw`` is the frame as received, decoded as UTF-8 (bytes
+    that are not UTF-8 show as U+FFFD), so you can see what the device is before claiming it."""
+    require_user(request, ctx, Action.CLAIM_DEVICES)
+    page = check_page(limit, offset)
+    tz = ctx.settings.tz
+    db = ctx.store.db
+    total = int(db.execute("SELECT COUNT(*) FROM quarantine WHERE mn = ?", (mn,)).fetchone()[0])
+    if total == 0:
+        raise _not_found(mn)
+    rows = db.execute("SELECT id, received_ms, peer, refused, raw FROM quarantine WHERE mn = ? ORDER BY id "
+                      "LIMIT ? OFFSET ?", (mn, *page)).fetchall()
+    items = [{"id": i, "received": iso(ms, tz), "peer": peer, "refused": refused or None,
+              "raw": bytes(raw).decode("utf-8", "replace")} for i, ms, peer, refused, raw in rows]
+    return table_response(request, items, total, page, format_, columns=_PACKET_COLUMNS, name=f"quarantine-{mn}")
+
+
+def _claim_fields(body: dict[str, Any]) -> tuple[int, str, int, str, str]:
+    """(site_id, password, interval_s, leniency, device_kind) of a claim body, checked as a registry sheet is."""
+    site_id = body.get("site_id")
+    if isinstance(site_id, bool) or not isinstance(site_id, int):
+        raise ApiProblem(400, 'send {"site_id": N}: the id of the site the device belongs to')
+    password = body.get("password", "")
+    if not isinstance(password, str) or len(password) > 64 or set(password) & _BAD_ID_CHARS:
+        raise ApiProblem(400, '"password" must be text of at most 64 characters without ; , & =')
+    interval = body.get("interval_s", 60)
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 0 < interval <= 86_400:
+        raise ApiProblem(400, '"interval_s" must be whole seconds between 1 and 86400 (how often it reports)')
+    lenient = body.get("leniency", "")
+    if not isinstance(lenient, str):
+        raise ApiProblem(400, '"leniency" must be text: quirk names separated by |')
+    quirks = [q.strip() for q in lenient.replace(",", "|").split("|") if q.strip()]
+    bad = [q for q in quirks if q not in _QUIRKS]
+    if bad:
+        raise ApiProblem(400, f"leniency {'|'.join(bad)} unknown (known: {', '.join(sorted(_QUIRKS))})")
+    kind = body.get("device_kind", "")
+    if not isinstance(kind, str) or len(kind) > 100:
+        raise ApiProblem(400, '"device_kind" must be text of at most 100 characters')
+    return site_id, password, interval, "|".join(quirks), kind.strip()
+
+
+@post("/api/v1/quarantine/{mn:str}/claim", tags=["quarantine"], summary="Register an unknown MN at a site",
+      security=BEARER, status_code=200)
+async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
+                       ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+    """Body: ``{"site_id": N, "password": "...", "interval_s": 60, "leniency": "...", "device_kind": ""}``
+    (only ``site_id`` is needed; ``password`` is the device's HJ 212 PW, empty: not checked).
+
+    Registers the device and stores its quarantined packets as readings, judged exactly as live
+    packets (the device is never asked to resend). Answers the new ``device`` and ``claim``:
+    ``stored`` packets and those still ``refused`` with their reasons (e.g. a wrong password:
+    they stay in quarantine until the registry is corrected). Audited. City administrators only."""
+    user = require_user(request, ctx, Action.CLAIM_DEVICES)
+    body = await read_object(request, ("site_id", "password", "interval_s", "leniency", "device_kind"))
+    site_id, password, interval, leniency, kind = _claim_fields(body)
+    if not mn or len(mn) > 64 or set(mn) & _BAD_ID_CHARS:
+        raise ApiProblem(400, f"MN {mn!r} is not a valid HJ 212 MN (at most 64 characters, no ; , & =)")
+    tz = ctx.settings.tz
+    handler = Hj212Handler(OfflinePort(lambda: ctx.pipeline.now_ms() / 1000), tz,
+                           future_tolerance_s=ctx.settings.future_tolerance_s)
+
+    def register(db: sqlite3.Connection) -> dict[str, Any]:
+        site = site_in_scope(db, user.scope, site_id)
+        if site is None:
+            raise ApiProblem(404, f"no site {site_id} in your scope (see the registry's sites)", title="Unknown site")
+        known = db.execute("SELECT s.name FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?",
+                           (mn,)).fetchone()
+        if known is not None:
+            raise ApiProblem(409, f"MN {mn} is already registered (site {known[0]}); if its packets are still "
+                                  "refused, correct its password or leniency in the registry", title="Registered")
+        if db.execute("SELECT 1 FROM quarantine WHERE mn = ? LIMIT 1", (mn,)).fetchone() is None:
+            raise _not_found(mn)
+        now = ctx.pipeline.now_ms()
+        cur = db.execute(
+            "INSERT INTO devices (mn, site_id, protocol, password, interval_s, leniency, device_kind, registered_ms) "
+            "VALUES (?, ?, 'hj212', ?, ?, ?, ?, ?)", (mn, site_id, password, interval, leniency, kind, now))
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'")
+        device = {"id": int(cur.lastrowid or 0), "mn": mn, "site_id": site_id, "site": site["name"],
+                  "enterprise": site["enterprise"], "region_code": site["region_code"], "protocol": "hj212",
+                  "interval_s": interval, "leniency": leniency, "device_kind": kind,
+                  "password_set": bool(password), "registered": iso(now, tz)}
+        audit.record(db, user.name, "device.claim", "device", mn, None, device, "api", at_ms=now)
+        return device
+
+    def claim(store: SqliteStore) -> dict[str, Any]:
+        box: list[dict[str, Any]] = []
+        store.run_in_transaction(lambda db: box.append(register(db)))
+        # a second transaction, as a registry import does: the device is registered even if the
+        # claim fails, and the running server's registry watcher then claims again
+        counts = claim_quarantined(store, handler, {mn: store.device_infos()[mn]})
+        reasons = {str(reason): int(n) for reason, n in store.db.execute(
+            "SELECT COALESCE(refused, ''), COUNT(*) FROM quarantine WHERE mn = ? GROUP BY 1", (mn,))}
+        return {"device": box[0], "claim": {"stored": counts.claimed, "refused": counts.refused,
+                                             "reasons": reasons}}
+
+    out = await on_writer(ctx, claim)
+    # the live path learns the device now rather than at the next registry poll
+    ctx.pipeline.reload_registry_if_changed()
+    return out
+
+
+@delete("/api/v1/quarantine/{mn:str}", tags=["quarantine"], summary="Discard an MN's quarantined packets",
+        security=BEARER, status_code=200)
+async def discard_quarantine(mn: FromPath[str], request: Request[Any, Any, Any],
+                             ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+    """For junk (a test rig, a mistyped MN): its packets are deleted, counted in the audit log.
+    A device that keeps sending fills the quarantine again. City administrators only."""
+    user = require_user(request, ctx, Action.CLAIM_DEVICES)
+
+    def work(db: sqlite3.Connection) -> dict[str, Any]:
+        first, last, count = db.execute(
+            "SELECT MIN(received_ms), MAX(received_ms), COUNT(*) FROM quarantine WHERE mn = ?", (mn,)).fetchone()
+        if not count:
+            raise _not_found(mn)
+        db.execute("DELETE FROM quarantine WHERE mn = ?", (mn,))
+        tz = ctx.settings.tz
+        before = {"packets": count, "first_seen": iso(first, tz), "last_seen": iso(last, tz)}
+        audit.record(db, user.name, "quarantine.discard", "quarantine", mn, before, {"packets": 0}, "api")
+        return {"mn": mn, "discarded": count}
+
+    return await write(ctx, work)
+
+
+#: every handler of this module, for the app's route list
+QUARANTINE_ROUTES = [quarantine_list, quarantine_packets, claim_device, discard_quarantine]
