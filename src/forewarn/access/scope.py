@@ -116,6 +116,47 @@ class Scope:
             return f"({site_alias}.enterprise_id = ?)", [self.enterprise_id]
         return "1 = 0", []  # devices, and anything new until it is given a rule
 
+    def regions_clause(self, alias: str = "r") -> tuple[str, list[object]]:
+        """An SQL boolean over ``alias`` (a row of ``regions``) true for the regions in scope:
+        a district's own region and those under it; an enterprise user's, the regions of its sites."""
+        if not _ALIAS.match(alias):
+            raise ValueError(f"not an SQL alias: {alias!r}")
+        role = self.role
+        if role is Role.CITY_ADMIN or (role is Role.AUDITOR and self.region_prefix is None):
+            return "1 = 1", []
+        if role in (Role.DISTRICT_ADMIN, Role.AUDITOR):
+            prefix = self.region_prefix or ""
+            return f"(substr({alias}.code, 1, ?) = ?)", [len(prefix), prefix]
+        if role is Role.ENTERPRISE_USER:
+            return f"({alias}.code IN (SELECT region_code FROM sites WHERE enterprise_id = ?))", [self.enterprise_id]
+        return "1 = 0", []
+
+    def enterprises_clause(self, alias: str = "e") -> tuple[str, list[object]]:
+        """An SQL boolean over ``alias`` (a row of ``enterprises``) true for the enterprises in
+        scope: registered in the district, or with a site in it; an enterprise user's own."""
+        if not _ALIAS.match(alias):
+            raise ValueError(f"not an SQL alias: {alias!r}")
+        role = self.role
+        if role is Role.CITY_ADMIN or (role is Role.AUDITOR and self.region_prefix is None):
+            return "1 = 1", []
+        if role in (Role.DISTRICT_ADMIN, Role.AUDITOR):
+            prefix = self.region_prefix or ""
+            return (f"(substr(COALESCE({alias}.region_code, ''), 1, ?) = ? OR {alias}.id IN "
+                    "(SELECT enterprise_id FROM sites WHERE substr(region_code, 1, ?) = ?))",
+                    [len(prefix), prefix, len(prefix), prefix])
+        if role is Role.ENTERPRISE_USER:
+            return f"({alias}.id = ?)", [self.enterprise_id]
+        return "1 = 0", []
+
+    def allows_region(self, code: str | None) -> bool:
+        """Whether a region (and so an enterprise or site registered in it) is this user's to
+        change: everything for a city administrator, the region and those under it for a district's."""
+        if self.role is Role.CITY_ADMIN:
+            return True
+        if self.role is Role.DISTRICT_ADMIN:
+            return code is not None and self.region_prefix is not None and code.startswith(self.region_prefix)
+        return False
+
     def allows_site(self, region_code: str | None, enterprise_id: int | None) -> bool:
         """Whether a site in ``region_code`` of ``enterprise_id`` is in scope (as :meth:`sites_clause`)."""
         role = self.role
@@ -131,9 +172,12 @@ class Scope:
 
 
 def scoped(
-    sql: str, scope: Scope, params: Sequence[object] = (), *, site_alias: str = "s"
+    sql: str, scope: Scope, params: Sequence[object] = (), *, site_alias: str = "s", over: str = "sites"
 ) -> ScopedQuery:
     """``sql`` with its one ``{scope}`` replaced by ``scope``'s clause over ``site_alias``.
+
+    ``over`` says what ``site_alias`` is a row of: ``sites`` (the default), ``regions`` or
+    ``enterprises`` (see :meth:`Scope.regions_clause`, :meth:`Scope.enterprises_clause`).
 
     ``params`` are the query's own ``?`` parameters in order; the clause's parameters are put
     where ``{scope}`` stands among them. SQL without exactly one ``{scope}`` is refused.
@@ -144,7 +188,14 @@ def scoped(
             f"a scoped query needs exactly one {PLACEHOLDER} in its WHERE clause (found {count}): {sql[:80]!r}"
         )
     before, after = sql.split(PLACEHOLDER)
-    clause, clause_params = scope.sites_clause(site_alias)
+    if over == "sites":
+        clause, clause_params = scope.sites_clause(site_alias)
+    elif over == "regions":
+        clause, clause_params = scope.regions_clause(site_alias)
+    elif over == "enterprises":
+        clause, clause_params = scope.enterprises_clause(site_alias)
+    else:
+        raise ValueError(f"scoped over {over!r}: use sites, regions or enterprises")
     at = _placeholders(before)
     total = at + _placeholders(after)
     if total != len(params):

@@ -21,11 +21,15 @@ from forewarn.protocols.hj212.codec import Quirk
 from forewarn.store.base import DeviceRow, PointRow, RegionRow
 
 __all__ = [
+    "BAD_ID_CHARS",
     "DEVICE_COLUMNS",
+    "PROTOCOLS",
+    "QUIRKS",
     "POINT_COLUMNS",
     "REGION_COLUMNS",
     "RegistryFileError",
     "RegistrySheets",
+    "division_code_problem",
     "read_registry_files",
     "write_devices_csv",
     "write_regions_csv",
@@ -46,8 +50,8 @@ POINT_OPTIONAL = ("name", "quantity", "unit", "lower", "upper", "role")
 POINT_COLUMNS = POINT_REQUIRED + POINT_OPTIONAL
 REGION_COLUMNS = ("region_code", "region_name", "parent_region_code")
 PROTOCOLS = ("hj212",)
-_QUIRKS = {q.value for q in Quirk}
-_BAD_ID_CHARS = set(";,&=\r\n")
+QUIRKS = {q.value for q in Quirk}
+BAD_ID_CHARS = set(";,&=\r\n")
 
 
 class RegistryFileError(Exception):
@@ -184,7 +188,7 @@ def _records(
         yield f"{where} row {number}", record
 
 
-def _division_code(code: str) -> str | None:
+def division_code_problem(code: str) -> str | None:
     if code.isascii() and code.isdigit() and len(code) in (6, 9, 12):
         return None
     return f"region_code {code!r} is not an administrative division code (6 digits)"
@@ -197,7 +201,7 @@ def _regions(
         errors = [f"{c} is empty" for c in REGION_COLUMNS[:2] if not r.get(c)]
         for column in ("region_code", "parent_region_code"):
             code = r.get(column, "")
-            problem = _division_code(code) if code else None
+            problem = division_code_problem(code) if code else None
             if problem:
                 errors.append(problem.replace("region_code", column, 1))
         if errors:
@@ -216,7 +220,7 @@ def _devices(
             if not r.get(column):
                 errors.append(f"{column} is empty")
         code = r.get("region_code", "")
-        code_problem = _division_code(code) if code else None
+        code_problem = division_code_problem(code) if code else None
         if code_problem:
             errors.append(code_problem)
         site_type = catalogue.site_type_id(r.get("site_type", ""))
@@ -232,10 +236,10 @@ def _devices(
             elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 errors.append(f"longitude {lon} / latitude {lat} out of range")
         mn = r.get("mn", "")
-        if mn and (len(mn) > 64 or set(mn) & _BAD_ID_CHARS):
+        if mn and (len(mn) > 64 or set(mn) & BAD_ID_CHARS):
             errors.append(f"mn {mn!r} is not a valid HJ 212 MN (at most 64 characters, no ; , & =)")
         password = r.get("password", "")
-        if len(password) > 64 or set(password) & _BAD_ID_CHARS:
+        if len(password) > 64 or set(password) & BAD_ID_CHARS:
             errors.append("password may not hold ; , & = or exceed 64 characters")
         protocol = r.get("protocol") or "hj212"
         if protocol not in PROTOCOLS:
@@ -244,9 +248,9 @@ def _devices(
         if not (interval.isascii() and interval.isdigit()) or int(interval) <= 0:
             errors.append(f"interval_s {interval!r} must be a whole number of seconds > 0")
         leniency = [q.strip() for q in (r.get("leniency") or "").replace(",", "|").split("|") if q.strip()]
-        bad = [q for q in leniency if q not in _QUIRKS]
+        bad = [q for q in leniency if q not in QUIRKS]
         if bad:
-            errors.append(f"leniency {'|'.join(bad)} unknown (known: {', '.join(sorted(_QUIRKS))})")
+            errors.append(f"leniency {'|'.join(bad)} unknown (known: {', '.join(sorted(QUIRKS))})")
         if errors:
             problems.extend(f"{at}: {e}" for e in errors)
             continue

@@ -81,12 +81,14 @@ class SqliteStore:
     # ---------------------------------------------------------------- registry
 
     def apply_registry(
-        self, devices: list[DeviceRow], points: list[PointRow], regions: list[RegionRow] | None = None
+        self, devices: list[DeviceRow], points: list[PointRow], regions: list[RegionRow] | None = None,
+        *, before_commit: Callable[[sqlite3.Connection, ImportResult], None] | None = None,
     ) -> ImportResult:
         """Insert or update regions, enterprises, sites, devices and points in one transaction.
 
         Keys are natural: region code, enterprise name, (enterprise, site name), device MN,
         (MN, code, sub-field). Re-importing the same file changes nothing and duplicates nothing.
+        ``before_commit`` runs last inside the transaction (the API's audit entry, its checks).
         """
         result = ImportResult()
         now = _now_ms()
@@ -167,6 +169,8 @@ class SqliteStore:
             db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'"
             )
+            if before_commit is not None:
+                before_commit(db, result)
         self._points.clear()
         return result
 

@@ -17,8 +17,12 @@ from forewarn.web.routes_auth import login, logout, session_info
 from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
+from forewarn.web.routes_latest import region_latest, site_latest
+from forewarn.web.routes_live import live_sse, live_ws
 from forewarn.web.routes_openapi import openapi_json
 from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
+from forewarn.web.routes_registry import REGISTRY_ROUTES
+from forewarn.web.routes_registry_import import import_registry, issue_token, revoke_tokens
 from forewarn.web.routes_series import point_series
 
 __all__ = ["create_app"]
@@ -37,9 +41,15 @@ def create_app(ctx: ApiContext) -> Litestar:
         return ctx
 
     return Litestar(
-        route_handlers=[health, metrics, telemetry, ingest, point_series, openapi_json, login, logout, session_info,
-                        docs_page, docs_asset, *ALARM_ROUTES,
-                        *QUARANTINE_ROUTES],
+        route_handlers=[
+            health, metrics, openapi_json, docs_page, docs_asset,
+            telemetry, ingest,
+            login, logout, session_info,
+            *ALARM_ROUTES, *QUARANTINE_ROUTES,
+            point_series, site_latest, region_latest,
+            *REGISTRY_ROUTES, import_registry, issue_token, revoke_tokens,
+            live_ws, live_sse,
+        ],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},
         openapi_config=OpenAPIConfig(
@@ -49,6 +59,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             # Litestar's own schema router, out of the way (see routes_openapi)
             path="/api/v1/_schema",
             render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+            use_handler_docstrings=True,  # what each endpoint does, in the docs page too
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer",

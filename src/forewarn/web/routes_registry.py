@@ -1,0 +1,234 @@
+"""The registry over HTTP: regions, enterprises, sites, devices and points.
+
+For each: a list (filters, pages, JSON or CSV), one by its key, create (POST), change (PATCH)
+and retire (DELETE: the status becomes ``retired``; history stays). Reading needs a reading
+role and shows only what is in the user's scope; writing needs ``write_registry`` and a
+region in the user's reach. Everything is checked and written by :mod:`forewarn.registry.edit`
+on the single writer thread, audited with before and after.
+
+This module does not use ``from __future__ import annotations``: the handlers are built by
+:func:`_entity_routes` for each entity, and their path parameter's type (a region's code is
+text, every other key a number) is evaluated when the handler is defined.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, QueryParameter
+
+from forewarn.access.roles import Action
+from forewarn.access.scope import Scope, region_prefix, scoped
+from forewarn.catalogue import Catalogue
+from forewarn.registry.edit import ENTITIES, EditError, Entity, create, get_one, retire, update
+from forewarn.web.auth import BEARER, require_user
+from forewarn.web.body import read_json
+from forewarn.web.context import ApiContext
+from forewarn.web.problems import ApiProblem
+from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.writes import write
+
+__all__ = ["REGISTRY_ROUTES"]
+
+_CATALOGUE = Catalogue()
+Limit = Annotated[int, QueryParameter(description="rows per page (1 to 1000)")]
+Offset = Annotated[int, QueryParameter(description="rows to skip")]
+Format = Annotated[str, QueryParameter(description="json (default) or csv")]
+Text = Annotated[str | None, QueryParameter()]
+
+_PLURAL = {"region": "regions", "enterprise": "enterprises", "site": "sites", "device": "devices", "point": "points"}
+
+
+def _problem(exc: EditError) -> ApiProblem:
+    return ApiProblem(exc.status, exc.message)
+
+
+def _key(entity: Entity, key: Any) -> Any:
+    if entity.key == "code":
+        return str(key)
+    if not 0 < int(key) < 2**63:
+        raise ApiProblem(404, f"no {entity.name} {key} in your scope")
+    return int(key)
+
+
+def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
+    """GET one, POST, PATCH and DELETE (retire) for one entity."""
+    base = f"/api/v1/{_PLURAL[entity.name]}"
+    item = f"{base}/{{key:{'str' if key_type is str else 'int'}}}"
+    tags = ["registry"]
+    name = entity.name
+
+    @get(item, tags=tags, summary=f"One {name}", security=BEARER, sync_to_thread=False, operation_id=f"get_{name}",
+         name=f"get_{name}",
+         description=f"The {name} as you may see it; one outside your scope is 404, as one that does not exist.")
+    def read_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
+                 ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+        user = require_user(request, ctx, Action.READ)
+        found = get_one(ctx.store.db, entity, _key(entity, key), user.scope)
+        if found is None:
+            raise ApiProblem(404, f"no {name} {key} in your scope")
+        return found
+
+    @post(base, tags=tags, summary=f"Create a {name}", security=BEARER, status_code=201,
+          operation_id=f"create_{name}", name=f"create_{name}",
+          description=f"Body: the {name}'s fields (see the answer of GET). Answers the new {name}. "
+                      "Every mistake is listed at once (400); one that exists already is 409.")
+    async def create_one(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+        user = require_user(request, ctx, Action.WRITE_REGISTRY)
+        body = await read_json(request)
+        try:
+            return await write(ctx, lambda db: create(db, entity, body, user.scope, _CATALOGUE, actor=user.name,
+                                                      origin="http"))
+        except EditError as exc:
+            raise _problem(exc) from None
+
+    @patch(item, tags=tags, summary=f"Change a {name}", security=BEARER, operation_id=f"update_{name}",
+           name=f"update_{name}",
+           description=f"Body: only the fields to change. You must reach the {name} before and after the change.")
+    async def update_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
+                         ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+        user = require_user(request, ctx, Action.WRITE_REGISTRY)
+        k = _key(entity, key)
+        body = await read_json(request)
+        try:
+            return await write(ctx, lambda db: update(db, entity, k, body, user.scope, _CATALOGUE, actor=user.name,
+                                                      origin="http"))
+        except EditError as exc:
+            raise _problem(exc) from None
+
+    @delete(item, tags=tags, summary=f"Retire a {name} (its history stays)", security=BEARER, status_code=200,
+            operation_id=f"retire_{name}", name=f"retire_{name}",
+            description=f"The {name}'s status becomes retired; its readings, alarms and audit history stay.")
+    async def retire_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
+                         ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+        user = require_user(request, ctx, Action.WRITE_REGISTRY)
+        k = _key(entity, key)
+        try:
+            return await write(ctx, lambda db: retire(db, entity, k, user.scope, _CATALOGUE, actor=user.name,
+                                                      origin="http"))
+        except EditError as exc:
+            raise _problem(exc) from None
+
+    return [read_one, create_one, update_one, retire_one]
+
+
+# ------------------------------------------------------------------ lists
+
+
+def _page(
+    request: Request[Any, Any, Any], ctx: ApiContext, scope: Scope, sql: str, filters: list[tuple[str, object]],
+    order: str, limit: int, offset: int, fmt: str, name: str, *, alias: str = "s", over: str = "sites",
+) -> Any:
+    """Run a scoped list query with its optional filters (``(clause, value)``), one page of it."""
+    page = check_page(limit, offset)
+    where = "".join(f" AND {clause}" for clause, _ in filters)
+    params = [value for _, value in filters]
+    query = scoped(sql + " WHERE {scope}" + where, scope, params, site_alias=alias, over=over)
+    total = int(ctx.store.db.execute(f"SELECT COUNT(*) FROM ({query.sql})", query.params).fetchone()[0])
+    cur = ctx.store.db.execute(f"{query.sql} ORDER BY {order} LIMIT ? OFFSET ?", [*query.params, *page])
+    columns = [c[0] for c in cur.description]
+    items = [dict(zip(columns, row, strict=True)) for row in cur]
+    return table_response(request, items, total, page, fmt, columns=columns, name=name)
+
+
+def _prefix_filter(column: str, code: str | None) -> list[tuple[str, object]]:
+    if not code:
+        return []
+    prefix = region_prefix(code)
+    return [(f"substr(COALESCE({column}, ''), 1, {len(prefix)}) = ?", prefix)]
+
+
+def _eq(column: str, value: object | None) -> list[tuple[str, object]]:
+    return [] if value is None or value == "" else [(f"{column} = ?", value)]
+
+
+@get("/api/v1/regions", tags=["registry"], summary="Regions", security=BEARER, sync_to_thread=False)
+def list_regions(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], parent: Text = None,
+                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+    """Regions (GB/T 2260 codes) in your scope: a district sees its own and those under it."""
+    user = require_user(request, ctx, Action.READ)
+    return _page(request, ctx, user.scope, "SELECT r.code, r.name, r.parent_code, r.status FROM regions r",
+                 _eq("r.parent_code", parent) + _eq("r.status", status), "r.code", limit, offset, format,
+                 "regions", alias="r", over="regions")
+
+
+@get("/api/v1/enterprises", tags=["registry"], summary="Enterprises", security=BEARER, sync_to_thread=False)
+def list_enterprises(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
+                     status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0,
+                     format: Format = "") -> Any:
+    """Enterprises registered in your region or with a site in it; an enterprise user sees their own."""
+    user = require_user(request, ctx, Action.READ)
+    return _page(request, ctx, user.scope,
+                 "SELECT e.id, e.name, e.region_code, e.status, "
+                 "(SELECT COUNT(*) FROM sites x WHERE x.enterprise_id = e.id) AS sites FROM enterprises e",
+                 _prefix_filter("e.region_code", region) + _eq("e.status", status), "e.id", limit, offset, format,
+                 "enterprises", alias="e", over="enterprises")
+
+
+_SITES_SQL = (
+    "SELECT s.id, s.enterprise_id, e.name AS enterprise, s.name, s.site_type, s.region_code, "
+    "r.name AS region_name, s.longitude, s.latitude, s.status, "
+    "(SELECT COUNT(*) FROM devices x WHERE x.site_id = s.id) AS devices FROM sites s "
+    "JOIN enterprises e ON e.id = s.enterprise_id LEFT JOIN regions r ON r.code = s.region_code"
+)
+
+
+@get("/api/v1/sites", tags=["registry"], summary="Sites", security=BEARER, sync_to_thread=False)
+def list_sites(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
+               enterprise_id: Annotated[int | None, QueryParameter()] = None, site_type: Text = None,
+               status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+    """Sites in your scope with their position (for the map), type, enterprise and region."""
+    user = require_user(request, ctx, Action.READ)
+    filters = (_prefix_filter("s.region_code", region) + _eq("s.enterprise_id", enterprise_id)
+               + _eq("s.site_type", site_type) + _eq("s.status", status))
+    return _page(request, ctx, user.scope, _SITES_SQL, filters, "s.id", limit, offset, format, "sites")
+
+
+@get("/api/v1/devices", tags=["registry"], summary="Devices", security=BEARER, sync_to_thread=False)
+def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
+                 site_id: Annotated[int | None, QueryParameter()] = None, region: Text = None, mn: Text = None,
+                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+    """Devices in your scope, with when each was last heard and whether it is online now."""
+    user = require_user(request, ctx, Action.READ)
+    now = ctx.pipeline.now_ms()
+    window = ctx.settings.offline_after_intervals * 1000
+    sql = (
+        "SELECT d.id, d.mn, d.site_id, s.name AS site, e.name AS enterprise, s.region_code, d.protocol, "
+        "d.interval_s, d.leniency, d.device_kind, d.status, d.registered_ms, a.last_ms AS last_seen_ms, "
+        f"(a.last_ms IS NOT NULL AND a.last_ms >= {int(now)} - d.interval_s * {float(window)}) AS online "
+        "FROM devices d JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
+        "LEFT JOIN device_activity a ON a.device_id = d.id"
+    )
+    filters = (_eq("d.site_id", site_id) + _prefix_filter("s.region_code", region) + _eq("d.mn", mn)
+               + _eq("d.status", status))
+    return _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format, "devices")
+
+
+@get("/api/v1/points", tags=["registry"], summary="Points", security=BEARER, sync_to_thread=False)
+def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
+                device_id: Annotated[int | None, QueryParameter()] = None,
+                site_id: Annotated[int | None, QueryParameter()] = None, mn: Text = None,
+                discovered: Annotated[bool | None, QueryParameter()] = None, status: Text = None,
+                limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+    """Points (what a device's code and sub-field measure) in your scope; ``discovered``: created from data."""
+    user = require_user(request, ctx, Action.READ)
+    sql = (
+        "SELECT p.id, p.device_id, d.mn, d.site_id, p.code, p.field, p.name, p.quantity, p.unit, p.lower, p.upper, "
+        "p.role, p.discovered, p.status FROM points p JOIN devices d ON d.id = p.device_id "
+        "JOIN sites s ON s.id = d.site_id"
+    )
+    filters = (_eq("p.device_id", device_id) + _eq("d.site_id", site_id) + _eq("d.mn", mn)
+               + _eq("p.discovered", None if discovered is None else int(discovered)) + _eq("p.status", status))
+    return _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format, "points")
+
+
+REGISTRY_ROUTES: list[Callable[..., Any] | HTTPRouteHandler] = [
+    list_regions, list_enterprises, list_sites, list_devices, list_points,
+    *_entity_routes(ENTITIES["region"], str),
+    *_entity_routes(ENTITIES["enterprise"], int),
+    *_entity_routes(ENTITIES["site"], int),
+    *_entity_routes(ENTITIES["device"], int),
+    *_entity_routes(ENTITIES["point"], int),
+]

@@ -1,0 +1,149 @@
+"""Bulk registry import over HTTP (the same sheets as ``forewarn registry import``) and device tokens.
+
+``POST /api/v1/registry/import`` takes one CSV (UTF-8 or GBK) or XLSX file as the body; its
+rows are checked exactly as the command checks them, every mistake listed at once, and a
+district administrator's file may only hold rows of their own region. The import is one
+transaction on the writer thread, audited with its counts; a running pipeline notices the
+new registry version and claims any quarantined packets of the devices it registers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, delete, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from forewarn.access import audit
+from forewarn.access.roles import Action
+from forewarn.access.scope import Scope, scoped
+from forewarn.access.users import issue_device_token, revoke_device_tokens
+from forewarn.catalogue import Catalogue
+from forewarn.registry.files import RegistryFileError, RegistrySheets, read_registry_files
+from forewarn.store.base import ImportResult
+from forewarn.store.sqlite import SqliteStore
+from forewarn.web.auth import BEARER, require_user
+from forewarn.web.body import read_body
+from forewarn.web.context import ApiContext
+from forewarn.web.problems import ApiProblem
+from forewarn.web.writes import on_writer, write
+
+__all__ = ["import_registry", "issue_token", "revoke_tokens"]
+
+MAX_IMPORT_BYTES = 20_000_000
+_SUFFIX = {
+    "text/csv": ".csv",
+    "application/csv": ".csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
+
+
+def _out_of_reach(sheets: RegistrySheets, scope: Scope, db: sqlite3.Connection) -> list[str]:
+    """Rows a district administrator may not import: regions, sites or points outside their region."""
+    problems = [f"region {r.code}: outside your region" for r in sheets.regions if not scope.allows_region(r.code)]
+    problems += [f"device {d.mn}: region {d.region_code} is outside yours" for d in sheets.devices
+                 if not scope.allows_region(d.region_code)]
+    in_file = {d.mn for d in sheets.devices}
+    for p in sheets.points:
+        if p.mn in in_file:
+            continue
+        row = db.execute(
+            "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?", (p.mn,)
+        ).fetchone()
+        if row is None:
+            problems.append(f"point {p.mn} {p.code}-{p.field}: device {p.mn} is neither registered nor in this file")
+        elif not scope.allows_region(row[0]):
+            problems.append(f"point {p.mn} {p.code}-{p.field}: the device is outside your region")
+    # an MN registered elsewhere may not be moved into this district by re-importing it
+    for d in sheets.devices:
+        row = db.execute(
+            "SELECT s.region_code FROM devices x JOIN sites s ON s.id = x.site_id WHERE x.mn = ?", (d.mn,)
+        ).fetchone()
+        if row is not None and not scope.allows_region(row[0]):
+            problems.append(f"device {d.mn}: registered in region {row[0]}, outside yours")
+    return problems
+
+
+@post("/api/v1/registry/import", tags=["registry"], summary="Import a registry sheet (CSV or XLSX)", security=BEARER,
+      status_code=200)
+async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+    """The body is one file: ``Content-Type: text/csv`` (UTF-8 or GBK) or the XLSX type. Devices,
+    points and regions sheets as in the README; re-importing updates and never duplicates. Every
+    mistake is listed (400) and nothing is imported until all are fixed."""
+    user = require_user(request, ctx, Action.WRITE_REGISTRY)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    suffix = _SUFFIX.get(media)
+    if suffix is None:
+        raise ApiProblem(415, f"send the sheet as text/csv or as an XLSX file (got {media or 'no content type'})",
+                         title="Unsupported media type")
+    body = await read_body(request, MAX_IMPORT_BYTES)
+    with tempfile.TemporaryDirectory(prefix="forewarn-import-") as folder:
+        path = Path(folder) / f"registry{suffix}"
+        path.write_bytes(body)
+        try:
+            sheets = read_registry_files([path], Catalogue())
+        except RegistryFileError as exc:
+            raise ApiProblem(400, str(exc).replace(str(path), "the sheet"), problems=exc.problems) from None
+    if not (sheets.devices or sheets.points or sheets.regions):
+        raise ApiProblem(400, "the sheet holds no rows")
+    actor = user.name
+
+    def apply(store: SqliteStore) -> ImportResult:
+        problems = _out_of_reach(sheets, user.scope, store.db)
+        if problems:
+            raise ApiProblem(403, "; ".join(problems[:20]), problems=problems)
+
+        def note(db: sqlite3.Connection, result: ImportResult) -> None:
+            audit.record(db, actor, "registry.import", "registry", "import", None,
+                         {"file": media, "bytes": len(body), **asdict(result)}, "http")
+
+        return store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_commit=note)
+
+    result = await on_writer(ctx, apply)
+    return {"imported": asdict(result),
+            "note": "quarantined packets of newly registered devices are claimed within seconds"}
+
+
+def _device_in_reach(db: sqlite3.Connection, device_id: int, scope: Scope) -> None:
+    row = db.execute(*scoped(
+        "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = ? AND {scope}",
+        scope, [device_id])).fetchone()
+    if row is None:
+        raise ApiProblem(404, f"no device {device_id} in your scope")
+    if not scope.allows_region(row[0]):
+        raise ApiProblem(403, f"device {device_id} is outside the region you may change")
+
+
+@post("/api/v1/devices/{device_id:int}/tokens", tags=["registry"], summary="Issue a device token", security=BEARER,
+      status_code=201)
+async def issue_token(device_id: FromPath[int], request: Request[Any, Any, Any],
+                      ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+    """A new token for a device that pushes over HTTP (ThingsBoard style); shown only in this answer.
+    The device posts to ``telemetry_path``. Older tokens stay valid until revoked (rotation without a gap)."""
+    user = require_user(request, ctx, Action.WRITE_REGISTRY)
+
+    def issue(db: sqlite3.Connection) -> str:
+        _device_in_reach(db, device_id, user.scope)
+        return issue_device_token(db, device_id, actor=user.name, origin="http")
+
+    token = await write(ctx, issue)
+    return {"device_id": device_id, "token": token, "telemetry_path": f"/api/v1/{token}/telemetry"}
+
+
+@delete("/api/v1/devices/{device_id:int}/tokens", tags=["registry"], summary="Revoke a device's tokens",
+        security=BEARER, status_code=200)
+async def revoke_tokens(device_id: FromPath[int], request: Request[Any, Any, Any],
+                        ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+    """Every token of the device stops working at once."""
+    user = require_user(request, ctx, Action.WRITE_REGISTRY)
+
+    def revoke(db: sqlite3.Connection) -> int:
+        _device_in_reach(db, device_id, user.scope)
+        return revoke_device_tokens(db, device_id, actor=user.name, origin="http")
+
+    return {"device_id": device_id, "revoked": await write(ctx, revoke)}

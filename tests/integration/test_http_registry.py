@@ -1,0 +1,197 @@
+"""The registry over HTTP on a real platform: lists in scope, create/change/retire, import, device tokens, latest."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import httpx
+import pytest
+
+from forewarn.app import Platform
+from forewarn.protocols.hj212.codec import wrap
+from tests.integration.api import DATONG_MN, HECHI_MN, Fleet, assert_problem, bearer, run
+from tests.integration.harness import FakeDevice, data_packet, segment
+
+pytestmark = pytest.mark.integration
+
+
+def audit_rows(fleet: Fleet, entity: str) -> list[tuple[str, str, str | None, str | None]]:
+    db = sqlite3.connect(fleet.settings.db_path)
+    try:
+        return db.execute("SELECT actor, action, before, after FROM audit_log WHERE entity = ? ORDER BY id",
+                          (entity,)).fetchall()
+    finally:
+        db.close()
+
+
+def test_each_role_lists_exactly_its_own_sites_devices_and_points(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        seen = {}
+        for name in ("city", "hechi", "datong", "gasco", "factory"):
+            answer = await client.get("/api/v1/sites", headers=bearer(fleet.tokens[name]))
+            assert answer.status_code == 200, answer.text
+            seen[name] = sorted(s["name"] for s in answer.json()["items"])
+        assert seen["city"] == ["一号车间", "储配站", "储配站二"]
+        assert seen["hechi"] == seen["gasco"] == ["储配站", "储配站二"]
+        assert seen["datong"] == seen["factory"] == ["一号车间"]
+
+        devices = (await client.get("/api/v1/devices", headers=bearer(fleet.tokens["datong"]))).json()
+        assert [d["mn"] for d in devices["items"]] == [DATONG_MN] and devices["total"] == 1
+        regions = (await client.get("/api/v1/regions", headers=bearer(fleet.tokens["hechi"]))).json()
+        assert [r["code"] for r in regions["items"]] == ["451202"]
+        enterprises = (await client.get("/api/v1/enterprises", headers=bearer(fleet.tokens["factory"]))).json()
+        assert [e["name"] for e in enterprises["items"]] == ["大同某工厂"]
+
+        # one page at a time, with the address of the next
+        first = (await client.get("/api/v1/sites?limit=2", headers=bearer(fleet.tokens["city"]))).json()
+        assert len(first["items"]) == 2 and first["total"] == 3 and first["next"]
+        rest = (await client.get(first["next"], headers=bearer(fleet.tokens["city"]))).json()
+        assert len(rest["items"]) == 1 and rest["next"] is None
+
+        # CSV that Excel opens with its Chinese intact
+        csv = await client.get("/api/v1/sites?format=csv", headers=bearer(fleet.tokens["hechi"]))
+        assert csv.headers["content-type"].startswith("text/csv")
+        text = csv.content.decode("utf-8")
+        assert text.startswith("\ufeffid,") and "储配站二" in text and "一号车间" not in text
+
+        # another district's site is 404, as one that does not exist
+        datong_site = (await client.get("/api/v1/sites", headers=bearer(fleet.tokens["datong"]))).json()["items"][0]
+        assert_problem(await client.get(f"/api/v1/sites/{datong_site['id']}", headers=bearer(fleet.tokens["hechi"])),
+                       404)
+        assert_problem(await client.get("/api/v1/sites/999999", headers=bearer(fleet.tokens["city"])), 404)
+
+    run(fleet.settings, scenario)
+
+
+def test_a_district_creates_a_site_and_device_in_its_region_only_and_the_device_reports(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        hechi = bearer(fleet.tokens["hechi"])
+        enterprise = (await client.get("/api/v1/enterprises", headers=hechi)).json()["items"][0]
+        site = await client.post("/api/v1/sites", headers=hechi, json={
+            "enterprise_id": enterprise["id"], "name": "新储配站", "site_type": "液化石油气储配站",
+            "region_code": "451202", "longitude": 108.1, "latitude": 24.7})
+        assert site.status_code == 201, site.text
+        new_site = site.json()
+        assert new_site["site_type"] == "lpg_station" and new_site["region_name"] == "金城江区"
+
+        # not into another district, and not moved out of its own
+        assert_problem(await client.post("/api/v1/sites", headers=hechi, json={
+            "enterprise_id": enterprise["id"], "name": "越界站", "site_type": "lpg_station", "region_code": "140213"}),
+            403)
+        assert_problem(await client.patch(f"/api/v1/sites/{new_site['id']}", headers=hechi,
+                                          json={"region_code": "140213"}), 403)
+        # the other district cannot even see it
+        assert_problem(await client.patch(f"/api/v1/sites/{new_site['id']}", headers=bearer(fleet.tokens["datong"]),
+                                          json={"name": "x"}), 404)
+        # every mistake at once
+        bad = assert_problem(await client.post("/api/v1/sites", headers=hechi, json={
+            "name": "", "site_type": "spaceport", "latitude": 200, "colour": "red"}), 400)
+        for word in ("enterprise_id", "site_type", "latitude", "colour", "name"):
+            assert word in str(bad["detail"])
+        # read-only roles cannot write
+        assert_problem(await client.post("/api/v1/sites", headers=bearer(fleet.tokens["gasco"]), json={}), 403)
+
+        mn = "451202A1FE00000000000099"
+        device = await client.post("/api/v1/devices", headers=hechi, json={
+            "site_id": new_site["id"], "mn": mn, "password": "123456", "interval_s": 30})
+        assert device.status_code == 201, device.text
+        assert "password" not in device.json()
+        assert_problem(await client.post("/api/v1/devices", headers=hechi, json={
+            "site_id": new_site["id"], "mn": mn}), 409)
+
+        # the running platform takes the new device's data as soon as it notices the registry change
+        await asyncio.sleep(0.5)
+        dev = await FakeDevice.connect(platform.hj212_port)
+        await dev.send(data_packet(mn))
+        assert (await dev.answer()).cn == "9014"
+        await dev.close()
+        points = (await client.get(f"/api/v1/points?mn={mn}", headers=hechi)).json()["items"]
+        assert points and all(p["discovered"] == 1 for p in points)
+
+        # retiring keeps the device and its history; its packets now go to quarantine, not lost
+        retired = await client.delete(f"/api/v1/devices/{device.json()['id']}", headers=hechi)
+        assert retired.status_code == 200 and retired.json()["status"] == "retired"
+        await asyncio.sleep(0.5)
+        dev = await FakeDevice.connect(platform.hj212_port)
+        await dev.send(data_packet(mn, qn="20261122080100123"))
+        assert (await dev.answer()).cn == "9014"
+        await dev.close()
+
+        actions = [(actor, action) for actor, action, _, _ in audit_rows(fleet, "site")]
+        assert ("hechi", "site.create") in actions
+        device_audit = audit_rows(fleet, "device")
+        assert [a for _, a, _, _ in device_audit][-2:] == ["device.create", "device.retire"]
+        assert all("123456" not in (after or "") for _, _, _, after in device_audit)
+
+    run(fleet.settings, scenario)
+
+
+def test_bulk_import_by_http_checks_the_sheet_and_the_districts_reach(fleet: Fleet) -> None:
+    header = ("region_code,region_name,parent_region_code,enterprise,site,site_type,longitude,latitude,mn,password\n")
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        hechi = {**bearer(fleet.tokens["hechi"]), "Content-Type": "text/csv"}
+        good = header + "451202,金城江区,451200,河池新公司,一号站,lpg_station,108.0,24.6,451202NEW0000000000000001,\n"
+        answer = await client.post("/api/v1/registry/import", headers=hechi, content=good.encode("utf-8"))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["imported"]["devices_added"] == 1
+
+        other = header + "140213,平城区,140200,大同新厂,二号车间,factory,113.3,40.1,140213NEW0000000000000001,\n"
+        assert_problem(await client.post("/api/v1/registry/import", headers=hechi, content=other.encode()), 403)
+        broken = header + "451202,金城江区,451200,河池新公司,二号站,spaceport,abc,24.6,,\n"
+        problem = assert_problem(await client.post("/api/v1/registry/import", headers=hechi, content=broken.encode()),
+                                 400)
+        assert "site_type" in str(problem["detail"]) and "longitude" in str(problem["detail"])
+        assert_problem(await client.post("/api/v1/registry/import", headers={**hechi, "Content-Type": "text/plain"},
+                                         content=good.encode()), 415)
+        sites = (await client.get("/api/v1/sites?region=451202", headers=bearer(fleet.tokens["city"]))).json()
+        assert "一号站" in [s["name"] for s in sites["items"]] and "二号车间" not in str(sites)
+
+    run(fleet.settings, scenario)
+
+
+def test_a_device_token_from_the_api_lets_the_device_push_and_revoking_stops_it(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        hechi = bearer(fleet.tokens["hechi"])
+        device = (await client.get(f"/api/v1/devices?mn={HECHI_MN}", headers=hechi)).json()["items"][0]
+        issued = await client.post(f"/api/v1/devices/{device['id']}/tokens", headers=hechi)
+        assert issued.status_code == 201, issued.text
+        path = issued.json()["telemetry_path"]
+        assert (await client.post(path, json={"a34002": 45.2})).status_code == 200
+        datong_device = (await client.get("/api/v1/devices", headers=bearer(fleet.tokens["datong"]))).json()["items"][0]
+        assert_problem(await client.post(f"/api/v1/devices/{datong_device['id']}/tokens", headers=hechi), 404)
+        revoked = await client.delete(f"/api/v1/devices/{device['id']}/tokens", headers=hechi)
+        assert revoked.status_code == 200 and revoked.json()["revoked"] >= 1
+        assert (await client.post(path, json={"a34002": 45.2})).status_code in (401, 404)
+
+    run(fleet.settings, scenario)
+
+
+def test_latest_values_per_site_and_per_region_within_scope(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        for mn in (HECHI_MN, DATONG_MN):
+            dev = await FakeDevice.connect(platform.hj212_port)
+            await dev.send(data_packet(mn))
+            assert (await dev.answer()).cn == "9014"
+            newer = wrap(segment(mn, "DataTime=20261122080100;a34002-Rtd=51.5,a34002-Flag=N",
+                                 qn="20261122080100123"))
+            await dev.send(newer)
+            assert (await dev.answer()).cn == "9014"
+            await dev.close()
+        city = bearer(fleet.tokens["city"])
+        sites = {s["name"]: s["id"] for s in (await client.get("/api/v1/sites", headers=city)).json()["items"]}
+        latest = (await client.get(f"/api/v1/sites/{sites['储配站']}/latest", headers=city)).json()["items"]
+        pm10 = [row for row in latest if row["code"] == "a34002"]
+        assert pm10 and pm10[0]["value"] == 51.5 and pm10[0]["ts"].startswith("2026-11-22T08:01:00+08:00")
+        assert_problem(await client.get(f"/api/v1/sites/{sites['储配站']}/latest", headers=bearer(fleet.tokens["datong"])),
+                       404)
+        # a district asking for the whole city gets its own district's sites only
+        region = (await client.get("/api/v1/regions/451200/latest", headers=bearer(fleet.tokens["hechi"]))).json()
+        assert {row["mn"] for row in region["items"]} == {HECHI_MN}
+        everything = (await client.get("/api/v1/regions/45/latest", headers=city)).json()
+        assert {row["mn"] for row in everything["items"]} == {HECHI_MN}
+        csv = await client.get("/api/v1/regions/140213/latest?format=csv", headers=city)
+        assert DATONG_MN in csv.text and HECHI_MN not in csv.text
+
+    run(fleet.settings, scenario)
