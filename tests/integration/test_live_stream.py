@@ -19,7 +19,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from forewarn.access.users import disable_user
 from forewarn.app import Platform
+from forewarn.web import routes_live
 from tests.integration.api import DATONG_MN, HECHI_MN, HECHI_MN2, TZ, Fleet, assert_problem, bearer, run
 from tests.integration.harness import FakeDevice, data_packet
 
@@ -129,7 +131,7 @@ def test_a_stored_reading_reaches_websocket_and_sse_and_the_device_goes_online(f
             online = await ws_event(conn, "device")
             assert online["mn"] == HECHI_MN and online["status"] == "online" and online["last_seen"].endswith("+08:00")
             assert (await stream.event("device"))["status"] == "online"
-            assert time.monotonic() - started < 3
+            assert time.monotonic() - started < 5  # the status is looked at every second
             metrics = (await client.get("/metrics")).text
             assert "forewarn_live_subscribers 2" in metrics and "forewarn_live_dropped_total 0" in metrics
 
@@ -260,7 +262,6 @@ def test_a_client_that_does_not_read_is_dropped_and_nobody_else_waits(fleet: Fle
             reader = asyncio.create_task(read_fast())
             base = int(time.time() * 1000) - 3_600_000
             sent = 0
-            started = time.monotonic()
             for _ in range(30):
                 readings = [{"mn": HECHI_MN, "code": "a34002", "field": "Rtd", "kind": "rtd",
                              "ts": base + (sent + i) * 50, "value": i % 100, "flag": "N"} for i in range(2000)]
@@ -270,7 +271,6 @@ def test_a_client_that_does_not_read_is_dropped_and_nobody_else_waits(fleet: Fle
                 if platform.live.dropped_total:
                     break
             assert platform.live.dropped_total == 1, "the slow client was never dropped"
-            took = time.monotonic() - started
             metrics = (await client.get("/metrics")).text
             assert "forewarn_live_dropped_total 1" in metrics and "forewarn_live_subscribers 1" in metrics
             # ingest went on, and the reading client got every reading
@@ -281,7 +281,6 @@ def test_a_client_that_does_not_read_is_dropped_and_nobody_else_waits(fleet: Fle
                 db.close()
             await asyncio.wait_for(_until(lambda: received == sent), 5)
             reader.cancel()
-            assert took < 8
 
         def drain() -> bytes:
             data = b""
@@ -329,6 +328,29 @@ def test_refused_without_a_valid_user_or_with_a_bad_filter(fleet: Fleet) -> None
         assert_problem(await client.get("/api/v1/live/sse", headers=bearer("nope")), 401)
         assert_problem(await client.get("/api/v1/live/sse?types=readings,weather",
                                         headers=bearer(fleet.tokens["city"])), 400)
+        assert "forewarn_live_subscribers 0" in (await client.get("/metrics")).text
+
+    run(fleet.settings, scenario)
+
+
+def test_a_disabled_user_stops_receiving_on_open_streams(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes_live, "RECHECK_S", 0.3)
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        async with ws(platform, fleet.tokens["gasco"]) as conn, sse(client, fleet.tokens["gasco"]) as stream:
+            db = sqlite3.connect(fleet.settings.db_path)
+            try:
+                with db:
+                    assert disable_user(db, "gasco", actor="test", origin="test")
+            finally:
+                db.close()
+            error = json.loads(await asyncio.wait_for(conn.recv(), 3))
+            assert error["type"] == "error" and error["status"] == 401
+            with pytest.raises(ConnectionClosed):
+                await conn.recv()
+            assert conn.close_code == 4401
+            closed = await stream.event("closed", timeout=3)
+            assert not closed["dropped"] and "disabled" in closed["reason"]
         assert "forewarn_live_subscribers 0" in (await client.get("/metrics")).text
 
     run(fleet.settings, scenario)

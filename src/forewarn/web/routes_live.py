@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
@@ -41,6 +43,9 @@ __all__ = ["HEARTBEAT_S", "live_sse", "live_ws"]
 
 #: an SSE comment this often keeps proxies from closing a quiet stream
 HEARTBEAT_S = 15.0
+#: a stream's user is checked again this often: a revoked token, a disabled user, an ended
+#: session or a narrowed scope takes effect on open streams too, not only on new requests
+RECHECK_S = 60.0
 #: WebSocket close codes: a dropped slow client; the platform stopping; 4000 + HTTP status otherwise
 CLOSE_TOO_SLOW = 4008
 CLOSE_GOING_AWAY = 1001
@@ -100,18 +105,26 @@ def live_sse(
         chosen = live_filter(user.scope, types, region, site)
     except ValueError as exc:
         raise ApiProblem(400, str(exc)) from None
-    return Stream(_sse(hub, user, chosen), media_type="text/event-stream",
-                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Stream(_sse(hub, user, chosen, lambda: require_user(request, ctx, Action.READ)),
+                  media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _sse(hub: LiveHub, user: User, chosen: LiveFilter) -> AsyncIterator[str]:
+async def _sse(hub: LiveHub, user: User, chosen: LiveFilter, recheck: Callable[[], User]) -> AsyncIterator[str]:
     # subscribed here, when the response is streaming: a client gone before that leaves nothing behind
     sub = hub.subscribe(chosen)
+    checked = time.monotonic()
     try:
         yield f"retry: 3000\nevent: subscribed\ndata: {_subscribed(user, chosen)}\n\n"
         while True:
             try:
-                event = await sub.next(timeout=HEARTBEAT_S)
+                if time.monotonic() - checked >= RECHECK_S:
+                    checked = time.monotonic()
+                    try:
+                        _rescope(sub, recheck)
+                    except ApiProblem as problem:
+                        hub.unsubscribe(sub)
+                        raise SubscriptionClosed(problem.detail, False) from None
+                event = await sub.next(timeout=min(HEARTBEAT_S, RECHECK_S))
             except SubscriptionClosed as closed:
                 end = json.dumps({"type": "closed", "reason": closed.reason, "dropped": closed.dropped},
                                  ensure_ascii=False)
@@ -123,6 +136,14 @@ async def _sse(hub: LiveHub, user: User, chosen: LiveFilter) -> AsyncIterator[st
 
 
 # ---------------------------------------------------------------------- WebSocket
+
+
+def _rescope(sub: Subscription, recheck: Callable[[], User]) -> None:
+    """Check the stream's user again (ApiProblem when no longer allowed) and apply their
+    current scope to the subscription."""
+    scope = recheck().scope
+    if scope != sub.filter.scope:
+        sub.filter = replace(sub.filter, scope=scope)
 
 
 def _ws_user(socket: WebSocket[Any, Any, Any], ctx: ApiContext) -> User:
@@ -170,16 +191,20 @@ async def live_ws(socket: WebSocket[Any, Any, Any], ctx: NamedDependency[ApiCont
     sub = hub.subscribe(chosen)
     try:
         await socket.send_text(_subscribed(user, chosen))
+        recheck = asyncio.create_task(_recheck(sub, lambda: _ws_user(socket, ctx)))
         tasks = {asyncio.create_task(_send_events(socket, sub)),
                  asyncio.create_task(_commands(socket, sub, user)),
-                 asyncio.create_task(sub.wait_closed())}
+                 asyncio.create_task(sub.wait_closed()), recheck}
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        if sub.reason is not None:
+        refused = recheck.exception() if recheck.done() and not recheck.cancelled() else None
+        if isinstance(refused, ApiProblem):
+            await _refuse(socket, refused)
+        elif sub.reason is not None:
             await _close(socket, CLOSE_TOO_SLOW if sub.dropped else CLOSE_GOING_AWAY, sub.reason)
     except (WebSocketDisconnect, OSError):
         pass  # the client went away
@@ -192,6 +217,13 @@ async def _refuse(socket: WebSocket[Any, Any, Any], problem: ApiProblem) -> None
         await socket.send_text(json.dumps({"type": "error", "status": problem.status, "title": problem.title,
                                            "detail": problem.detail}, ensure_ascii=False))
     await _close(socket, 4000 + problem.status, problem.detail)
+
+
+async def _recheck(sub: Subscription, recheck: Callable[[], User]) -> None:
+    """Raises ApiProblem when the user may no longer read (the handler then closes 4401/4403)."""
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        _rescope(sub, recheck)
 
 
 async def _send_events(socket: WebSocket[Any, Any, Any], sub: Subscription) -> None:
