@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from forewarn.access.users import disable_user
 from forewarn.app import Platform
 from forewarn.web import routes_live
-from tests.integration.api import DATONG_MN, HECHI_MN, HECHI_MN2, TZ, Fleet, assert_problem, bearer, run
+from tests.integration.api import DATONG_MN, HECHI_MN, HECHI_MN2, PASSWORD, TZ, Fleet, assert_problem, bearer, run
 from tests.integration.harness import FakeDevice, data_packet
 
 pytestmark = pytest.mark.integration
@@ -352,5 +352,21 @@ def test_a_disabled_user_stops_receiving_on_open_streams(fleet: Fleet, monkeypat
             closed = await stream.event("closed", timeout=3)
             assert not closed["dropped"] and "disabled" in closed["reason"]
         assert "forewarn_live_subscribers 0" in (await client.get("/metrics")).text
+
+    run(fleet.settings, scenario)
+
+
+def test_a_dashboard_session_opens_the_stream_from_its_own_pages(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        answer = await client.post("/api/v1/auth/login", json={"name": "hechi", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        cookie = answer.headers["set-cookie"].split(";")[0]
+        origin = f"http://127.0.0.1:{platform.http_port}"
+        async with connect(f"ws://127.0.0.1:{platform.http_port}/api/v1/live?types=readings",
+                           additional_headers={"Cookie": cookie, "Origin": origin}) as conn:
+            hello = json.loads(await conn.recv())
+            assert hello["type"] == "subscribed" and hello["user"] == "hechi"
+            await send(platform, HECHI_MN)
+            assert (await ws_event(conn, "readings"))["mn"] == HECHI_MN
 
     run(fleet.settings, scenario)
