@@ -336,11 +336,12 @@ def _reach(db: sqlite3.Connection, entity: Entity, row: Mapping[str, Any], scope
 
 
 def _references(db: sqlite3.Connection, entity: Entity, values: Mapping[str, Any], scope: Scope) -> None:
-    """Every id the values point at must exist and be visible to the user (else 400 naming it)."""
+    """Every id the values point at must exist and be visible to the user: else 404, as for an
+    id in the path (out of scope is "not found", so that ids tell nothing of what exists)."""
     refs = {"enterprise_id": "enterprise", "site_id": "site", "device_id": "device"}
     for column, target in refs.items():
         if column in values and get_one(db, ENTITIES[target], values[column], scope) is None:
-            raise EditError(400, f"{column}: no {target} {values[column]} in your scope")
+            raise EditError(404, f"{column}: no {target} {values[column]} in your scope")
     for column in ("region_code", "parent_code"):
         code = values.get(column)
         if code and db.execute("SELECT 1 FROM regions WHERE code = ?", (code,)).fetchone() is None:
