@@ -39,6 +39,10 @@ def test_health_metrics_openapi_and_unknown_routes(fleet: Fleet) -> None:
         assert "forewarn_readings_stored_total 1" in text
         assert "forewarn_packets_accepted_total 1" in text
         assert "forewarn_hj212_connections 1" in text
+        # the store's latency: the commit of that packet is counted in the histogram
+        commits = [line for line in text.splitlines() if line.startswith("forewarn_store_commit_seconds_count ")]
+        assert commits and float(commits[0].split()[1]) >= 1
+        assert 'forewarn_store_commit_seconds_bucket{le="+Inf"}' in text
         assert "forewarn_alarms_open " in text and "# TYPE forewarn_rejections_total counter" in text
         assert "forewarn_writer_queue_depth 0" in text and "forewarn_notices_pending 0" in text
         await dev.send(b"##0010QN=garbage&&0000\r\n")  # refused with a reason

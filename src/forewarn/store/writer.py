@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from forewarn.latency import Histogram
 from forewarn.store.base import IngestBatch
 
 __all__ = ["BatchWriter", "Dispatch", "WriteDone", "WriterClosed", "run_callbacks"]
@@ -73,6 +74,8 @@ class BatchWriter(Generic[S]):
         self._thread = threading.Thread(target=self._run, name="forewarn-writer", daemon=True)
         self._closed = False
         self._started = False
+        #: how long each committed transaction of readings took (for /metrics)
+        self.commit_seconds = Histogram()
 
     def start(self) -> None:
         self._started = True
@@ -138,6 +141,7 @@ class BatchWriter(Generic[S]):
         merged = IngestBatch()
         for batch, _ in group:
             merged.merge(batch)
+        started = time.perf_counter()
         try:
             self._store.write(merged)
         except Exception as exc:
@@ -148,6 +152,7 @@ class BatchWriter(Generic[S]):
             for one in group:
                 self._write_alone(one)
             return
+        self.commit_seconds.observe(time.perf_counter() - started)
         self._dispatch([done for _, done in group if done is not None], None)
 
     def _write_alone(self, item: tuple[IngestBatch, WriteDone | None]) -> None:

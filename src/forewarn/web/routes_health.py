@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 
 from forewarn import __version__
 from forewarn.alarms.queries import alarm_summary
+from forewarn.latency import Histogram
 from forewarn.web.context import ApiContext
 
 __all__ = ["health", "metrics"]
@@ -42,6 +43,13 @@ def _n(value: object) -> float:
 class _Text:
     def __init__(self) -> None:
         self.lines: list[str] = []
+
+    def histogram(self, name: str, help: str, hist: Histogram) -> None:
+        samples = [(f'_bucket{{le="{le}"}}', float(n)) for le, n in hist.cumulative()]
+        samples += [("_sum", hist.sum), ("_count", float(hist.count))]
+        self.lines.append(f"# HELP {name} {help}")
+        self.lines.append(f"# TYPE {name} histogram")
+        self.lines.extend(f"{name}{suffix} {value:g}" for suffix, value in samples)
 
     def metric(self, name: str, kind: str, help: str, samples: list[tuple[str, float]]) -> None:
         self.lines += [f"# HELP {name} {help}", f"# TYPE {name} {kind}"]
@@ -75,6 +83,8 @@ def metrics(ctx: NamedDependency[ApiContext]) -> Response[str]:
     t.metric("forewarn_alarms_open", "gauge", "alarms not closed", [("", float(alarms.get("alarms_open", 0)))])
     t.metric("forewarn_writer_queue_depth", "gauge", "batches and jobs waiting for the store's writer",
              [("", float(ctx.writer.queue_depth()))])
+    t.histogram("forewarn_store_commit_seconds", "time to commit one transaction of readings (store latency)",
+                ctx.writer.commit_seconds)
     t.metric("forewarn_notices_pending", "gauge", "alarm notices waiting to be delivered",
              [("", float(alarms.get("notices_pending", 0)))])
     t.metric("forewarn_live_subscribers", "gauge", "open live stream subscriptions (WebSocket and SSE)",
