@@ -118,6 +118,11 @@ def test_a_district_creates_a_site_and_device_in_its_region_only_and_the_device_
         assert (await dev.answer()).cn == "9014"
         await dev.close()
 
+        # the audit log, as the city reads it over HTTP: who, what, before and after
+        log = (await client.get("/api/v1/audit?entity=site", headers=bearer(fleet.tokens["city"]))).json()["items"]
+        created = [e for e in log if e["action"] == "site.create"][0]
+        assert created["actor"] == "hechi" and created["before"] is None and created["after"]["name"] == "新储配站"
+        assert_problem(await client.get("/api/v1/audit", headers=hechi), 403)
         actions = [(actor, action) for actor, action, _, _ in audit_rows(fleet, "site")]
         assert ("hechi", "site.create") in actions
         device_audit = audit_rows(fleet, "device")

@@ -109,6 +109,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/devices/{device_id}/tokens"): Rule("object", "/api/v1/devices/{device}/tokens",
                                                            refused=READERS_WITHOUT_WRITE),
     ("GET", "/api/v1/live/sse"): Rule("stream", "/api/v1/live/sse"),
+    ("GET", "/api/v1/audit"): Rule("object", "/api/v1/audit", why="spans every region: city and unscoped auditors",
+                                   refused=("hechi", "gasco", "auditor_hechi")),
     ("WS", "/api/v1/live"): Rule("stream", why="WebSocket: see test_live_stream.py"),
 }
 _KEYS = {"regions": "451202", "enterprises": "{enterprise}", "sites": "{site}", "devices": "{device}",

@@ -29,6 +29,9 @@ class Action(StrEnum):
     #: administrator: an unregistered MN belongs to no site and so to no region, so no district
     #: can be shown to own it; its packets (raw text, peer address) may come from anywhere.
     CLAIM_DEVICES = "claim_devices"
+    #: read the audit log. It spans every region (users, tokens, imports), so a role scoped to a
+    #: region reads it only when unscoped: city administrators and auditors without a region.
+    READ_AUDIT = "read_audit"
 
 
 _A = Action
@@ -37,7 +40,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.CITY_ADMIN: frozenset(Action),
     Role.DISTRICT_ADMIN: frozenset({_A.READ, _A.WRITE_REGISTRY, _A.HANDLE_ALARMS, _A.RECORD_CHECKS}),
     Role.ENTERPRISE_USER: frozenset({_A.READ, _A.RECORD_CHECKS}),
-    Role.AUDITOR: frozenset({_A.READ}),
+    Role.AUDITOR: frozenset({_A.READ, _A.READ_AUDIT}),
     Role.DEVICE: frozenset(),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -45,7 +46,7 @@ def wants_csv(request: Request[Any, Any, Any], fmt: str) -> bool:
 
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return str(value)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return "" if value is None else value
 
 
