@@ -21,6 +21,7 @@ from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.store.base import DeviceInfo
+from forewarn.store.readers import ReaderPool
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
 from forewarn.web.app import create_app
@@ -58,6 +59,7 @@ class Platform:
         self.hj212: Hj212Server | None = None
         self.alarms: AlarmService | None = None
         self.http: HttpServer | None = None
+        self.readers: ReaderPool | None = None
         #: the live stream (served with the HTTP API)
         self.live: Hub | None = None
         self.live_feed: LiveFeed | None = None
@@ -97,8 +99,10 @@ class Platform:
             self.pipeline.on_committed.append(self.live_feed.on_committed)
             self.pipeline.on_registry_change.append(self.live_feed.reload_devices)
             self._tasks.append(asyncio.create_task(self.live_feed.run()))
+            self.readers = ReaderPool(s.db_path)
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
-                                 recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live)
+                                 recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
+                                 readers=self.readers)
             self.http = HttpServer(create_app(context))
             await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
@@ -130,6 +134,8 @@ class Platform:
             self.live.close("the platform is stopping")  # open streams end, so the HTTP server can stop
         if self.http is not None:
             await self.http.close()  # requests in flight get their answers (their batches are committed)
+        if self.readers is not None:
+            self.readers.close()
         if self.hj212 is not None:
             await self.hj212.close()  # connections hand over what they held
         if self.alarms is not None:

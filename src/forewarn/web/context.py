@@ -10,6 +10,7 @@ from forewarn.alarms.records import AlarmRecorder
 from forewarn.config import Settings
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.live.hub import LiveHub
+from forewarn.store.readers import ReaderPool
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
 
@@ -31,6 +32,8 @@ class ApiContext:
     #: when each token's use was last noted (ms): noted at most once a minute, because every
     #: writer job ends the writer's group commit
     token_noted: dict[str, int] = field(default_factory=dict)
+    #: reader threads for long queries (a year-long series), so the event loop is not held
+    readers: ReaderPool | None = None
     #: failed logins per name and address (in memory: a restart forgets them)
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     #: the recorder that announces alarm handling steps to the notification outbox (None: rules off)

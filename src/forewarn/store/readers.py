@@ -1,0 +1,54 @@
+"""Read-only SQLite connections on worker threads, for queries too long for the event loop.
+
+The event loop serves every device connection; a 100 ms query on it (a year of minute data
+for a chart) delays every device's answer by as much. Such queries run here instead: a small
+thread pool, each thread with its own connection (SQLite connections must not be shared by
+threads that may use them at once). WAL lets them read while the writer writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["ReaderPool"]
+
+T = TypeVar("T")
+
+
+class ReaderPool:
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="forewarn-reader")
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA cache_size=-32768")
+            self._local.db = db
+            with self._lock:
+                self._opened.append(db)
+        return db
+
+    async def run(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """``query(db)`` on a reader thread with that thread's connection; its result here."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: query(self._connection()))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for db in self._opened:
+                db.close()
+            self._opened.clear()
