@@ -181,10 +181,15 @@ def demo(args: argparse.Namespace) -> int:
         await _start(platform)
         port = platform.hj212_port
         data = f"--data {settings.data_dir}"
+        api = _api_url(settings, platform)
         print(
             f"\nforewarn is running: HJ 212 on port {port}, simulator connected.\n"
-            f"HTTP API: {_api_url(settings, platform)} (OpenAPI: {_api_url(settings, platform)}/openapi.json)\n"
+            f"HTTP API: {api} (interactive docs: {api}/docs; OpenAPI: {api}/openapi.json)\n"
             "In another terminal, try:\n"
+            f"  TOKEN=$(.venv/bin/forewarn users token hechi {data} | tail -1)   # the Hechi district's view\n"
+            f"  curl -H \"Authorization: Bearer $TOKEN\" '{api}/alarms?open=true&lang=zh'\n"
+            f"  curl -H \"Authorization: Bearer $TOKEN\" '{api}/sites?format=csv'\n"
+            f"  curl -N -H \"Authorization: Bearer $TOKEN\" '{api}/live/sse?types=alarm'   # live alarms\n"
             f"  .venv/bin/forewarn status {data}\n"
             f"  .venv/bin/forewarn readings {data} --mn <MN> --kind rtd\n"
             f"  .venv/bin/forewarn registry export {data} | head\n"
