@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,12 @@ def test_handling_an_alarm_to_closure_from_the_command_line(tmp_path: Path) -> N
     assert steps == [("fired", "system"), ("acknowledged", "值班员"), ("dispatched", "值班员"),
                      ("checked", "执法队李明"), ("commented", "执法队李明"), ("resolved", "执法队李明"),
                      ("closed", "王科长")]
+    # every step is in the audit log too, with the state before and after
+    db = sqlite3.connect(tmp_path / "data" / "forewarn.db")
+    audited = db.execute("SELECT actor, action, before, after FROM audit_log WHERE entity = 'alarm' ORDER BY id").fetchall()
+    db.close()
+    assert [(a, act) for a, act, _, _ in audited][:2] == [("值班员", "alarm.ack"), ("值班员", "alarm.dispatch")]
+    assert json.loads(audited[0][2])["state"] == "firing" and json.loads(audited[0][3])["state"] == "acknowledged"
     kept = shown["steps"][3]["data"]["attachments"][0]
     assert Path(kept["stored"]).read_bytes() == b"\xff\xd8 a photo"
     listing = forewarn(tmp_path, "alarms", "list", "--state", "closed", "--format", "json").stdout

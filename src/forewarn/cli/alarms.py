@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import json
-import os
 import shutil
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from forewarn.access import audit
 from forewarn.alarms.queries import alarm_detail, list_alarms
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.alarms.workflow import AlarmError, StepRequest, apply_step, keep_attachments
-from forewarn.cli.common import UserError, iso, open_store, parse_time, settings_from
+from forewarn.cli.common import UserError, actor_name, iso, open_store, parse_time, settings_from
 from forewarn.rules.files import RuleFileError, load_rules, preset_texts
 from forewarn.rules.loader import load_effective_rules, number_versions, rule_files
 
@@ -94,12 +94,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     re_.set_defaults(handler=rules_export)
 
 
-def _actor(args: argparse.Namespace) -> str:
-    if args.by:
-        return str(args.by)
-    return os.environ.get("FOREWARN_USER") or getpass.getuser()
-
-
 def list_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with open_store(settings) as store:
@@ -166,21 +160,32 @@ def step_cmd(args: argparse.Namespace) -> int:
     except AlarmError as exc:
         store.close()
         raise UserError(str(exc)) from None
-    req = StepRequest(args.action, _actor(args), note=getattr(args, "text", "") or args.note,
+    req = StepRequest(args.action, actor_name(args.by), note=getattr(args, "text", "") or args.note,
                       to=getattr(args, "to", "") or "", findings=getattr(args, "findings", "") or "",
                       measures=getattr(args, "measures", "") or "", attachments=kept)
     recorder = AlarmRecorder(settings.tz, _route(settings), time.time)
     states: list[str] = []
+
+    def take(db: sqlite3.Connection) -> None:
+        now = int(time.time() * 1000)
+        before = _handling(db, args.id)
+        states.append(apply_step(db, args.id, req, now, recorder))
+        audit.record(db, req.actor, f"alarm.{req.action}", "alarm", args.id, before, _handling(db, args.id), "cli",
+                     at_ms=now)
+
     try:
-        store.run_in_transaction(lambda db: states.append(
-            apply_step(db, args.id, req, int(time.time() * 1000), recorder)
-        ))
+        store.run_in_transaction(take)
     except AlarmError as exc:
         raise UserError(str(exc)) from None
     finally:
         store.close()
     print(f"alarm {args.id}: {states[0]}")
     return 0
+
+
+def _handling(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
+    row = db.execute("SELECT state, level, assignee FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
+    return None if row is None else {"state": row[0], "level": row[1], "assignee": row[2]}
 
 
 def _route(settings: Any) -> Any:
@@ -198,12 +203,20 @@ def silence_cmd(args: argparse.Namespace) -> int:
     assert until is not None
     if until <= start:
         raise UserError("--until must be after the start")
-    with open_store(settings) as store:
-        store.run_in_transaction(lambda db: db.execute(
+    actor = actor_name(args.by)
+
+    def add(db: sqlite3.Connection) -> None:
+        cur = db.execute(
             "INSERT INTO silences (mn, site_id, rule_id, from_ms, until_ms, reason, actor, created_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (args.mn or "", args.site, args.rule, start, until, args.note, _actor(args), now),
-        ))
+            (args.mn or "", args.site, args.rule, start, until, args.note, actor, now),
+        )
+        audit.record(db, actor, "silence.create", "silence", cur.lastrowid, None,
+                     {"mn": args.mn or "", "site_id": args.site, "rule_id": args.rule, "from_ms": start,
+                      "until_ms": until, "reason": args.note}, "cli", at_ms=now)
+
+    with open_store(settings) as store:
+        store.run_in_transaction(add)
     print(f"silenced {args.mn or 'site ' + str(args.site)} until {iso(until, settings.tz)}")
     return 0
 

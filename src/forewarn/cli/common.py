@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,3 +40,9 @@ def parse_time(text: str | None, tz: ZoneInfo, option: str) -> int | None:
         return parse_moment(text, tz)
     except ValueError as exc:
         raise UserError(f"{option} {exc}") from None
+
+
+def actor_name(by: str | None = None) -> str:
+    """Who a command acts as, for the audit log and alarm steps: ``--by``, else
+    ``$FOREWARN_USER``, else the login name."""
+    return by or os.environ.get("FOREWARN_USER") or getpass.getuser()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from forewarn.access import audit
 from forewarn.catalogue import Catalogue
-from forewarn.cli.common import UserError, open_store, settings_from
+from forewarn.cli.common import UserError, actor_name, open_store, settings_from
 from forewarn.config import Settings
 from forewarn.ingest.claim import ClaimCounts, OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
@@ -68,7 +71,11 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, C
             raise UserError(
                 f"points refer to device(s) neither registered nor in these files: {', '.join(missing[:5])}"
             )
-        result = store.apply_registry(sheets.devices, sheets.points, sheets.regions)
+        def note(db: sqlite3.Connection, result: ImportResult) -> None:
+            audit.record(db, actor_name(), "registry.import", "registry", "import", None,
+                         {"files": [str(f) for f in files], **dataclasses.asdict(result)}, "cli")
+
+        result = store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_commit=note)
         handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s)
         claimed = claim_quarantined(store, handler, store.device_infos())
     return result, claimed

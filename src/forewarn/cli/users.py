@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from forewarn.access.users import (
     revoke_api_token,
     set_password,
 )
-from forewarn.cli.common import UserError, iso, open_store, settings_from
+from forewarn.cli.common import UserError, actor_name, iso, open_store, settings_from
 from forewarn.store.sqlite import SqliteStore
 
 __all__ = ["add_commands"]
@@ -77,10 +76,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     rev.set_defaults(handler=revoke_cmd)
 
 
-def _actor() -> str:
-    return os.environ.get("FOREWARN_USER") or getpass.getuser()
-
-
 def _password(args: argparse.Namespace, name: str) -> str:
     if args.password_stdin:
         line = sys.stdin.readline()
@@ -121,7 +116,7 @@ def add_cmd(args: argparse.Namespace) -> int:
         # create_user hashes first and then takes the write lock itself (hashing takes ~0.1 s)
         enterprise_id = find_enterprise(db, args.enterprise) if args.enterprise else None
         user = create_user(db, args.name, password, args.role, region_code=args.region,
-                           enterprise_id=enterprise_id, actor=_actor(), origin=ORIGIN)
+                           enterprise_id=enterprise_id, actor=actor_name(), origin=ORIGIN)
         reach = user.region_code or user.enterprise or ""
         return f"user {user.name} added ({user.role}{' ' + reach if reach else ''})"
 
@@ -154,7 +149,7 @@ def passwd_cmd(args: argparse.Namespace) -> int:
     # Say "no such user" before asking for a password nobody will use.
     _with_store(args, lambda store: _must_exist(store, args.name))
     password = _password(args, args.name)
-    _with_store(args, lambda store: set_password(store.db, args.name, password, actor=_actor(), origin=ORIGIN))
+    _with_store(args, lambda store: set_password(store.db, args.name, password, actor=actor_name(), origin=ORIGIN))
     print(f"password of {args.name} changed")
     return 0
 
@@ -166,7 +161,7 @@ def _must_exist(store: SqliteStore, name: str) -> None:
 
 def disable_cmd(args: argparse.Namespace) -> int:
     change = enable_user if args.enable else disable_user
-    changed = _with_store(args, lambda store: change(store.db, args.name, actor=_actor(), origin=ORIGIN))
+    changed = _with_store(args, lambda store: change(store.db, args.name, actor=actor_name(), origin=ORIGIN))
     state = "enabled" if args.enable else "disabled"
     print(f"user {args.name} {state}" if changed else f"user {args.name} was already {state}")
     return 0
@@ -174,7 +169,7 @@ def disable_cmd(args: argparse.Namespace) -> int:
 
 def token_cmd(args: argparse.Namespace) -> int:
     issued = _with_store(
-        args, lambda store: issue_api_token(store.db, args.name, args.label, actor=_actor(), origin=ORIGIN)
+        args, lambda store: issue_api_token(store.db, args.name, args.label, actor=actor_name(), origin=ORIGIN)
     )
     print(f"API token {issued.id} for {args.name} (shown once; send it as 'Authorization: Bearer TOKEN'):",
           file=sys.stderr)
@@ -196,6 +191,6 @@ def tokens_cmd(args: argparse.Namespace) -> int:
 
 
 def revoke_cmd(args: argparse.Namespace) -> int:
-    done = _with_store(args, lambda store: revoke_api_token(store.db, args.token_id, actor=_actor(), origin=ORIGIN))
+    done = _with_store(args, lambda store: revoke_api_token(store.db, args.token_id, actor=actor_name(), origin=ORIGIN))
     print(f"API token {args.token_id} revoked" if done else f"API token {args.token_id} was already revoked")
     return 0
