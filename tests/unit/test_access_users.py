@@ -116,7 +116,7 @@ def test_an_old_hash_is_replaced_at_login(db: sqlite3.Connection) -> None:
 
 def test_api_tokens_are_shown_once_and_stored_hashed(db: sqlite3.Connection) -> None:
     create_user(db, "client", PW, Role.DISTRICT_ADMIN, region_code="451200", **WHO)
-    issued = issue_api_token(db, "client", "大屏", **WHO, now_ms=1_000)
+    issued = issue_api_token(db, "client", "大屏", **WHO, now_ms=1_000, days=None)
     assert len(issued.token) >= 43
     stored = db.execute("SELECT token_hash FROM api_tokens").fetchall()
     assert stored == [(token_hash(issued.token),)] and issued.token not in str(stored)
@@ -137,6 +137,17 @@ def test_api_tokens_are_shown_once_and_stored_hashed(db: sqlite3.Connection) -> 
     assert not revoke_api_token(db, issued.id, **WHO)
     assert user_for_token(db, issued.token) is None
     assert list_api_tokens(db, "client")[0].revoked
+
+
+def test_api_tokens_end_after_their_days(db: sqlite3.Connection) -> None:
+    create_user(db, "client", PW, Role.CITY_ADMIN, **WHO)
+    day = 86_400_000
+    issued = issue_api_token(db, "client", **WHO, now_ms=0, days=30)
+    assert user_for_token(db, issued.token, now_ms=30 * day - 1) is not None
+    assert user_for_token(db, issued.token, now_ms=30 * day) is None
+    assert list_api_tokens(db, "client")[0].expires_ms == 30 * day
+    forever = issue_api_token(db, "client", **WHO, now_ms=0, days=None)
+    assert user_for_token(db, forever.token, now_ms=3650 * day) is not None
 
 
 def test_device_tokens(db: sqlite3.Connection) -> None:

@@ -106,6 +106,7 @@ class ApiToken:
     created_ms: int
     last_used_ms: int | None
     revoked: bool
+    expires_ms: int | None = None
 
 
 def _now() -> int:
@@ -291,39 +292,47 @@ def authenticate(db: sqlite3.Connection, name: str, password: str) -> User | Non
 # ---------------------------------------------------------------------- API tokens
 
 
+#: how long an API token is valid by default: a year, so that a forgotten integration's token
+#: does not work for ever, yet no working integration stops without a year's notice
+DEFAULT_TOKEN_DAYS = 365
+
+
 def issue_api_token(
-    db: sqlite3.Connection, name: str, label: str = "", *, actor: str, origin: str, now_ms: int | None = None
+    db: sqlite3.Connection, name: str, label: str = "", *, actor: str, origin: str, now_ms: int | None = None,
+    days: float | None = DEFAULT_TOKEN_DAYS,
 ) -> IssuedToken:
-    """A new bearer token for user ``name`` (atomic, audited); the token is returned only here."""
+    """A new bearer token for user ``name`` (atomic, audited); the token is returned only here.
+    It ends after ``days`` (None: only when revoked)."""
     token = secrets.token_urlsafe(32)
     now = now_ms if now_ms is not None else _now()
     with atomic(db):
         user = _existing(db, name)
         if user.disabled:
             raise AccessError(f"user {name!r} is disabled: no token for them")
+        expires = None if days is None else now + int(days * 86_400_000)
         cur = db.execute(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_ms) VALUES (?, ?, ?, ?)",
-            (user.id, label, token_hash(token), now),
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
+            (user.id, label, token_hash(token), now, expires),
         )
         token_id = int(cur.lastrowid or 0)
         audit.record(db, actor, "token.issue", "api_token", token_id, None,
-                     {"user": name, "name": label, "created_ms": now}, origin, at_ms=now)
+                     {"user": name, "name": label, "created_ms": now, "expires_ms": expires}, origin, at_ms=now)
     return IssuedToken(token_id, token)
 
 
 def user_for_token(db: sqlite3.Connection, token: str, *, now_ms: int | None = None, touch: bool = True) -> User | None:
-    """The enabled user whose unrevoked token this is, else None; notes the use (once a minute)."""
+    """The enabled user whose unrevoked, unexpired token this is, else None; notes the use (once a minute)."""
     if not token or len(token) > _MAX_TOKEN:
         return None
+    now = now_ms if now_ms is not None else _now()
     row = db.execute(
         "SELECT t.id, t.last_used_ms, u.name FROM api_tokens t JOIN users u ON u.id = t.user_id "
-        "WHERE t.token_hash = ? AND t.revoked = 0 AND u.disabled = 0",
-        (token_hash(token),),
+        "WHERE t.token_hash = ? AND t.revoked = 0 AND u.disabled = 0 AND (t.expires_ms IS NULL OR t.expires_ms > ?)",
+        (token_hash(token), now),
     ).fetchone()
     if row is None:
         return None
     token_id, last_used, name = row
-    now = now_ms if now_ms is not None else _now()
     if touch and (last_used is None or now - last_used >= _TOUCH_EVERY_MS):
         db.execute("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?", (now, token_id))
     return get_user(db, name)
@@ -331,7 +340,7 @@ def user_for_token(db: sqlite3.Connection, token: str, *, now_ms: int | None = N
 
 def list_api_tokens(db: sqlite3.Connection, name: str | None = None) -> list[ApiToken]:
     sql = (
-        "SELECT t.id, u.name, t.name, t.created_ms, t.last_used_ms, t.revoked FROM api_tokens t "
+        "SELECT t.id, u.name, t.name, t.created_ms, t.last_used_ms, t.revoked, t.expires_ms FROM api_tokens t "
         "JOIN users u ON u.id = t.user_id"
     )
     args: tuple[str, ...] = ()
@@ -339,7 +348,7 @@ def list_api_tokens(db: sqlite3.Connection, name: str | None = None) -> list[Api
         sql += " WHERE u.name = ?"
         args = (name,)
     rows = db.execute(sql + " ORDER BY t.id", args)
-    return [ApiToken(int(i), u, n, int(c), lu, bool(r)) for i, u, n, c, lu, r in rows]
+    return [ApiToken(int(i), u, n, int(c), lu, bool(r), e) for i, u, n, c, lu, r, e in rows]
 
 
 def revoke_api_token(db: sqlite3.Connection, token_id: int, *, actor: str, origin: str) -> bool:

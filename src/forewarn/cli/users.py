@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from forewarn.access.errors import AccessError
 from forewarn.access.passwords import check_policy
 from forewarn.access.roles import Role
 from forewarn.access.users import (
+    DEFAULT_TOKEN_DAYS,
     create_user,
     disable_user,
     enable_user,
@@ -67,6 +69,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     tok = usub.add_parser("token", parents=[common], help="issue an API token for a user (printed once)")
     tok.add_argument("name")
     tok.add_argument("--label", default="", metavar="TEXT", help="what the token is for")
+    tok.add_argument("--days", type=float, default=DEFAULT_TOKEN_DAYS, metavar="N",
+                     help=f"the token ends after N days (default {DEFAULT_TOKEN_DAYS}; 0: only when revoked)")
     tok.set_defaults(handler=token_cmd)
     toks = usub.add_parser("tokens", parents=[common], help="list API tokens (never the tokens themselves)")
     toks.add_argument("name", nargs="?", help="only this user's")
@@ -168,10 +172,14 @@ def disable_cmd(args: argparse.Namespace) -> int:
 
 
 def token_cmd(args: argparse.Namespace) -> int:
+    if args.days < 0:
+        raise UserError("--days must be 0 (until revoked) or more")
     issued = _with_store(
-        args, lambda store: issue_api_token(store.db, args.name, args.label, actor=actor_name(), origin=ORIGIN)
+        args, lambda store: issue_api_token(store.db, args.name, args.label, actor=actor_name(), origin=ORIGIN,
+                                            days=args.days or None)
     )
-    print(f"API token {issued.id} for {args.name} (shown once; send it as 'Authorization: Bearer TOKEN'):",
+    ends = f", valid {args.days:g} days" if args.days else ", valid until revoked"
+    print(f"API token {issued.id} for {args.name} (shown once{ends}; send it as 'Authorization: Bearer TOKEN'):",
           file=sys.stderr)
     print(issued.token)
     return 0
@@ -184,9 +192,11 @@ def tokens_cmd(args: argparse.Namespace) -> int:
         print("no API tokens")
     for t in tokens:
         used = iso(t.last_used_ms, settings.tz) if t.last_used_ms else "never used"
-        state = "revoked" if t.revoked else "active"
+        expired = t.expires_ms is not None and t.expires_ms <= time.time() * 1000
+        state = "revoked" if t.revoked else "expired" if expired else "active"
         created = iso(t.created_ms, settings.tz)
-        print(f"{t.id:>5}  {t.user:<16} {t.name or '-':<20} {state:<8} created {created}, {used}")
+        ends = f", ends {iso(t.expires_ms, settings.tz)}" if t.expires_ms else ""
+        print(f"{t.id:>5}  {t.user:<16} {t.name or '-':<20} {state:<8} created {created}, {used}{ends}")
     return 0
 
 
