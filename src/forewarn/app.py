@@ -103,7 +103,7 @@ class Platform:
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
                                  recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
                                  readers=self.readers)
-            self.http = HttpServer(create_app(context))
+            self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log")
             await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if self.alarms is not None:

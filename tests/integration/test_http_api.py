@@ -43,6 +43,9 @@ def test_health_metrics_openapi_and_unknown_routes(fleet: Fleet) -> None:
         commits = [line for line in text.splitlines() if line.startswith("forewarn_store_commit_seconds_count ")]
         assert commits and float(commits[0].split()[1]) >= 1
         assert 'forewarn_store_commit_seconds_bucket{le="+Inf"}' in text
+        # every request is in the access log beside the database, without any token
+        access = (platform.settings.data_dir / "access.log").read_text(encoding="utf-8")
+        assert "GET /metrics 200" in access and "GET /api/v1/health 200" in access
         assert "forewarn_alarms_open " in text and "# TYPE forewarn_rejections_total counter" in text
         assert "forewarn_writer_queue_depth 0" in text and "forewarn_notices_pending 0" in text
         await dev.send(b"##0010QN=garbage&&0000\r\n")  # refused with a reason
@@ -86,6 +89,8 @@ def test_thingsboard_telemetry_is_stored_before_the_answer(fleet: Fleet) -> None
                                  json=[{"ts": TS_MS + 1000, "values": {"a34002": 2}}, {"ts": TS_MS + 2000, "values": {"a34002": 3}}])
         assert many.json()["stored"] == 2
         assert len(rows(fleet.settings, HECHI_MN)) == 5
+        access = (fleet.settings.data_dir / "access.log").read_text(encoding="utf-8")
+        assert "POST /api/v1/<token>/telemetry 200" in access and token not in access
 
     run(fleet.settings, scenario)
 

@@ -85,7 +85,8 @@ def _token_user(request: Request[Any, Any, Any], ctx: ApiContext) -> User:
     token = bearer_token(request)
     user = user_for_token(ctx.store.db, token, touch=False)
     if user is None:
-        raise ApiProblem(401, "the API token is unknown, revoked, expired, or its user is disabled (forewarn users tokens NAME)")
+        raise ApiProblem(401, "the API token is unknown, revoked, expired, or its user is disabled "
+                              "(see forewarn users tokens NAME)")
     now = ctx.pipeline.now_ms()
     if now - ctx.token_noted.get(token, 0) >= 60_000:
         if len(ctx.token_noted) > 10_000:

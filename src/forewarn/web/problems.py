@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-__all__ = ["PROBLEM_JSON", "ApiProblem", "problem_handler", "problem_response"]
+__all__ = ["PROBLEM_JSON", "ApiProblem", "problem_handler", "problem_response", "redacted"]
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,15 @@ def problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Response
     if isinstance(exc, HTTPException):
         status = exc.status_code
         if status == 404:
-            detail = f"no such resource: {request.method} {_redacted(request.url.path)} (see /api/v1/openapi.json)"
+            detail = f"no such resource: {request.method} {redacted(request.url.path)} (see /api/v1/openapi.json)"
         elif status == 405:
-            detail = f"{request.method} is not allowed on {_redacted(request.url.path)} (see /api/v1/openapi.json)"
+            detail = f"{request.method} is not allowed on {redacted(request.url.path)} (see /api/v1/openapi.json)"
         elif isinstance(exc, ValidationException):
             detail = f"{exc.detail}: {exc.extra}" if exc.extra else str(exc.detail)
         else:
             detail = str(exc.detail)
         return problem_response(status, detail)
-    log.exception("the HTTP API failed on %s %s", request.method, _redacted(request.url.path))
+    log.exception("the HTTP API failed on %s %s", request.method, redacted(request.url.path))
     return problem_response(500, "the server failed on this request; it is logged. Try again later.")
 
 
@@ -63,6 +63,6 @@ def problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Response
 _TOKEN_LIKE = re.compile(r"(?<=/)[A-Za-z0-9_\-]{24,}(?=/|$)")
 
 
-def _redacted(path: str) -> str:
+def redacted(path: str) -> str:
     """A path fit for a log or an answer: a device token in it is a credential."""
     return _TOKEN_LIKE.sub("<token>", path)

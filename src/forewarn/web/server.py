@@ -14,9 +14,13 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from litestar import Litestar
+
+from forewarn.web.access_log import AccessLog, access_logger
 
 __all__ = ["HttpListenError", "HttpServer"]
 
@@ -41,8 +45,10 @@ class _Server(uvicorn.Server):
 class HttpServer:
     """Serves one ASGI app on one address until :meth:`close`."""
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self, app: Litestar, access_log: Path | None = None) -> None:
+        """``access_log``: a file for one line per request (see :mod:`forewarn.web.access_log`)."""
         self.app = app
+        self.asgi: Any = app if access_log is None else AccessLog(app, access_logger(access_log))
         self._server: _Server | None = None
         self._socket: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
@@ -60,7 +66,7 @@ class HttpServer:
             raise HttpListenError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
         self._socket.setblocking(False)
         config = uvicorn.Config(
-            self.app, lifespan="on", log_config=None, log_level="warning", access_log=False, server_header=False,
+            self.asgi, lifespan="on", log_config=None, log_level="warning", access_log=False, server_header=False,
             timeout_graceful_shutdown=5,
         )
         self._server = _Server(config)
