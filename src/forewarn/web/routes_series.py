@@ -46,8 +46,10 @@ async def point_series(
     from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601 or epoch ms (default: to - 24 h)")]
     = None,
     to: Annotated[str | None, QueryParameter(description="ISO 8601 or epoch ms (default: now)")] = None,
-    kind: Annotated[str, QueryParameter(description="rtd, minute, hour, day, status or runtime")] = "rtd",
-    max_points: Annotated[int, QueryParameter(description=f"at most this many rows (2 to {MAX_POINTS})")]
+    kind: Annotated[str, QueryParameter(description="rtd, minute, hour, day, status or runtime",
+                                        schema_extra={"enum": [k.value for k in Kind]})] = "rtd",
+    max_points: Annotated[int, QueryParameter(description=f"at most this many rows (2 to {MAX_POINTS})",
+                                              schema_extra={"minimum": 2, "maximum": MAX_POINTS})]
     = DEFAULT_MAX_POINTS,
 ) -> dict[str, Any]:
     """``points`` are ``[ts, value, flag]`` with ts in ISO 8601 with the offset of the configured
