@@ -40,7 +40,7 @@ def csrf_for(session_token: str) -> str:
 
 
 def open_session(db: sqlite3.Connection, user: User, *, now_ms: int, ttl_ms: int, address: str,
-                 origin: str = "http") -> OpenedSession:
+                 origin: str = "api") -> OpenedSession:
     """Start a session for ``user`` (atomic, audited as a login)."""
     token = secrets.token_urlsafe(32)
     expires = now_ms + ttl_ms
@@ -77,7 +77,7 @@ def touch_session(db: sqlite3.Connection, session_id: int, now_ms: int) -> None:
     db.execute("UPDATE sessions SET last_used_ms = MAX(last_used_ms, ?) WHERE id = ?", (now_ms, session_id))
 
 
-def end_session(db: sqlite3.Connection, session_id: int, actor: str, *, origin: str = "http") -> None:
+def end_session(db: sqlite3.Connection, session_id: int, actor: str, *, origin: str = "api") -> None:
     """Log out: the session can no longer be used (atomic, audited)."""
     with atomic(db):
         db.execute("UPDATE sessions SET revoked = 1 WHERE id = ?", (session_id,))

@@ -32,7 +32,7 @@ from forewarn.access.scope import Scope, scoped
 from forewarn.catalogue import Catalogue
 from forewarn.registry.files import BAD_ID_CHARS, PROTOCOLS, QUIRKS, division_code_problem
 
-__all__ = ["ENTITIES", "EditError", "Entity", "Field", "create", "get_one", "retire", "update"]
+__all__ = ["ENTITIES", "EditError", "Entity", "Field", "check_fields", "create", "get_one", "retire", "update"]
 
 
 class EditError(Exception):
@@ -270,7 +270,7 @@ def get_one(db: sqlite3.Connection, entity: Entity, key: object, scope: Scope) -
     return dict(zip([c[0] for c in cur.description], row, strict=True))
 
 
-def _checked(entity: Entity, body: Mapping[str, Any], catalogue: Catalogue, *, creating: bool) -> dict[str, Any]:
+def check_fields(entity: Entity, body: Mapping[str, Any], catalogue: Catalogue, *, creating: bool) -> dict[str, Any]:
     """The body's values, each checked; every mistake at once (400)."""
     if not isinstance(body, Mapping):
         raise EditError(400, f"send a JSON object with the {entity.name}'s fields")
@@ -355,7 +355,7 @@ def _bump(db: sqlite3.Connection) -> None:
 def create(db: sqlite3.Connection, entity: Entity, body: Mapping[str, Any], scope: Scope, catalogue: Catalogue,
            *, actor: str, origin: str) -> dict[str, Any]:
     """Create one entity (inside the caller's transaction); return it as the user sees it."""
-    values = _checked(entity, body, catalogue, creating=True)
+    values = check_fields(entity, body, catalogue, creating=True)
     _references(db, entity, values, scope)
     _reach(db, entity, values, scope)
     now = int(time.time() * 1000)
@@ -388,7 +388,7 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
     """Change some columns of one entity; the user must reach it before and after (404/403)."""
     if get_one(db, entity, key, scope) is None:
         raise EditError(404, f"no {entity.name} {key} in your scope")
-    values = _checked(entity, body, catalogue, creating=False)
+    values = check_fields(entity, body, catalogue, creating=False)
     before = _stored(db, entity, key)
     assert before is not None
     _reach(db, entity, before, scope)

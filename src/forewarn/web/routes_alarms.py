@@ -53,7 +53,7 @@ from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.fields import read_object, text_field
 from forewarn.web.problems import ApiProblem
-from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 from forewarn.web.writes import write
 
 __all__ = ["ALARM_ROUTES", "ack_alarm", "add_silence", "alarm_list", "alarm_show", "close_alarm", "comment_alarm",
@@ -141,9 +141,9 @@ def alarm_list(
                                                                           "epoch ms)")] = None,
     to: Annotated[str | None, QueryParameter(description="first seen at or before (ISO 8601 or epoch ms)")] = None,
     lang: Annotated[str, QueryParameter(description="zh or en: the language of title and explanation")] = "zh",
-    limit: Annotated[int, QueryParameter(description="page size (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format_: Annotated[str, QueryParameter(name="format", description="json or csv (or Accept: text/csv)")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Response[Any]:
     """The alarms in your scope, newest first, as a page (``items``, ``total``, ``next``) or CSV.
 
@@ -374,9 +374,9 @@ def _keep(files: list[tuple[str, bytes]], folder: Path) -> list[dict[str, object
 def list_silences(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
-    limit: Annotated[int, QueryParameter(description="page size (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format_: Annotated[str, QueryParameter(name="format", description="json or csv (or Accept: text/csv)")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Response[Any]:
     """Maintenance windows in your scope that have not ended, the soonest to end first. During a
     silence alarms are still recorded, but not announced."""

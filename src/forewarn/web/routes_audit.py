@@ -14,7 +14,7 @@ from forewarn.times import iso, parse_moment
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
-from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 
 __all__ = ["audit_log"]
 
@@ -30,9 +30,9 @@ def audit_log(
     actor: Annotated[str | None, QueryParameter(description="who made the change")] = None,
     from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601 or epoch ms")] = None,
     to: Annotated[str | None, QueryParameter(description="ISO 8601 or epoch ms")] = None,
-    limit: Annotated[int, QueryParameter(description="rows per page (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format: Annotated[str, QueryParameter(description="json (default) or csv")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Any:
     """Newest first. Secrets (password hashes, tokens) are never in it. For city administrators and
     auditors without a region: the log spans every region."""
@@ -67,4 +67,4 @@ def audit_log(
          "after": json.loads(after) if after else None}
         for id_, at, who, what, ent, eid, origin, before, after in rows
     ]
-    return table_response(request, items, total, page, format, columns=_COLUMNS, name="audit")
+    return table_response(request, items, total, page, format_, columns=_COLUMNS, name="audit")

@@ -20,7 +20,7 @@ from forewarn.times import iso
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
-from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 
 __all__ = ["region_latest", "site_latest"]
 
@@ -68,9 +68,9 @@ def _rows(request: Request[Any, Any, Any], ctx: ApiContext, sql: str, params: li
      sync_to_thread=False)
 def site_latest(
     site_id: FromPath[int], request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], kind: _KIND = "rtd",
-    limit: Annotated[int, QueryParameter(description="rows per page (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format: Annotated[str, QueryParameter(description="json (default) or csv")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Any:
     """The newest reading of each active point of the site. A site outside your scope is 404."""
     user = require_user(request, ctx, Action.READ)
@@ -78,7 +78,7 @@ def site_latest(
         *scoped("SELECT 1 FROM sites s WHERE s.id = ? AND {scope}", user.scope, [site_id])
     ).fetchone() is None:
         raise ApiProblem(404, f"no site {site_id} in your scope")
-    return _rows(request, ctx, _latest_sql(_kind(kind)) + "s.id = ?", [site_id], limit, offset, format,
+    return _rows(request, ctx, _latest_sql(_kind(kind)) + "s.id = ?", [site_id], limit, offset, format_,
                  f"site-{site_id}-latest")
 
 
@@ -86,9 +86,9 @@ def site_latest(
      sync_to_thread=False)
 def region_latest(
     code: FromPath[str], request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], kind: _KIND = "rtd",
-    limit: Annotated[int, QueryParameter(description="rows per page (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format: Annotated[str, QueryParameter(description="json (default) or csv")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Any:
     """The newest reading of each active point of every site in the region and the regions under
     it, as far as your scope reaches (a district administrator asking for the city gets their district)."""
@@ -102,4 +102,4 @@ def region_latest(
         user.scope, [len(prefix), prefix])).fetchone() is None:
         raise ApiProblem(404, f"no region {code} with sites in your scope")
     return _rows(request, ctx, _latest_sql(_kind(kind)) + "substr(COALESCE(s.region_code, ''), 1, ?) = ?",
-                 [len(prefix), prefix], limit, offset, format, f"region-{code}-latest")
+                 [len(prefix), prefix], limit, offset, format_, f"region-{code}-latest")

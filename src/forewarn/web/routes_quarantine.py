@@ -13,34 +13,33 @@ to no site, so no district or enterprise can be shown to own it (see
 from __future__ import annotations
 
 import sqlite3
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
 from forewarn.access import audit
 from forewarn.access.roles import Action
 from forewarn.alarms.api_queries import site_in_scope
+from forewarn.catalogue import Catalogue
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
-from forewarn.protocols.hj212.codec import Quirk
 from forewarn.protocols.hj212.handler import Hj212Handler
+from forewarn.registry.edit import ENTITIES, EditError, check_fields
 from forewarn.store.sqlite import SqliteStore
 from forewarn.times import iso
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.fields import read_object
 from forewarn.web.problems import ApiProblem
-from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 from forewarn.web.writes import on_writer, write
 
 __all__ = ["QUARANTINE_ROUTES", "claim_device", "discard_quarantine", "quarantine_list", "quarantine_packets"]
 
 _LIST_COLUMNS = ("mn", "first_seen", "last_seen", "packets", "last_peer", "refused", "registered")
 _PACKET_COLUMNS = ("id", "received", "peer", "refused", "raw")
-#: as in a registry sheet: characters that would break an HJ 212 segment (MN=...;PW=...;)
-_BAD_ID_CHARS = frozenset(";,&=\r\n")
-_QUIRKS = frozenset(q.value for q in Quirk)
+_CATALOGUE = Catalogue()
 
 
 def _not_found(mn: str) -> ApiProblem:
@@ -53,9 +52,9 @@ def _not_found(mn: str) -> ApiProblem:
 def quarantine_list(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
-    limit: Annotated[int, QueryParameter(description="page size (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format_: Annotated[str, QueryParameter(name="format", description="json or csv (or Accept: text/csv)")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Response[Any]:
     """Each MN with packets in quarantine, the most recently heard first: first and last seen,
     how many packets, the address it last sent from, and why its packets are still refused
@@ -84,9 +83,9 @@ def quarantine_packets(
     mn: FromPath[str],
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
-    limit: Annotated[int, QueryParameter(description="page size (1 to 1000)")] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(description="rows to skip")] = 0,
-    format_: Annotated[str, QueryParameter(name="format", description="json or csv (or Accept: text/csv)")] = "",
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    format_: Format = "",
 ) -> Response[Any]:
     """The MN's packets, oldest first: ``raw`` is the frame as received, decoded as UTF-8 (bytes
     that are not UTF-8 show as U+FFFD), so you can see what the device is before claiming it."""
@@ -104,28 +103,14 @@ def quarantine_packets(
     return table_response(request, items, total, page, format_, columns=_PACKET_COLUMNS, name=f"quarantine-{mn}")
 
 
-def _claim_fields(body: dict[str, Any]) -> tuple[int, str, int, str, str]:
-    """(site_id, password, interval_s, leniency, device_kind) of a claim body, checked as a registry sheet is."""
-    site_id = body.get("site_id")
-    if isinstance(site_id, bool) or not isinstance(site_id, int):
-        raise ApiProblem(400, 'send {"site_id": N}: the id of the site the device belongs to')
-    password = body.get("password", "")
-    if not isinstance(password, str) or len(password) > 64 or set(password) & _BAD_ID_CHARS:
-        raise ApiProblem(400, '"password" must be text of at most 64 characters without ; , & =')
-    interval = body.get("interval_s", 60)
-    if isinstance(interval, bool) or not isinstance(interval, int) or not 0 < interval <= 86_400:
-        raise ApiProblem(400, '"interval_s" must be whole seconds between 1 and 86400 (how often it reports)')
-    lenient = body.get("leniency", "")
-    if not isinstance(lenient, str):
-        raise ApiProblem(400, '"leniency" must be text: quirk names separated by |')
-    quirks = [q.strip() for q in lenient.replace(",", "|").split("|") if q.strip()]
-    bad = [q for q in quirks if q not in _QUIRKS]
-    if bad:
-        raise ApiProblem(400, f"leniency {'|'.join(bad)} unknown (known: {', '.join(sorted(_QUIRKS))})")
-    kind = body.get("device_kind", "")
-    if not isinstance(kind, str) or len(kind) > 100:
-        raise ApiProblem(400, '"device_kind" must be text of at most 100 characters')
-    return site_id, password, interval, "|".join(quirks), kind.strip()
+def _claim_fields(mn: str, body: dict[str, Any]) -> tuple[int, str, int, str, str]:
+    """(site_id, password, interval_s, leniency, device_kind) of a claim body, checked as any new device is."""
+    try:
+        values = check_fields(ENTITIES["device"], {**body, "mn": mn}, _CATALOGUE, creating=True)
+    except EditError as exc:
+        raise ApiProblem(exc.status, exc.message) from None
+    return (values["site_id"], values.get("password", ""), values.get("interval_s", 60), values.get("leniency", ""),
+            values.get("device_kind", ""))
 
 
 @post("/api/v1/quarantine/{mn:str}/claim", tags=["quarantine"], summary="Register an unknown MN at a site",
@@ -141,9 +126,7 @@ async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
     they stay in quarantine until the registry is corrected). Audited. City administrators only."""
     user = require_user(request, ctx, Action.CLAIM_DEVICES)
     body = await read_object(request, ("site_id", "password", "interval_s", "leniency", "device_kind"))
-    site_id, password, interval, leniency, kind = _claim_fields(body)
-    if not mn or len(mn) > 64 or set(mn) & _BAD_ID_CHARS:
-        raise ApiProblem(400, f"MN {mn!r} is not a valid HJ 212 MN (at most 64 characters, no ; , & =)")
+    site_id, password, interval, leniency, kind = _claim_fields(mn, body)
     tz = ctx.settings.tz
     handler = Hj212Handler(OfflinePort(lambda: ctx.pipeline.now_ms() / 1000), tz,
                            future_tolerance_s=ctx.settings.future_tolerance_s)

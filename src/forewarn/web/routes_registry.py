@@ -27,15 +27,12 @@ from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_json
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
-from forewarn.web.tables import DEFAULT_LIMIT, check_page, table_response
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 from forewarn.web.writes import write
 
 __all__ = ["REGISTRY_ROUTES"]
 
 _CATALOGUE = Catalogue()
-Limit = Annotated[int, QueryParameter(description="rows per page (1 to 1000)")]
-Offset = Annotated[int, QueryParameter(description="rows to skip")]
-Format = Annotated[str, QueryParameter(description="json (default) or csv")]
 Text = Annotated[str | None, QueryParameter()]
 
 _PLURAL = {"region": "regions", "enterprise": "enterprises", "site": "sites", "device": "devices", "point": "points"}
@@ -80,7 +77,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         body = await read_json(request)
         try:
             return await write(ctx, lambda db: create(db, entity, body, user.scope, _CATALOGUE, actor=user.name,
-                                                      origin="http"))
+                                                      origin="api"))
         except EditError as exc:
             raise _problem(exc) from None
 
@@ -94,7 +91,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         body = await read_json(request)
         try:
             return await write(ctx, lambda db: update(db, entity, k, body, user.scope, _CATALOGUE, actor=user.name,
-                                                      origin="http"))
+                                                      origin="api"))
         except EditError as exc:
             raise _problem(exc) from None
 
@@ -107,7 +104,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         k = _key(entity, key)
         try:
             return await write(ctx, lambda db: retire(db, entity, k, user.scope, _CATALOGUE, actor=user.name,
-                                                      origin="http"))
+                                                      origin="api"))
         except EditError as exc:
             raise _problem(exc) from None
 
@@ -146,24 +143,24 @@ def _eq(column: str, value: object | None) -> list[tuple[str, object]]:
 
 @get("/api/v1/regions", tags=["registry"], summary="Regions", security=BEARER, sync_to_thread=False)
 def list_regions(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], parent: Text = None,
-                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
     """Regions (GB/T 2260 codes) in your scope: a district sees its own and those under it."""
     user = require_user(request, ctx, Action.READ)
     return _page(request, ctx, user.scope, "SELECT r.code, r.name, r.parent_code, r.status FROM regions r",
-                 _eq("r.parent_code", parent) + _eq("r.status", status), "r.code", limit, offset, format,
+                 _eq("r.parent_code", parent) + _eq("r.status", status), "r.code", limit, offset, format_,
                  "regions", alias="r", over="regions")
 
 
 @get("/api/v1/enterprises", tags=["registry"], summary="Enterprises", security=BEARER, sync_to_thread=False)
 def list_enterprises(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
                      status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0,
-                     format: Format = "") -> Any:
+                     format_: Format = "") -> Any:
     """Enterprises registered in your region or with a site in it; an enterprise user sees their own."""
     user = require_user(request, ctx, Action.READ)
     return _page(request, ctx, user.scope,
                  "SELECT e.id, e.name, e.region_code, e.status, "
                  "(SELECT COUNT(*) FROM sites x WHERE x.enterprise_id = e.id) AS sites FROM enterprises e",
-                 _prefix_filter("e.region_code", region) + _eq("e.status", status), "e.id", limit, offset, format,
+                 _prefix_filter("e.region_code", region) + _eq("e.status", status), "e.id", limit, offset, format_,
                  "enterprises", alias="e", over="enterprises")
 
 
@@ -178,18 +175,18 @@ _SITES_SQL = (
 @get("/api/v1/sites", tags=["registry"], summary="Sites", security=BEARER, sync_to_thread=False)
 def list_sites(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
                enterprise_id: Annotated[int | None, QueryParameter()] = None, site_type: Text = None,
-               status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+               status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
     """Sites in your scope with their position (for the map), type, enterprise and region."""
     user = require_user(request, ctx, Action.READ)
     filters = (_prefix_filter("s.region_code", region) + _eq("s.enterprise_id", enterprise_id)
                + _eq("s.site_type", site_type) + _eq("s.status", status))
-    return _page(request, ctx, user.scope, _SITES_SQL, filters, "s.id", limit, offset, format, "sites")
+    return _page(request, ctx, user.scope, _SITES_SQL, filters, "s.id", limit, offset, format_, "sites")
 
 
 @get("/api/v1/devices", tags=["registry"], summary="Devices", security=BEARER, sync_to_thread=False)
 def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
                  site_id: Annotated[int | None, QueryParameter()] = None, region: Text = None, mn: Text = None,
-                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
     """Devices in your scope, with when each was last heard and whether it is online now."""
     user = require_user(request, ctx, Action.READ)
     now = ctx.pipeline.now_ms()
@@ -203,7 +200,7 @@ def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     )
     filters = (_eq("d.site_id", site_id) + _prefix_filter("s.region_code", region) + _eq("d.mn", mn)
                + _eq("d.status", status))
-    return _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format, "devices")
+    return _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format_, "devices")
 
 
 @get("/api/v1/points", tags=["registry"], summary="Points", security=BEARER, sync_to_thread=False)
@@ -211,7 +208,7 @@ def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext
                 device_id: Annotated[int | None, QueryParameter()] = None,
                 site_id: Annotated[int | None, QueryParameter()] = None, mn: Text = None,
                 discovered: Annotated[bool | None, QueryParameter()] = None, status: Text = None,
-                limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format: Format = "") -> Any:
+                limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
     """Points (what a device's code and sub-field measure) in your scope; ``discovered``: created from data."""
     user = require_user(request, ctx, Action.READ)
     sql = (
@@ -221,7 +218,7 @@ def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext
     )
     filters = (_eq("p.device_id", device_id) + _eq("d.site_id", site_id) + _eq("d.mn", mn)
                + _eq("p.discovered", None if discovered is None else int(discovered)) + _eq("p.status", status))
-    return _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format, "points")
+    return _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format_, "points")
 
 
 REGISTRY_ROUTES: list[Callable[..., Any] | HTTPRouteHandler] = [

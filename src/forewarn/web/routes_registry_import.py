@@ -100,7 +100,7 @@ async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[
 
         def note(db: sqlite3.Connection, result: ImportResult) -> None:
             audit.record(db, actor, "registry.import", "registry", "import", None,
-                         {"file": media, "bytes": len(body), **asdict(result)}, "http")
+                         {"file": media, "bytes": len(body), **asdict(result)}, "api")
 
         return store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_commit=note)
 
@@ -129,7 +129,7 @@ async def issue_token(device_id: FromPath[int], request: Request[Any, Any, Any],
 
     def issue(db: sqlite3.Connection) -> str:
         _device_in_reach(db, device_id, user.scope)
-        return issue_device_token(db, device_id, actor=user.name, origin="http")
+        return issue_device_token(db, device_id, actor=user.name, origin="api")
 
     token = await write(ctx, issue)
     return {"device_id": device_id, "token": token, "telemetry_path": f"/api/v1/{token}/telemetry"}
@@ -144,6 +144,6 @@ async def revoke_tokens(device_id: FromPath[int], request: Request[Any, Any, Any
 
     def revoke(db: sqlite3.Connection) -> int:
         _device_in_reach(db, device_id, user.scope)
-        return revoke_device_tokens(db, device_id, actor=user.name, origin="http")
+        return revoke_device_tokens(db, device_id, actor=user.name, origin="api")
 
     return {"device_id": device_id, "revoked": await write(ctx, revoke)}

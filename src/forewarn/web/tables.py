@@ -11,19 +11,26 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response
+from litestar.params import QueryParameter
 
 from forewarn.web.problems import ApiProblem
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Page", "check_page", "table_response", "wants_csv"]
+__all__ = [
+    "DEFAULT_LIMIT", "MAX_LIMIT", "Format", "Limit", "Offset", "Page", "check_page", "table_response", "wants_csv",
+]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 #: a validated (limit, offset)
 Page = tuple[int, int]
+#: the query parameters every list takes, declared once for the OpenAPI document
+Limit = Annotated[int, QueryParameter(description=f"rows per page (1 to {MAX_LIMIT})", ge=1, le=MAX_LIMIT)]
+Offset = Annotated[int, QueryParameter(description="rows to skip", ge=0)]
+Format = Annotated[str, QueryParameter(name="format", description="json (default) or csv (or Accept: text/csv)")]
 
 
 def check_page(limit: int, offset: int) -> Page:
