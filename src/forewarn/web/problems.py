@@ -55,6 +55,10 @@ def problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Response
         else:
             detail = str(exc.detail)
         return problem_response(status, detail)
+    if isinstance(exc, OverflowError):  # a number from the request beyond what SQLite or a date can hold
+        log.warning("out of range on %s %s: %s", request.method, redacted(request.url.path), exc)
+        return problem_response(400, "a number in the request is out of range (ids and counts fit in 64 bits); "
+                                     "check the path and the query")
     log.exception("the HTTP API failed on %s %s", request.method, redacted(request.url.path))
     return problem_response(500, "the server failed on this request; it is logged. Try again later.")
 
