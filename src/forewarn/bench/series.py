@@ -17,6 +17,7 @@ that has to look at every row.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import statistics
@@ -130,9 +131,56 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def run_series_bench(*, days: int = 365, max_points: int = 2000, runs: int = 20) -> int:
+async def _over_http(data_dir: Path, point_id: int, from_ms: int, to_ms: int, max_points: int, runs: int
+                     ) -> tuple[list[float], list[float], int]:
+    """The same query through ``GET /api/v1/points/{id}/series`` of a running platform, and how
+    late the event loop (which answers every device) ran meanwhile: (request ms, loop lag ms, points)."""
+    import httpx
+
+    from forewarn.access.users import create_user, issue_api_token
+    from forewarn.app import Platform
+    from forewarn.config import load_settings
+
+    settings = load_settings(None, data_dir=data_dir, hj212_host="127.0.0.1", hj212_port=0, http_host="127.0.0.1",
+                             http_port=0, rules_enabled=0)
+    with SqliteStore(settings.db_path, Catalogue()) as store:
+        create_user(store.db, "bench", "bench-password-1", "city_admin", actor="bench", origin="bench")
+        token = issue_api_token(store.db, "bench", actor="bench", origin="bench").token
+    platform = Platform(settings, http=True)
+    await platform.start()
+    lags: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:  # wakes every 5 ms; how late each wake-up is, is what a device would wait
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(max(0.0, (time.perf_counter() - t0) * 1000.0 - 5.0))
+
+    times: list[float] = []
+    points = 0
+    try:
+        url = f"http://127.0.0.1:{platform.http_port}/api/v1/points/{point_id}/series"
+        params = {"from": str(from_ms), "to": str(to_ms), "kind": "minute", "max_points": str(max_points)}
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            await client.get(url, params=params)  # warm-up
+            tick = asyncio.create_task(ticker())
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                answer = await client.get(url, params=params)
+                times.append((time.perf_counter() - t0) * 1000.0)
+                answer.raise_for_status()
+                points = len(answer.json()["points"])
+            stop.set()
+            await tick
+    finally:
+        await platform.stop()
+    return times, lags, points
+
+
+def run_series_bench(*, days: int = 365, max_points: int = 2000, runs: int = 20, http: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-series-") as tmp:
-        path = Path(tmp) / "forewarn.db"
+        path = Path(tmp) / "forewarn.db"  # the platform's file name, so --http can serve it
         t0 = time.perf_counter()
         point_id, spikes, written = _setup(path, days)
         print(f"setup: {written:,} rows written in {time.perf_counter() - t0:.1f} s "
@@ -158,6 +206,12 @@ def run_series_bench(*, days: int = 365, max_points: int = 2000, runs: int = 20)
             ).fetchone()[0]
         finally:
             store.close()
+        if http:
+            times, lags, http_points = asyncio.run(_over_http(Path(tmp), point_id, from_ms, to_ms, max_points, runs))
+            print(f"over HTTP (GET /api/v1/points/{point_id}/series, {http_points:,} points as JSON): {runs} runs, "
+                  f"median {statistics.median(times):.1f} ms, p95 {_p95(times):.1f} ms")
+            print(f"event loop meanwhile (a 5 ms ticker): lag median {statistics.median(lags):.2f} ms, "
+                  f"p95 {_p95(lags):.2f} ms, max {max(lags):.1f} ms over {len(lags)} ticks")
     rows = out
     got = {ts: (value, flag) for ts, value, flag in rows}
     missing = [ts for ts, spike in spikes.items() if got.get(ts) != spike]

@@ -76,6 +76,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--days", type=int, default=365, help="days of minute data (default 365)")
     b.add_argument("--max-points", type=int, default=2000, help="points the query may return (default 2000)")
     b.add_argument("--runs", type=int, default=20, help="warm runs timed after the cold one (default 20)")
+    b.add_argument("--http", action="store_true",
+                   help="also through GET /api/v1/points/{id}/series of a running platform, with the event loop's lag")
     b.set_defaults(handler=bench_series)
 
 
@@ -279,4 +281,4 @@ def bench_series(args: argparse.Namespace) -> int:
 
     if args.days < 1 or args.max_points < 2 or args.runs < 1:
         raise UserError("--days and --runs must be at least 1, --max-points at least 2")
-    return run_series_bench(days=args.days, max_points=args.max_points, runs=args.runs)
+    return run_series_bench(days=args.days, max_points=args.max_points, runs=args.runs, http=args.http)
