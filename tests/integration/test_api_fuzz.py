@@ -3,9 +3,11 @@
 The platform runs as ``forewarn serve`` in a subprocess (its own event loop and core), over
 the ``fleet`` fixture's data, so the city administrator's token reaches every endpoint. Every
 operation of ``/api/v1/openapi.json`` is called with examples that fit the schema and examples
-that do not, with the token and, where a path names a known thing (a point, a device token ...),
-also with that thing; operations that take a body the schema does not describe (they read it
-themselves) get arbitrary JSON too. Every 5xx is collected with the request that caused it and
+that do not, with the token and, where a path names a known thing (a point, a device token, a
+document of the collection ...), also with that thing; every integer parameter at its edges
+(past 64 bits, negative); operations that take a body the schema does not describe (they read
+it themselves) get arbitrary JSON too, often with the keys their description names or a
+document of their collection has. Every 5xx is collected with the request that caused it and
 the server's log, and reported at once. 2xx answers must match their documented schema.
 
 ``FOREWARN_FUZZ_EXAMPLES`` sets the examples per operation and pass (default 25).
@@ -44,7 +46,7 @@ from tests.integration.api import HECHI_MN, Fleet
 pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("FOREWARN_FUZZ_EXAMPLES", "25"))
-_SERVING = re.compile(r"the HTTP API on (http://\S+?)/api/v1")
+_SERVING = re.compile(r"(http://127\.0\.0\.1:\d+)")  # the API address that forewarn serve prints
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 #: operations fuzzed last: they may end what the others need (the token, the session ...)
 _LAST = re.compile(r"logout|revoke|password|disable|token", re.IGNORECASE)
@@ -133,10 +135,12 @@ def _seed(base: str, fleet: Fleet) -> None:
         time.sleep(0.2)
 
 
-def _json_bodies(keys: list[str], own_keys: list[str]) -> st.SearchStrategy[Any]:
-    """Arbitrary JSON, and objects with the keys the operation's description names (so that the
-    handler gets past its first check), nested one in another, with values of any type."""
+def _json_bodies(keys: list[str], own_keys: list[str], likely: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Arbitrary JSON, and objects with the keys the operation names (its description, a document
+    of its collection): values of any type, or (often) a value that makes sense for the key, so
+    that the handler gets past its first checks."""
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+    own_keys = sorted(set(own_keys) | set(likely))
     key = st.sampled_from(own_keys or keys) | st.sampled_from(keys) | st.text(max_size=10)
     values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                           | st.dictionaries(key, inner, max_size=5), max_leaves=12)
@@ -144,7 +148,47 @@ def _json_bodies(keys: list[str], own_keys: list[str]) -> st.SearchStrategy[Any]
         return values | st.dictionaries(key, values, max_size=8)
     shaped = st.text(max_size=20) | st.recursive(values, lambda inner: st.lists(inner, max_size=3)
                           | st.fixed_dictionaries({}, optional={k: inner for k in own_keys}), max_leaves=15)
-    return st.fixed_dictionaries({}, optional={k: shaped for k in own_keys}) | values
+
+    def value_for(k: str) -> st.SearchStrategy[Any]:
+        sensible = [st.just(likely[k])] if k in likely else []
+        if k in _MOMENTS:
+            sensible.append(st.sampled_from(["2026-11-22T08:00", "2026-11-23T08:00:00+08:00", str(_NOW_MS)])
+                            | st.integers(_NOW_MS - 10**9, _NOW_MS + 10**9))
+        return st.one_of(*sensible, shaped) if sensible else shaped
+
+    return st.fixed_dictionaries({}, optional={k: value_for(k) for k in own_keys}) | values
+
+
+#: body keys that take a moment (ISO 8601 or epoch ms)
+_MOMENTS = frozenset({"ts", "from", "to", "until", "since", "at", "time"})
+_NOW_MS = int(time.time() * 1000)
+
+
+def _collection_samples(base: str, spec: dict[str, Any], auth: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The first document each list endpoint answers (``GET /api/v1/sites`` -> a site), by path."""
+    samples: dict[str, dict[str, Any]] = {}
+    for path, methods in spec["paths"].items():
+        if "get" not in methods or "{" in path or _streams(methods["get"]):
+            continue
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            answer = httpx.get(base + path, headers=auth, timeout=15).json()
+            lists = [v for v in answer.values() if isinstance(v, list)] if isinstance(answer, dict) else [answer]
+            for items in lists:
+                if items and isinstance(items[0], dict):
+                    samples[path] = items[0]
+                    break
+    return samples
+
+
+def _collection(path: str) -> str:
+    """``/api/v1/devices/{key}`` and ``/api/v1/alarms/{alarm_id}/ack`` -> ``/api/v1/devices``, ``/api/v1/alarms``."""
+    return re.sub(r"(/\{[^}]+\})+(/[^/{}]+)?$", "", path)
+
+
+def _sample_for(path: str, samples: dict[str, dict[str, Any]], known: dict[str, Any]) -> dict[str, Any]:
+    """Likely body values for an operation on ``path``: a document of its collection, known things."""
+    likely = {k: v for k, v in samples.get(_collection(path), {}).items() if not isinstance(v, dict | list)}
+    return {**likely, **{k: v for k, v in known.items() if k in likely or k in ("mn", "site_id", "device_id")}}
 
 
 def _keys_named(text: str) -> list[str]:
@@ -225,6 +269,7 @@ def test_no_request_answers_5xx(fleet: Fleet, tmp_path: Path) -> None:
         auth = {"Authorization": f"Bearer {fleet.tokens['city']}"}
         _seed(base, fleet)
         known = _known_values(fleet)
+        samples = _collection_samples(base, spec, auth)
         print("known:", known)
         body_keys = sorted(_property_names(spec) | {
             "name", "password", "readings", "mn", "code", "field", "kind", "ts", "value", "flag", "values",
@@ -270,6 +315,10 @@ def test_no_request_answers_5xx(fleet: Fleet, tmp_path: Path) -> None:
 
             names = {p.name for p in operation.path_parameters}
             fixed = {k: v for k, v in known.items() if k in names}
+            if "key" in names:  # /api/v1/sites/{key}: the id (or code) of a document of the collection
+                sample = samples.get(_collection(operation.path), {})
+                if sample.get("id", sample.get("code")) is not None:
+                    fixed["key"] = sample.get("id", sample.get("code"))
             passes: list[tuple[GenerationMode, dict[str, Any] | None]] = [
                 (GenerationMode.POSITIVE, None), (GenerationMode.NEGATIVE, None)]
             if fixed:
@@ -298,7 +347,8 @@ def test_no_request_answers_5xx(fleet: Fleet, tmp_path: Path) -> None:
 
                 strategy = operation.as_strategy(headers=auth, path_parameters=fixed or None)
                 own_keys = _keys_named(f"{documented.get('summary', '')} {documented.get('description', '')}")
-                _fuzz(with_body, st.tuples(strategy, _json_bodies(body_keys, own_keys)))
+                likely = _sample_for(operation.path, samples, known)
+                _fuzz(with_body, st.tuples(strategy, _json_bodies(body_keys, own_keys, likely)))
             took[label] = time.monotonic() - started
 
         health = httpx.get(f"{base}/api/v1/health")
