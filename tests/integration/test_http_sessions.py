@@ -85,3 +85,26 @@ def test_a_password_change_ends_the_users_sessions(fleet: Fleet, tmp_path: Path)
         assert_problem(await client.get("/api/v1/auth/session"), 401)
 
     run(plain_http(fleet), scenario)
+
+
+def test_users_change_their_own_password_and_must_log_in_again(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        login = await client.post("/api/v1/auth/login", json={"name": "hechi", "password": PASSWORD})
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        wrong = await client.post("/api/v1/auth/password", headers=csrf,
+                                  json={"current": "not it at all", "new": "a brand new password"})
+        assert_problem(wrong, 401)
+        short = await client.post("/api/v1/auth/password", headers=csrf, json={"current": PASSWORD, "new": "short"})
+        assert "10 characters" in str(assert_problem(short, 400)["detail"])
+        changed = await client.post("/api/v1/auth/password", headers=csrf,
+                                    json={"current": PASSWORD, "new": "a brand new password"})
+        assert changed.status_code == 200, changed.text
+        # this session and the user's API token have ended; the new password logs in
+        assert_problem(await client.get("/api/v1/auth/session"), 401)
+        assert_problem(await client.get("/api/v1/sites", headers={"Authorization": f"Bearer {fleet.tokens['hechi']}"}),
+                       401)
+        assert (await client.post("/api/v1/auth/login", json={"name": "hechi", "password": PASSWORD})).status_code == 401
+        again = await client.post("/api/v1/auth/login", json={"name": "hechi", "password": "a brand new password"})
+        assert again.status_code == 200
+
+    run(plain_http(fleet), scenario)

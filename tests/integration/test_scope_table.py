@@ -71,6 +71,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/{device_token}/telemetry"): Rule("device", why="the device token is the credential"),
     ("POST", "/api/v1/auth/logout"): Rule("self", "/api/v1/auth/logout", why="ends only the caller's own session"),
     ("GET", "/api/v1/auth/session"): Rule("list", "/api/v1/auth/session"),
+    ("POST", "/api/v1/auth/password"): Rule("self", "/api/v1/auth/password", {"current": "wrong", "new": "x" * 12},
+                                            why="changes only the caller's own password"),
     ("POST", "/api/v1/ingest"): Rule("object", "/api/v1/ingest", {"readings": [
         {"mn": HECHI_MN, "code": "a34002", "field": "Rtd", "kind": "rtd", "ts": TS_MS, "value": 1.0}]},
         refused=READERS_WITHOUT_WRITE),

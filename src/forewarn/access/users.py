@@ -53,6 +53,7 @@ __all__ = [
     "revoke_api_token",
     "revoke_device_tokens",
     "set_password",
+    "set_password_hash",
     "token_hash",
     "user_for_token",
 ]
@@ -233,7 +234,13 @@ def set_password(
     The user's API tokens and dashboard sessions are revoked with it: a password is changed
     when it may have leaked, and so may the tokens and sessions opened with it."""
     check_policy(password)
-    hashed = hash_password(password)
+    return set_password_hash(db, name, hash_password(password), actor=actor, origin=origin, now_ms=now_ms)
+
+
+def set_password_hash(
+    db: sqlite3.Connection, name: str, hashed: str, *, actor: str, origin: str, now_ms: int | None = None
+) -> User:
+    """:func:`set_password` with the hash already made (the API hashes off the writer thread)."""
     now = now_ms if now_ms is not None else _now()
     with atomic(db):
         before = _existing(db, name)

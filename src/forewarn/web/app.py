@@ -14,7 +14,7 @@ from forewarn.web.context import ApiContext
 from forewarn.web.problems import problem_handler
 from forewarn.web.routes_alarms import ALARM_ROUTES
 from forewarn.web.routes_audit import audit_log
-from forewarn.web.routes_auth import login, logout, session_info
+from forewarn.web.routes_auth import change_password, login, logout, session_info
 from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
@@ -45,7 +45,7 @@ def create_app(ctx: ApiContext) -> Litestar:
         route_handlers=[
             health, metrics, openapi_json, docs_page, docs_asset,
             telemetry, ingest,
-            login, logout, session_info, audit_log,
+            login, logout, session_info, change_password, audit_log,
             *ALARM_ROUTES, *QUARANTINE_ROUTES,
             point_series, site_latest, region_latest,
             *REGISTRY_ROUTES, import_registry, issue_token, revoke_tokens,

@@ -16,10 +16,11 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 
-from forewarn.access.passwords import dummy_verify, verify_password
+from forewarn.access.errors import PasswordPolicyError
+from forewarn.access.passwords import check_policy, dummy_verify, hash_password, verify_password
 from forewarn.access.roles import PERMISSIONS, Action, Role
 from forewarn.access.sessions import csrf_for, end_session, open_session
-from forewarn.access.users import User, get_user
+from forewarn.access.users import User, get_user, set_password_hash
 from forewarn.times import iso
 from forewarn.web.auth import BEARER, SESSION_COOKIE, require_user, session_of
 from forewarn.web.body import read_json
@@ -27,7 +28,7 @@ from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
 from forewarn.web.writes import write
 
-__all__ = ["login", "logout", "session_info"]
+__all__ = ["change_password", "login", "logout", "session_info"]
 
 _LOGIN_BODY_BYTES = 4096
 
@@ -46,20 +47,9 @@ def _user_json(user: User) -> dict[str, Any]:
             "enterprise_id": user.enterprise_id, "enterprise": user.enterprise}
 
 
-@post("/api/v1/auth/login", tags=["auth"], summary="Log in (dashboard session)", status_code=200)
-async def login(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> Response[dict[str, Any]]:
-    """Body ``{"name": ..., "password": ...}``. Sets the session cookie and answers the user and
-    the ``csrf_token`` to send as ``X-CSRF-Token`` with every request that changes something.
-    After 5 failures for a name (20 for an address) within 5 minutes, logins wait 15 minutes (429)."""
-    body = await read_json(request, _LOGIN_BODY_BYTES)
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
-        raise ApiProblem(400, 'send {"name": "...", "password": "..."}')
-    name, password = body["name"].strip(), body["password"]
-    address = _address(request)
-    wait = ctx.limiter.retry_after(name, address)
-    if wait > 0:
-        raise ApiProblem(429, f"too many failed logins: try again in {wait:.0f} s", title="Too many attempts",
-                         retry_after_s=round(wait))
+async def _credentials(ctx: ApiContext, name: str, password: str, address: str) -> User:
+    """The enabled user with this name and password; a failure is counted against name and
+    address and answered 401. The argon2 check runs on a worker thread, off the event loop."""
     row = ctx.store.db.execute("SELECT password_hash, disabled FROM users WHERE name = ?", (name,)).fetchone()
     loop = asyncio.get_running_loop()
     if row is None:
@@ -71,6 +61,28 @@ async def login(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext
     if user is None or user.role is Role.DEVICE:
         ctx.limiter.failure(name, address)
         raise ApiProblem(401, "wrong name or password, or the user is disabled")
+    return user
+
+
+def _not_locked(ctx: ApiContext, name: str, address: str) -> None:
+    wait = ctx.limiter.retry_after(name, address)
+    if wait > 0:
+        raise ApiProblem(429, f"too many failed logins: try again in {wait:.0f} s", title="Too many attempts",
+                         retry_after_s=round(wait))
+
+
+@post("/api/v1/auth/login", tags=["auth"], summary="Log in (dashboard session)", status_code=200)
+async def login(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> Response[dict[str, Any]]:
+    """Body ``{"name": ..., "password": ...}``. Sets the session cookie and answers the user and
+    the ``csrf_token`` to send as ``X-CSRF-Token`` with every request that changes something.
+    After 5 failures for a name (20 for an address) within 5 minutes, logins wait 15 minutes (429)."""
+    body = await read_json(request, _LOGIN_BODY_BYTES)
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
+        raise ApiProblem(400, 'send {"name": "...", "password": "..."}')
+    name, password = body["name"].strip(), body["password"]
+    address = _address(request)
+    _not_locked(ctx, name, address)
+    user = await _credentials(ctx, name, password, address)
     ctx.limiter.success(name, address)
     now = ctx.pipeline.now_ms()
     ttl_ms = int(ctx.settings.session_ttl_s * 1000)
@@ -98,3 +110,27 @@ def session_info(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     found = None if request.headers.get("authorization") else session_of(request, ctx)
     return {"user": _user_json(user), "may": sorted(a.value for a in PERMISSIONS[user.role]),
             "csrf_token": csrf_for(found[2]) if found is not None else None}
+
+
+@post("/api/v1/auth/password", tags=["auth"], summary="Change your own password", status_code=200, security=BEARER)
+async def change_password(request: Request[Any, Any, Any],
+                          ctx: NamedDependency[ApiContext]) -> Response[dict[str, Any]]:
+    """Body ``{"current": "...", "new": "..."}`` (the new one at least 10 characters). The current
+    password is checked as a login is (and counted as one when wrong). Every API token and session
+    of yours ends with it, this one included: log in again with the new password."""
+    user = require_user(request, ctx, Action.READ)
+    body = await read_json(request, _LOGIN_BODY_BYTES)
+    if not isinstance(body, dict) or not isinstance(body.get("current"), str) or not isinstance(body.get("new"), str):
+        raise ApiProblem(400, 'send {"current": "...", "new": "..."}')
+    address = _address(request)
+    _not_locked(ctx, user.name, address)
+    await _credentials(ctx, user.name, body["current"], address)
+    new = body["new"]
+    try:
+        check_policy(new)
+    except PasswordPolicyError as exc:
+        raise ApiProblem(400, str(exc)) from None
+    hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, new)
+    await write(ctx, lambda db: set_password_hash(db, user.name, hashed, actor=user.name, origin="api"))
+    return Response({"changed": user.name, "note": "every token and session of yours has ended: log in again"},
+                    cookies=[_cookie(ctx, "", 0)])
