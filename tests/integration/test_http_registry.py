@@ -200,3 +200,60 @@ def test_latest_values_per_site_and_per_region_within_scope(fleet: Fleet) -> Non
         assert DATONG_MN in csv.text and HECHI_MN not in csv.text
 
     run(fleet.settings, scenario)
+
+
+def test_a_district_cannot_take_over_or_reparent_what_lies_outside_it(fleet: Fleet) -> None:
+    header = "region_code,region_name,parent_region_code,enterprise,site,site_type,longitude,latitude,mn,password\n"
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        hechi = bearer(fleet.tokens["hechi"])
+        csv = {**hechi, "Content-Type": "text/csv"}
+        # Datong's enterprise and site named in Hechi's sheet with a Hechi region and a new MN
+        takeover = header + "451202,金城江区,451200,大同某工厂,一号车间,factory,108.0,24.6,451202STEAL000000000001,\n"
+        problem = assert_problem(await client.post("/api/v1/registry/import", headers=csv, content=takeover.encode()),
+                                 403)
+        assert "大同某工厂" in str(problem["detail"])
+        datong_sites = (await client.get("/api/v1/sites", headers=bearer(fleet.tokens["datong"]))).json()["items"]
+        assert [s["region_code"] for s in datong_sites] == ["140213"]
+
+        # regions nest by their codes: not under another city, not under themselves, not in a cycle
+        assert_problem(await client.post("/api/v1/regions", headers=hechi,
+                                         json={"code": "451202001", "name": "x", "parent_code": "140200"}), 400)
+        made = await client.post("/api/v1/regions", headers=hechi,
+                                 json={"code": "451202001", "name": "某街道", "parent_code": "451202"})
+        assert made.status_code == 201, made.text
+        assert_problem(await client.patch("/api/v1/regions/451202001", headers=hechi,
+                                          json={"parent_code": "451202001"}), 400)
+        # the district cannot move, retire or bring back the region its reach starts from
+        assert_problem(await client.patch("/api/v1/regions/451202", headers=hechi, json={"parent_code": None}),
+                       403)
+        assert_problem(await client.delete("/api/v1/regions/451202", headers=hechi), 403)
+        # a city administrator retires a region and brings it back
+        city = bearer(fleet.tokens["city"])
+        assert (await client.delete("/api/v1/regions/451202001", headers=city)).json()["status"] == "retired"
+        assert (await client.patch("/api/v1/regions/451202001", headers=city,
+                                   json={"status": "active"})).json()["status"] == "active"
+
+    run(fleet.settings, scenario)
+
+
+def test_a_retired_device_is_refused_at_once_and_text_must_be_real_unicode(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        hechi = bearer(fleet.tokens["hechi"])
+        device = (await client.get(f"/api/v1/devices?mn={HECHI_MN}", headers=hechi)).json()["items"][0]
+        path = f"/api/v1/{fleet.device_tokens[HECHI_MN]}/telemetry"
+        assert (await client.post(path, json={"a34002": 1.0})).status_code == 200
+        assert (await client.delete(f"/api/v1/devices/{device['id']}", headers=hechi)).status_code == 200
+        # no wait for the registry poll: the very next push is refused
+        assert_problem(await client.post(path, json={"a34002": 2.0}), 401)
+        # a lone surrogate is no character: 400, not a server error
+        lone = b'{"name": "\\ud800", "region_code": "451202"}'
+        assert_problem(await client.post("/api/v1/enterprises", headers={**hechi, "Content-Type": "application/json"},
+                                         content=lone), 400)
+        assert_problem(await client.post("/api/v1/auth/login", headers={"Content-Type": "application/json"},
+                                         content=b'{"name": "\\ud800", "password": "x"}'), 400)
+        pair = b'{"name": "\\ud83d\\ude00 \xe7\x87\x83\xe6\xb0\x94", "region_code": "451202"}'  # an emoji is fine
+        assert (await client.post("/api/v1/enterprises", headers={**hechi, "Content-Type": "application/json"},
+                                  content=pair)).status_code == 201
+
+    run(fleet.settings, scenario)

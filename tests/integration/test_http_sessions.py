@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from forewarn.access.users import set_password
+from forewarn.access.users import disable_user, enable_user, set_password
 from forewarn.app import Platform
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
@@ -106,5 +106,19 @@ def test_users_change_their_own_password_and_must_log_in_again(fleet: Fleet) -> 
         assert (await client.post("/api/v1/auth/login", json={"name": "hechi", "password": PASSWORD})).status_code == 401
         again = await client.post("/api/v1/auth/login", json={"name": "hechi", "password": "a brand new password"})
         assert again.status_code == 200
+
+    run(plain_http(fleet), scenario)
+
+
+def test_disabling_a_user_ends_their_sessions_for_good(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        assert (await client.post("/api/v1/auth/login", json={"name": "gasco", "password": PASSWORD})).status_code == 200
+        store = SqliteStore(fleet.settings.db_path, Catalogue())
+        try:
+            disable_user(store.db, "gasco", actor="test", origin="test")
+            enable_user(store.db, "gasco", actor="test", origin="test")
+        finally:
+            store.close()
+        assert_problem(await client.get("/api/v1/auth/session"), 401)
 
     run(plain_http(fleet), scenario)

@@ -260,6 +260,8 @@ def _set_disabled(db: sqlite3.Connection, name: str, disabled: bool, actor: str,
         if before.disabled == disabled:
             return False
         db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), before.id))
+        if disabled:  # a session is a login: enabling the user again does not bring it back
+            db.execute("UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0", (before.id,))
         after = _existing(db, name)
         action = "user.disable" if disabled else "user.enable"
         audit.record(db, actor, action, "user", name, before.public(), after.public(), origin)

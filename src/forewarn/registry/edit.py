@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from forewarn.access import audit
-from forewarn.access.scope import Scope, scoped
+from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.catalogue import Catalogue
-from forewarn.registry.files import BAD_ID_CHARS, PROTOCOLS, QUIRKS, division_code_problem
+from forewarn.registry.files import BAD_ID_CHARS, PROTOCOLS, QUIRKS, division_code_problem, nesting_problem
 
 __all__ = ["ENTITIES", "EditError", "Entity", "Field", "check_fields", "create", "get_one", "retire", "update"]
 
@@ -190,6 +190,7 @@ ENTITIES: dict[str, Entity] = {
             Field("code", str, required=True, mutable=False, check=_division),
             Field("name", str, required=True, check=_text(100)),
             Field("parent_code", str, nullable=True, check=_division),
+            Field("status", str, check=_status("active", "retired")),
         ),
         "SELECT r.code, r.name, r.parent_code, r.status FROM regions r WHERE r.code = ? AND {scope}",
         "regions", "r", _region_itself,
@@ -199,6 +200,7 @@ ENTITIES: dict[str, Entity] = {
         (
             Field("name", str, required=True, check=_text(200)),
             Field("region_code", str, required=True, check=_division),
+            Field("status", str, check=_status("active", "retired")),
         ),
         "SELECT e.id, e.name, e.region_code, e.status FROM enterprises e WHERE e.id = ? AND {scope}",
         "enterprises", "e", _region_column,
@@ -348,6 +350,41 @@ def _references(db: sqlite3.Connection, entity: Entity, values: Mapping[str, Any
             raise EditError(400, f"{column}: no region {code}; create it first (POST /api/v1/regions)")
 
 
+def parent_problem(code: str, parent: str | None, scope: Scope, db: sqlite3.Connection, *, explicit: bool = True
+                   ) -> str | None:
+    """What is wrong with placing region ``code`` under ``parent``, or None.
+
+    GB/T 2260 codes nest: a region's code starts with its parent's prefix (451221 under 451200,
+    never under 140200), which also rules out a region under itself or a cycle. A district
+    administrator may place regions only within their own region, and may not move the region
+    their reach starts from (its parent lies outside their reach by definition). ``explicit``:
+    the parent is being set (an empty parent in a sheet keeps the stored one).
+    """
+    nesting = nesting_problem(code, parent or "")
+    if nesting:
+        return f"cannot lie under {parent} (GB/T 2260 codes nest: {nesting})"
+    if explicit and scope.region_prefix is not None and region_prefix(code) == scope.region_prefix:
+        stored = db.execute("SELECT parent_code FROM regions WHERE code = ?", (code,)).fetchone()
+        if stored is not None and (stored[0] or None) != (parent or None):
+            return "is the region your reach starts from: only a city administrator can move it"
+    return None
+
+
+def _placement(db: sqlite3.Connection, entity: Entity, code: object, values: Mapping[str, Any], scope: Scope) -> None:
+    """A region's parent, when set, must nest (see :func:`parent_problem`); a district cannot
+    retire the region its reach starts from (nor bring it back)."""
+    if entity.name != "region":
+        return
+    if "status" in values and scope.region_prefix is not None and region_prefix(str(code)) == scope.region_prefix:
+        raise EditError(403, f"region {code} is the region your reach starts from: only a city administrator "
+                             "can retire it")
+    if "parent_code" not in values:
+        return
+    problem = parent_problem(str(code), values["parent_code"], scope, db)
+    if problem:
+        raise EditError(400 if "nest" in problem else 403, f"region {code} {problem}")
+
+
 def _bump(db: sqlite3.Connection) -> None:
     db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'")
 
@@ -358,6 +395,7 @@ def create(db: sqlite3.Connection, entity: Entity, body: Mapping[str, Any], scop
     values = check_fields(entity, body, catalogue, creating=True)
     _references(db, entity, values, scope)
     _reach(db, entity, values, scope)
+    _placement(db, entity, values["code"] if entity.key == "code" else None, values, scope)
     now = int(time.time() * 1000)
     if entity.name == "device":
         values["registered_ms"] = now
@@ -395,6 +433,7 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
     _references(db, entity, values, scope)
     after_row = {**before, **values}
     _reach(db, entity, after_row, scope)
+    _placement(db, entity, key, values, scope)
     if entity.name == "point":
         lower, upper = after_row.get("lower"), after_row.get("upper")
         if lower is not None and upper is not None and lower > upper:
@@ -418,28 +457,10 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
 
 def retire(db: sqlite3.Connection, entity: Entity, key: object, scope: Scope, catalogue: Catalogue, *,
            actor: str, origin: str) -> dict[str, Any]:
-    """Retire one entity: its status becomes ``retired``; rows, readings and alarms stay."""
-    if entity.field("status") is not None:
-        return update(db, entity, key, {"status": "retired"}, scope, catalogue, actor=actor, origin=origin,
-                      action="retire")
-    return _retire_status_column(db, entity, key, scope, actor, origin)
-
-
-def _retire_status_column(db: sqlite3.Connection, entity: Entity, key: object, scope: Scope, actor: str,
-                          origin: str) -> dict[str, Any]:
-    """Regions and enterprises: status is not a field a client sets, but retiring sets it."""
-    if get_one(db, entity, key, scope) is None:
-        raise EditError(404, f"no {entity.name} {key} in your scope")
-    before = _stored(db, entity, key)
-    assert before is not None
-    _reach(db, entity, before, scope)
-    db.execute(f"UPDATE {entity.table} SET status = 'retired' WHERE {entity.key} = ?", (key,))
-    after = _stored(db, entity, key)
-    audit.record(db, actor, f"{entity.name}.retire", entity.name, key, before, after, origin)
-    _bump(db)
-    found = get_one(db, entity, key, scope)
-    assert found is not None
-    return found
+    """Retire one entity: its status becomes ``retired``; rows, readings and alarms stay
+    (``PATCH {"status": "active"}`` brings it back)."""
+    return update(db, entity, key, {"status": "retired"}, scope, catalogue, actor=actor, origin=origin,
+                  action="retire")
 
 
 def _unique_hint(exc: sqlite3.IntegrityError) -> str:

@@ -16,6 +16,7 @@ from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
+from forewarn.access.scope import region_prefix
 from forewarn.catalogue import Catalogue
 from forewarn.protocols.hj212.codec import Quirk
 from forewarn.store.base import DeviceRow, PointRow, RegionRow
@@ -30,6 +31,7 @@ __all__ = [
     "RegistryFileError",
     "RegistrySheets",
     "division_code_problem",
+    "nesting_problem",
     "read_registry_files",
     "write_devices_csv",
     "write_regions_csv",
@@ -194,6 +196,17 @@ def division_code_problem(code: str) -> str | None:
     return f"region_code {code!r} is not an administrative division code (6 digits)"
 
 
+def nesting_problem(code: str, parent: str) -> str | None:
+    """GB/T 2260 codes nest: a region's code starts with its parent's prefix (451221 under
+    451200, not under 140200), which also rules out a region under itself."""
+    if not code or not parent:
+        return None
+    if parent == code or not code.startswith(region_prefix(parent)):
+        return (f"parent_region_code {parent} cannot hold region {code}: "
+                f"its code would start with {region_prefix(parent)}")
+    return None
+
+
 def _regions(
     where: str, header: list[str], body: list[list[str]], problems: list[str]
 ) -> Iterator[RegionRow]:
@@ -204,6 +217,9 @@ def _regions(
             problem = division_code_problem(code) if code else None
             if problem:
                 errors.append(problem.replace("region_code", column, 1))
+        nesting = nesting_problem(r.get("region_code", ""), r.get("parent_region_code", ""))
+        if nesting:
+            errors.append(nesting)
         if errors:
             problems.extend(f"{at}: {e}" for e in errors)
             continue
@@ -223,6 +239,9 @@ def _devices(
         code_problem = division_code_problem(code) if code else None
         if code_problem:
             errors.append(code_problem)
+        nesting = nesting_problem(code, r.get("parent_region_code", ""))
+        if nesting:
+            errors.append(nesting)
         site_type = catalogue.site_type_id(r.get("site_type", ""))
         if site_type is None:
             errors.append(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from litestar import Request
 
 from forewarn.web.problems import ApiProblem
 
-__all__ = ["MAX_BODY_BYTES", "read_body", "read_json"]
+__all__ = ["MAX_BODY_BYTES", "parse_json", "read_body", "read_json"]
+
+#: a \uD800-\uDFFF escape: half of a surrogate pair, which JSON allows alone but no text store can keep
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 #: The largest body a request may carry: bigger batches are split by the client, so that no
 #: single request holds the event loop (shared with HJ 212) for long.
@@ -17,8 +21,8 @@ MAX_BODY_BYTES = 1_000_000
 
 
 def _too_large(limit: int) -> ApiProblem:
-    return ApiProblem(413, f"the body is over {limit} bytes: split it (an ingest request takes at most 10,000 "
-                           "readings)", title="Too large")
+    return ApiProblem(413, f"the body is over {limit:,} bytes: send less (an ingest request takes at most 10,000 "
+                           "readings; split larger batches)", title="Too large")
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> bytes:
@@ -37,9 +41,20 @@ async def read_json(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media and media != "application/json":  # devices that send no content type are read as JSON
         raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
-    body = await read_body(request, limit)
+    return parse_json(await read_body(request, limit))
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` as JSON; 400 when it is not JSON in UTF-8, or holds text no store can keep."""
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiProblem(400, f"the body is not JSON ({reason}); send application/json in UTF-8") from None
+    if _SURROGATE_ESCAPE.search(body):  # rare: only then is the whole value checked
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiProblem(400, "the body holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair): "
+                                  "that is no character; send valid Unicode text") from None
+    return value

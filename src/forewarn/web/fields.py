@@ -8,12 +8,11 @@ ignored: a client that sends ``"by"`` believing it names the actor must learn th
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from litestar import Request
 
-from forewarn.web.body import MAX_BODY_BYTES, read_body
+from forewarn.web.body import MAX_BODY_BYTES, parse_json, read_body
 from forewarn.web.problems import ApiProblem
 
 __all__ = ["MAX_TEXT", "read_object", "text_field"]
@@ -30,11 +29,8 @@ async def read_object(request: Request[Any, Any, Any], allowed: tuple[str, ...],
         return {}
     if media and media != "application/json":
         raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
-    try:
-        # a large body (photos as base64) is parsed off the event loop, which serves every device
-        body = json.loads(raw) if len(raw) < MAX_BODY_BYTES else await asyncio.to_thread(json.loads, raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise ApiProblem(400, "the body is not JSON: send a JSON object in UTF-8") from None
+    # a large body (photos as base64) is parsed off the event loop, which serves every device
+    body = parse_json(raw) if len(raw) < MAX_BODY_BYTES else await asyncio.to_thread(parse_json, raw)
     fields = ", ".join(f'"{k}"' for k in allowed) or "nothing"
     if not isinstance(body, dict):
         raise ApiProblem(400, f"send a JSON object with {fields}")

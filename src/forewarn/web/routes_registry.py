@@ -11,6 +11,7 @@ This module does not use ``from __future__ import annotations``: the handlers ar
 text, every other key a number) is evaluated when the handler is defined.
 """
 
+import sqlite3
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -50,6 +51,14 @@ def _key(entity: Entity, key: Any) -> Any:
     return int(key)
 
 
+async def _changed(ctx: ApiContext, change: Callable[[sqlite3.Connection], dict[str, Any]]) -> dict[str, Any]:
+    """Make the change on the writer thread, then reload the pipeline's devices at once: a device
+    retired a moment ago must not be accepted for the seconds until the next registry poll."""
+    result = await write(ctx, change)
+    ctx.pipeline.reload_registry_if_changed()
+    return result
+
+
 def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
     """GET one, POST, PATCH and DELETE (retire) for one entity."""
     base = f"/api/v1/{_PLURAL[entity.name]}"
@@ -76,7 +85,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         user = require_user(request, ctx, Action.WRITE_REGISTRY)
         body = await read_json(request)
         try:
-            return await write(ctx, lambda db: create(db, entity, body, user.scope, _CATALOGUE, actor=user.name,
+            return await _changed(ctx, lambda db: create(db, entity, body, user.scope, _CATALOGUE, actor=user.name,
                                                       origin="api"))
         except EditError as exc:
             raise _problem(exc) from None
@@ -90,7 +99,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         k = _key(entity, key)
         body = await read_json(request)
         try:
-            return await write(ctx, lambda db: update(db, entity, k, body, user.scope, _CATALOGUE, actor=user.name,
+            return await _changed(ctx, lambda db: update(db, entity, k, body, user.scope, _CATALOGUE, actor=user.name,
                                                       origin="api"))
         except EditError as exc:
             raise _problem(exc) from None
@@ -103,7 +112,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         user = require_user(request, ctx, Action.WRITE_REGISTRY)
         k = _key(entity, key)
         try:
-            return await write(ctx, lambda db: retire(db, entity, k, user.scope, _CATALOGUE, actor=user.name,
+            return await _changed(ctx, lambda db: retire(db, entity, k, user.scope, _CATALOGUE, actor=user.name,
                                                       origin="api"))
         except EditError as exc:
             raise _problem(exc) from None

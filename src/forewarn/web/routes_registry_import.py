@@ -24,6 +24,7 @@ from forewarn.access.roles import Action
 from forewarn.access.scope import Scope, scoped
 from forewarn.access.users import issue_device_token, revoke_device_tokens
 from forewarn.catalogue import Catalogue
+from forewarn.registry.edit import parent_problem
 from forewarn.registry.files import RegistryFileError, RegistrySheets, read_registry_files
 from forewarn.store.base import ImportResult
 from forewarn.store.sqlite import SqliteStore
@@ -59,14 +60,31 @@ def _out_of_reach(sheets: RegistrySheets, scope: Scope, db: sqlite3.Connection) 
             problems.append(f"point {p.mn} {p.code}-{p.field}: device {p.mn} is neither registered nor in this file")
         elif not scope.allows_region(row[0]):
             problems.append(f"point {p.mn} {p.code}-{p.field}: the device is outside your region")
-    # an MN registered elsewhere may not be moved into this district by re-importing it
+    # what exists elsewhere may not be moved into this district by naming it in a sheet: an MN,
+    # an enterprise (matched by name) or a site (by enterprise and name) registered outside
     for d in sheets.devices:
         row = db.execute(
             "SELECT s.region_code FROM devices x JOIN sites s ON s.id = x.site_id WHERE x.mn = ?", (d.mn,)
         ).fetchone()
         if row is not None and not scope.allows_region(row[0]):
             problems.append(f"device {d.mn}: registered in region {row[0]}, outside yours")
-    return problems
+        row = db.execute("SELECT region_code FROM enterprises WHERE name = ?", (d.enterprise,)).fetchone()
+        if row is not None and not scope.allows_region(row[0]):
+            problems.append(f"enterprise {d.enterprise}: registered in region {row[0]}, outside yours "
+                            "(a city administrator can change it)")
+        row = db.execute(
+            "SELECT s.region_code FROM sites s JOIN enterprises e ON e.id = s.enterprise_id "
+            "WHERE e.name = ? AND s.name = ?", (d.enterprise, d.site),
+        ).fetchone()
+        if row is not None and not scope.allows_region(row[0]):
+            problems.append(f"site {d.enterprise}/{d.site}: registered in region {row[0]}, outside yours")
+    regions = [(r.code, r.parent_code) for r in sheets.regions]
+    regions += [(d.region_code, d.parent_region_code) for d in sheets.devices]
+    for code, parent in regions:
+        problem = parent_problem(code, parent or None, scope, db, explicit=bool(parent))
+        if problem:
+            problems.append(f"region {code}: {problem}")
+    return sorted(set(problems), key=problems.index)
 
 
 @post("/api/v1/registry/import", tags=["registry"], summary="Import a registry sheet (CSV or XLSX)", security=BEARER,
@@ -105,6 +123,7 @@ async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[
         return store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_commit=note)
 
     result = await on_writer(ctx, apply)
+    ctx.pipeline.reload_registry_if_changed()  # the new devices are accepted now, not at the next poll
     return {"imported": asdict(result),
             "note": "quarantined packets of newly registered devices are claimed within seconds"}
 

@@ -65,6 +65,11 @@ class HttpServer:
         except OSError as exc:
             raise HttpListenError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
         self._socket.setblocking(False)
+        if family in (socket.AF_INET, socket.AF_INET6):
+            # asyncio sets TCP_NODELAY only on sockets created with IPPROTO_TCP; create_server's are
+            # protocol 0, so without this every answer after the first on a keep-alive connection
+            # waited ~40 ms for the client's delayed ACK (Nagle)
+            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         config = uvicorn.Config(
             self.asgi, lifespan="on", log_config=None, log_level="warning", access_log=False, server_header=False,
             timeout_graceful_shutdown=5,
