@@ -86,7 +86,7 @@ def test_an_alarm_keeps_its_evidence_and_repeats_are_counted_not_duplicated(tmp_
 def test_handling_an_alarm_to_closure_from_the_command_line(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     register(settings, tmp_path, [{"mn": MN}])
-    asyncio.run(send_all(settings, Clock(T0), [(0, lel(0, 40))]))
+    asyncio.run(send_all(settings, Clock(T0), [(0, lel(0, 40)), (1, lel(1, 5))]))  # the leak, then clear air
     [alarm] = alarms(settings)
     aid = str(alarm["id"])
     out_of_order = forewarn(tmp_path, "alarms", "close", aid, "--by", "王科长", check=False)
@@ -105,7 +105,7 @@ def test_handling_an_alarm_to_closure_from_the_command_line(tmp_path: Path) -> N
     shown = json.loads(forewarn(tmp_path, "alarms", "show", aid, "--format", "json").stdout)
     assert shown["state"] == "closed"
     steps = [(s["step"], s["actor"]) for s in shown["steps"]]
-    assert steps == [("fired", "system"), ("acknowledged", "值班员"), ("dispatched", "值班员"),
+    assert steps == [("fired", "system"), ("cleared", "system"), ("acknowledged", "值班员"), ("dispatched", "值班员"),
                      ("checked", "执法队李明"), ("commented", "执法队李明"), ("resolved", "执法队李明"),
                      ("closed", "王科长")]
     # every step is in the audit log too, with the state before and after
@@ -114,7 +114,7 @@ def test_handling_an_alarm_to_closure_from_the_command_line(tmp_path: Path) -> N
     db.close()
     assert [(a, act) for a, act, _, _ in audited][:2] == [("值班员", "alarm.ack"), ("值班员", "alarm.dispatch")]
     assert json.loads(audited[0][2])["state"] == "firing" and json.loads(audited[0][3])["state"] == "acknowledged"
-    kept = shown["steps"][3]["data"]["attachments"][0]
+    kept = shown["steps"][4]["data"]["attachments"][0]
     assert Path(kept["stored"]).read_bytes() == b"\xff\xd8 a photo"
     listing = forewarn(tmp_path, "alarms", "list", "--state", "closed", "--format", "json").stdout
     assert json.loads(listing.splitlines()[0])["explanation"].startswith("GD1 可燃气体浓度 40 %LEL")

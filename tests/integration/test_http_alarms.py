@@ -157,6 +157,10 @@ def test_an_alarm_is_handled_to_closure_by_the_right_people(fleet: Fleet, tmp_pa
         assert (await step(client, "gasco", "comment", {"text": "复查无泄漏"})).status_code == 200
         assert_problem(await step(client, "gasco", "resolve"), 403)
         assert (await step(client, "hechi", "resolve")).json()["state"] == "resolved"
+        # the gas still reads 40 %LEL: closing now would hide a leak that is still going on
+        still = assert_problem(await step(client, "hechi", "close", {"note": "审核通过"}), 409)
+        assert "still active" in str(still["detail"])
+        await send(platform, lel(HECHI_MN, 1, 5))  # back to normal
         closed = await step(client, "hechi", "close", {"note": "审核通过"})
         assert closed.json()["state"] == "closed"
         assert (await step(client, "city", "comment", {"text": "归档"})).status_code == 200  # comments: any time
@@ -165,7 +169,8 @@ def test_an_alarm_is_handled_to_closure_by_the_right_people(fleet: Fleet, tmp_pa
         shown = (await client.get("/api/v1/alarms/1", headers=bearer(t["hechi"]))).json()
         assert [(s["step"], s["actor"]) for s in shown["steps"]] == [
             ("fired", "system"), ("acknowledged", "hechi"), ("dispatched", "hechi"), ("checked", "gasco"),
-            ("commented", "gasco"), ("resolved", "hechi"), ("closed", "hechi"), ("commented", "city")]
+            ("commented", "gasco"), ("resolved", "hechi"), ("cleared", "system"), ("closed", "hechi"),
+            ("commented", "city")]
         assert shown["steps"][3]["data"]["findings"] == "灌装间阀门泄漏"
         assert shown["state"] == "closed" and shown["closed"] is not None and shown["acked"] is not None
         closed_list = (await client.get("/api/v1/alarms?state=closed", headers=bearer(t["hechi"]))).json()

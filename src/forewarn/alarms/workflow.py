@@ -73,6 +73,13 @@ def apply_step(db: sqlite3.Connection, alarm_id: int, req: StepRequest, now_ms: 
         raise AlarmError(f"alarm {alarm_id} is {state}: cannot {req.action} now; {_NEXT_HINT[state]}")
     if not req.actor.strip():
         raise AlarmError("say who takes the step (--by NAME)")
+    if req.action == "close":
+        condition = db.execute("SELECT condition FROM alarms WHERE id = ?", (alarm_id,)).fetchone()[0]
+        if condition == "active":
+            # closing now would hide a condition that is still going on (a leak still leaking):
+            # the engine announces it again only after it clears and returns
+            raise AlarmError(f"alarm {alarm_id}'s condition is still active: close it after the readings are back "
+                             "to normal (the alarm notes when they are); until then it stays resolved")
     data: dict[str, object] = {}
     if req.action == "dispatch":
         if not req.to.strip():
