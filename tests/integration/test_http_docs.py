@@ -91,3 +91,23 @@ def test_docs_page_and_everything_it_loads_come_from_the_platform(fleet: Fleet) 
         assert answer.status_code == 200, answer.text
 
     run(fleet.settings, scenario)
+
+
+def test_the_api_document_describes_what_each_write_takes(fleet: Fleet) -> None:
+    """The docs page can only offer a body to fill in (and schemathesis can only send one) for
+    operations whose request body the document describes."""
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
+        writes = [(method, path) for path, ops in paths.items() for method in ops if method in ("post", "patch")]
+        bodiless = {("post", "/api/v1/auth/logout"), ("post", "/api/v1/devices/{device_id}/tokens")}
+        missing = [w for w in writes if w not in bodiless and "requestBody" not in paths[w[1]][w[0]]]
+        assert not missing, missing
+        site = paths["/api/v1/sites"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert set(site["required"]) == {"enterprise_id", "name", "site_type", "region_code"}
+        login = paths["/api/v1/auth/login"]["post"]["requestBody"]
+        assert login["required"] and set(login["content"]["application/json"]["schema"]["required"]) == {
+            "name", "password"}
+        assert "text/csv" in paths["/api/v1/registry/import"]["post"]["requestBody"]["content"]
+
+    run(fleet.settings, scenario)
