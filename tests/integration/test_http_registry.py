@@ -141,6 +141,12 @@ def test_bulk_import_by_http_checks_the_sheet_and_the_districts_reach(fleet: Fle
         answer = await client.post("/api/v1/registry/import", headers=hechi, content=good.encode("utf-8"))
         assert answer.status_code == 200, answer.text
         assert answer.json()["imported"]["devices_added"] == 1
+        # each entity the import changed is in the audit log with its before and after
+        log = (await client.get("/api/v1/audit?entity=device", headers=bearer(fleet.tokens["city"]))).json()["items"]
+        [entry] = [e for e in log if e["entity_id"] == "451202NEW0000000000000001"]
+        assert entry["action"] == "device.import" and entry["actor"] == "hechi" and entry["before"] is None
+        assert entry["after"]["site"] == "一号站" and entry["after"]["region_code"] == "451202"
+        assert "password" not in entry["after"]
 
         other = header + "140213,平城区,140200,大同新厂,二号车间,factory,113.3,40.1,140213NEW0000000000000001,\n"
         assert_problem(await client.post("/api/v1/registry/import", headers=hechi, content=other.encode()), 403)

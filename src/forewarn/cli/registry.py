@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from forewarn.access import audit
 from forewarn.catalogue import Catalogue
 from forewarn.cli.common import UserError, actor_name, open_store, settings_from
 from forewarn.config import Settings
@@ -23,6 +20,7 @@ from forewarn.registry.files import (
     write_regions_csv,
     write_xlsx,
 )
+from forewarn.registry.import_audit import ImportAudit
 from forewarn.store.base import ImportResult
 
 __all__ = ["add_commands", "import_files"]
@@ -71,11 +69,9 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, C
             raise UserError(
                 f"points refer to device(s) neither registered nor in these files: {', '.join(missing[:5])}"
             )
-        def note(db: sqlite3.Connection, result: ImportResult) -> None:
-            audit.record(db, actor_name(), "registry.import", "registry", "import", None,
-                         {"files": [str(f) for f in files], **dataclasses.asdict(result)}, "cli")
-
-        result = store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_commit=note)
+        audited = ImportAudit(sheets, actor_name(), "cli", [str(f) for f in files])
+        result = store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_apply=audited.before,
+                                      before_commit=audited.after)
         handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s)
         claimed = claim_quarantined(store, handler, store.device_infos())
     return result, claimed

@@ -82,18 +82,22 @@ class SqliteStore:
 
     def apply_registry(
         self, devices: list[DeviceRow], points: list[PointRow], regions: list[RegionRow] | None = None,
-        *, before_commit: Callable[[sqlite3.Connection, ImportResult], None] | None = None,
+        *, before_apply: Callable[[sqlite3.Connection], None] | None = None,
+        before_commit: Callable[[sqlite3.Connection, ImportResult], None] | None = None,
     ) -> ImportResult:
         """Insert or update regions, enterprises, sites, devices and points in one transaction.
 
         Keys are natural: region code, enterprise name, (enterprise, site name), device MN,
         (MN, code, sub-field). Re-importing the same file changes nothing and duplicates nothing.
-        ``before_commit`` runs last inside the transaction (the API's audit entry, its checks).
+        ``before_apply`` runs first inside the transaction and ``before_commit`` last (the audit
+        log's before and after, checks that must see the same state as the import).
         """
         result = ImportResult()
         now = _now_ms()
         db = self.db
         with _transaction(db):
+            if before_apply is not None:
+                before_apply(db)
             named: dict[str, tuple[str, str]] = {r.code: (r.name, r.parent_code) for r in regions or []}
             for d in devices:
                 named[d.region_code] = (d.region_name, d.parent_region_code)

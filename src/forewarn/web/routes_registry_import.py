@@ -19,13 +19,13 @@ from litestar import Request, delete, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from forewarn.access import audit
 from forewarn.access.roles import Action
 from forewarn.access.scope import Scope, scoped
 from forewarn.access.users import issue_device_token, revoke_device_tokens
 from forewarn.catalogue import Catalogue
 from forewarn.registry.edit import parent_problem
 from forewarn.registry.files import RegistryFileError, RegistrySheets, read_registry_files
+from forewarn.registry.import_audit import ImportAudit
 from forewarn.store.base import ImportResult
 from forewarn.store.sqlite import SqliteStore
 from forewarn.web.auth import BEARER, require_user
@@ -116,11 +116,9 @@ async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[
         if problems:
             raise ApiProblem(403, "; ".join(problems[:20]), problems=problems)
 
-        def note(db: sqlite3.Connection, result: ImportResult) -> None:
-            audit.record(db, actor, "registry.import", "registry", "import", None,
-                         {"file": media, "bytes": len(body), **asdict(result)}, "api")
-
-        return store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_commit=note)
+        audited = ImportAudit(sheets, actor, "api", [f"HTTP body ({media}, {len(body):,} bytes)"])
+        return store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_apply=audited.before,
+                                    before_commit=audited.after)
 
     result = await on_writer(ctx, apply)
     ctx.pipeline.reload_registry_if_changed()  # the new devices are accepted now, not at the next poll
