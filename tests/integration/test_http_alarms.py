@@ -227,11 +227,20 @@ def test_silences_are_scoped_audited_and_keep_alarms_quiet(fleet: Fleet) -> None
         [alarm] = (await client.get("/api/v1/alarms", headers=bearer(t["hechi"]))).json()["items"]
         assert alarm["silenced"] is True  # recorded, not announced
 
+        # a silence set by mistake ends now, in scope only; then it is no longer listed
+        silence_id = made.json()["id"]
+        assert_problem(await client.delete(f"/api/v1/silences/{silence_id}", headers=bearer(t["datong"])), 404)
+        assert_problem(await client.delete(f"/api/v1/silences/{silence_id}", headers=bearer(t["gasco"])), 403)
+        ended = await client.delete(f"/api/v1/silences/{silence_id}", headers=bearer(t["hechi"]))
+        assert ended.status_code == 200, ended.text
+        assert (await client.get("/api/v1/silences", headers=bearer(t["hechi"]))).json()["total"] == 0
+        assert_problem(await client.delete(f"/api/v1/silences/{silence_id}", headers=bearer(t["hechi"])), 409)
+
     run(fleet.settings, scenario)
     store = SqliteStore(fleet.settings.db_path, Catalogue())
     try:
-        [entry] = history(store.db, "silence", 1)
+        entries = history(store.db, "silence", 1)
     finally:
         store.close()
-    assert (entry.action, entry.actor, entry.after["mn"] if entry.after else None) == (
-        "silence.create", "hechi", HECHI_MN)
+    assert [(e.action, e.actor) for e in entries] == [("silence.create", "hechi"), ("silence.end", "hechi")]
+    assert entries[0].after is not None and entries[0].after["mn"] == HECHI_MN

@@ -93,6 +93,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/silences"): Rule("list", "/api/v1/silences"),
     ("POST", "/api/v1/silences"): Rule("object", "/api/v1/silences", {"mn": HECHI_MN, "until": "2099-01-01T00:00"},
                                        refused=READERS_WITHOUT_WRITE),
+    ("DELETE", "/api/v1/silences/{silence_id}"): Rule("object", "/api/v1/silences/{silence}",
+                                                      refused=READERS_WITHOUT_WRITE),
     ("GET", "/api/v1/quarantine"): Rule("city", "/api/v1/quarantine"),
     ("GET", "/api/v1/quarantine/{mn}"): Rule("city", f"/api/v1/quarantine/{UNKNOWN_MN}"),
     ("DELETE", "/api/v1/quarantine/{mn}"): Rule("city", f"/api/v1/quarantine/{UNKNOWN_MN}"),
@@ -178,10 +180,15 @@ def _prepare(fleet: Fleet) -> dict[str, str]:
             (f"{HECHI_MN}/GD1-LEL", HECHI_MN, site, TS_MS, TS_MS, now, now))
         db.commit()
         alarm = db.execute("SELECT MAX(id) FROM alarms").fetchone()[0]
+        db.execute("INSERT INTO silences (mn, site_id, rule_id, from_ms, until_ms, reason, actor, created_ms) "
+                   "VALUES (?, NULL, '', ?, ?, '检修', 'test', ?)", (HECHI_MN, now, now + 86_400_000, now))
+        db.commit()
+        silence = db.execute("SELECT MAX(id) FROM silences").fetchone()[0]
         enterprise = db.execute("SELECT enterprise_id FROM sites WHERE id = ?", (site,)).fetchone()[0]
     finally:
         store.close()
-    return {"site": str(site), "device": str(device), "alarm": str(alarm), "enterprise": str(enterprise)}
+    return {"site": str(site), "device": str(device), "alarm": str(alarm), "enterprise": str(enterprise),
+            "silence": str(silence)}
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:

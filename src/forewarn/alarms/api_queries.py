@@ -139,6 +139,17 @@ def scoped_silences(db: sqlite3.Connection, scope: Scope, now_ms: int, limit: in
     return out
 
 
+def silence_in_scope(db: sqlite3.Connection, scope: Scope, silence_id: int) -> dict[str, Any] | None:
+    """One silence (ended or not) if its device or site is in scope."""
+    sql = f"SELECT {', '.join('x.' + c for c in _SILENCE_COLUMNS)}, s.name {_SILENCE_FROM} WHERE x.id = ? AND {{scope}}"
+    row = db.execute(*scoped(sql, scope, [silence_id])).fetchone()
+    if row is None:
+        return None
+    item = dict(zip(_SILENCE_COLUMNS, row[:-1], strict=True))
+    item["site"] = row[-1]
+    return item
+
+
 def count_silences(db: sqlite3.Connection, scope: Scope, now_ms: int) -> int:
     sql = f"SELECT COUNT(*) {_SILENCE_FROM} WHERE x.until_ms > ? AND {{scope}}"
     return int(db.execute(*scoped(sql, scope, [now_ms])).fetchone()[0])

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
@@ -45,6 +45,7 @@ from forewarn.alarms.api_queries import (
     page_alarms,
     scoped_alarm_detail,
     scoped_silences,
+    silence_in_scope,
     site_in_scope,
 )
 from forewarn.alarms.workflow import AlarmError, StepRequest, apply_step
@@ -458,6 +459,32 @@ async def add_silence(request: Request[Any, Any, Any], ctx: NamedDependency[ApiC
     return await write(ctx, work)
 
 
+@delete("/api/v1/silences/{silence_id:int}", tags=["alarms"], summary="End a silence now", security=BEARER,
+        status_code=200)
+async def end_silence(silence_id: FromPath[int], request: Request[Any, Any, Any],
+                      ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+    """The maintenance window ends now (one set by mistake, or work finished early): alarms are
+    announced again from this moment. Its record stays. Needs handle_alarms; audited."""
+    user = require_user(request, ctx, Action.HANDLE_ALARMS)
+    if not 0 < silence_id < 2**63:
+        raise ApiProblem(404, f"no silence {silence_id} in your scope")
+    now = ctx.pipeline.now_ms()
+    tz = ctx.settings.tz
+
+    def work(db: sqlite3.Connection) -> dict[str, Any]:
+        before = silence_in_scope(db, user.scope, silence_id)
+        if before is None:
+            raise ApiProblem(404, f"no silence {silence_id} in your scope")
+        if before["until_ms"] <= now:
+            raise ApiProblem(409, f"silence {silence_id} ended at {iso(before['until_ms'], tz)} already")
+        db.execute("UPDATE silences SET until_ms = ? WHERE id = ?", (now, silence_id))
+        after = {**before, "until_ms": now}
+        audit.record(db, user.name, "silence.end", "silence", silence_id, _silence_item(before, tz),
+                     _silence_item(after, tz), "api", at_ms=now)
+        return _silence_item(after, tz)
+
+    return await write(ctx, work)
+
 #: every handler of this module, for the app's route list
 ALARM_ROUTES = [alarm_list, alarm_show, ack_alarm, dispatch_alarm, record_alarm, resolve_alarm, close_alarm,
-                comment_alarm, list_silences, add_silence]
+                comment_alarm, list_silences, add_silence, end_silence]
