@@ -263,3 +263,22 @@ def test_a_retired_device_is_refused_at_once_and_text_must_be_real_unicode(fleet
                                   content=pair)).status_code == 201
 
     run(fleet.settings, scenario)
+
+
+def test_csv_exports_cannot_carry_formulas_into_excel_and_names_cannot_carry_control_characters(
+        fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        city = bearer(fleet.tokens["city"])
+        made = await client.post("/api/v1/enterprises", headers=city,
+                                 json={"name": '=HYPERLINK("http://evil.example","点我")', "region_code": "451202"})
+        assert made.status_code == 201, made.text
+        csv = await client.get("/api/v1/enterprises?format=csv", headers=city)
+        assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+        assert "'=HYPERLINK" in csv.text and ',=HYPERLINK' not in csv.text
+        assert_problem(await client.post("/api/v1/enterprises", headers=city,
+                                         json={"name": "坏\u0000名字", "region_code": "451202"}), 400)
+        site = (await client.get("/api/v1/sites", headers=city)).json()["items"][0]
+        assert_problem(await client.post("/api/v1/devices", headers=city,
+                                         json={"site_id": site["id"], "mn": "４５１２０２ＦＵＬＬＷＩＤＴＨ"}), 400)
+
+    run(fleet.settings, scenario)

@@ -92,8 +92,10 @@ def _text(limit: int, *, ident: bool = False) -> Check:
             return None, "is empty"
         if len(text) > limit:
             return None, f"is longer than {limit} characters"
-        if ident and set(text) & BAD_ID_CHARS:
-            return None, "may not hold ; , & = or line breaks (HJ 212 separators)"
+        if ident and (set(text) & BAD_ID_CHARS or not (text.isascii() and text.isprintable())):
+            return None, "must be printable ASCII without ; , & = (HJ 212 separators)"
+        if not text.isprintable():
+            return None, "holds a control character (a line break, tab or NUL): remove it"
         return text, None
     return check
 

@@ -255,8 +255,8 @@ def _devices(
             elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 errors.append(f"longitude {lon} / latitude {lat} out of range")
         mn = r.get("mn", "")
-        if mn and (len(mn) > 64 or set(mn) & BAD_ID_CHARS):
-            errors.append(f"mn {mn!r} is not a valid HJ 212 MN (at most 64 characters, no ; , & =)")
+        if mn and (len(mn) > 64 or set(mn) & BAD_ID_CHARS or not (mn.isascii() and mn.isprintable())):
+            errors.append(f"mn {mn!r} is not a valid HJ 212 MN (at most 64 printable ASCII characters, no ; , & =)")
         password = r.get("password", "")
         if len(password) > 64 or set(password) & BAD_ID_CHARS:
             errors.append("password may not hold ; , & = or exceed 64 characters")

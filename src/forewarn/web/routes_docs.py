@@ -85,14 +85,14 @@ def _asset(name: str) -> tuple[bytes, str]:
 
 @get("/api/v1/docs", include_in_schema=False, sync_to_thread=False)
 def docs_page() -> Response[str]:
-    return Response(_PAGE, media_type="text/html; charset=utf-8",
+    return Response(_PAGE, media_type="text/html",
                     headers={**_HEADERS, "Cache-Control": "no-cache"})
 
 
 @get("/api/v1/docs/{name:str}", include_in_schema=False, sync_to_thread=False)
 def docs_asset(name: FromPath[str]) -> Response[Any]:
     if name == "forewarn-docs.js":
-        body, media_type = _INIT_JS.encode(), "text/javascript; charset=utf-8"
+        body, media_type = _INIT_JS.encode(), "text/javascript"
     elif name in _ASSETS:
         body, media_type = _asset(name)
     else:

@@ -51,10 +51,21 @@ def wants_csv(request: Request[Any, Any, Any], fmt: str) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
+#: a cell starting with one of these is a formula to Excel: a name like "=HYPERLINK(...)" typed
+#: into the registry must not run when a regulator opens the export (OWASP "CSV injection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "" if value is None else value
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # shown as text, the quote hidden by Excel
+    return value
 
 
 def table_response(
@@ -72,7 +83,7 @@ def table_response(
         for item in items:
             writer.writerow([_cell(item.get(c)) for c in cols])
         headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "X-Total-Count": str(total)}
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(out.getvalue(), media_type="text/csv", headers=headers)
     nxt = None
     if offset + len(items) < total:
         query = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
