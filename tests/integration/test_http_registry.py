@@ -89,6 +89,9 @@ def test_a_district_creates_a_site_and_device_in_its_region_only_and_the_device_
             "name": "", "site_type": "spaceport", "latitude": 200, "colour": "red"}), 400)
         for word in ("enterprise_id", "site_type", "latitude", "colour", "name"):
             assert word in str(bad["detail"])
+        # a framework-level mistake is worded too: which parameter, what it got, what it takes
+        words = assert_problem(await client.get("/api/v1/sites?limit=0", headers=hechi), 400)
+        assert words["detail"] == "query parameter limit='0' must be a whole number >= 1"
         # read-only roles cannot write
         assert_problem(await client.post("/api/v1/sites", headers=bearer(fleet.tokens["gasco"]), json={}), 403)
 
@@ -154,6 +157,7 @@ def test_bulk_import_by_http_checks_the_sheet_and_the_districts_reach(fleet: Fle
         problem = assert_problem(await client.post("/api/v1/registry/import", headers=hechi, content=broken.encode()),
                                  400)
         assert "site_type" in str(problem["detail"]) and "longitude" in str(problem["detail"])
+        assert "forewarn-import" not in str(problem)  # no server paths in the answer
         assert_problem(await client.post("/api/v1/registry/import", headers={**hechi, "Content-Type": "text/plain"},
                                          content=good.encode()), 415)
         sites = (await client.get("/api/v1/sites?region=451202", headers=bearer(fleet.tokens["city"]))).json()

@@ -51,16 +51,37 @@ def problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Response
         elif status == 405:
             detail = f"{request.method} is not allowed on {redacted(request.url.path)} (see /api/v1/openapi.json)"
         elif isinstance(exc, ValidationException):
-            detail = f"{exc.detail}: {exc.extra}" if exc.extra else str(exc.detail)
+            detail = _validation_detail(request, exc)
         else:
             detail = str(exc.detail)
         return problem_response(status, detail)
     if isinstance(exc, OverflowError):  # a number from the request beyond what SQLite or a date can hold
         log.warning("out of range on %s %s: %s", request.method, redacted(request.url.path), exc)
-        return problem_response(400, "a number in the request is out of range (ids and counts fit in 64 bits); "
-                                     "check the path and the query")
+        return problem_response(400, "a number in the request is out of range (ids and counts fit in 64 bits)")
     log.exception("the HTTP API failed on %s %s", request.method, redacted(request.url.path))
     return problem_response(500, "the server failed on this request; it is logged. Try again later.")
+
+
+_EXPECTED = (("`bool", "true or false"), ("`int", "a whole number"), ("`float", "a number"),
+             ("`str", "text"))
+
+
+def _validation_detail(request: Request[Any, Any, Any], exc: ValidationException) -> str:
+    """Litestar's validation errors in words: which parameter, what it got, what it takes."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        key = str(problem.get("key", "")).rstrip("_")  # our Python names for query words such as open, from
+        source = getattr(problem.get("source"), "value", problem.get("source")) or "parameter"
+        message = str(problem.get("message", ""))
+        wanted = next((words for marker, words in _EXPECTED if message.startswith(f"Expected {marker}")), None)
+        bound = message.split("`", 2)[-1].strip() if message.count("`") >= 2 else ""
+        said = f"must be {wanted}{' ' + bound if bound and not bound.startswith(',') else ''}" if wanted else message
+        got = request.query_params.get(key) if source == "query" else None
+        parts.append(f"{source} parameter {key}{'=' + repr(got) if got is not None else ''} {said}")
+    return "; ".join(parts) if parts else str(exc.detail)
 
 
 #: A path segment that looks like a token (ours are 43 URL-safe characters)

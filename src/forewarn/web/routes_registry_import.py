@@ -106,7 +106,8 @@ async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[
         try:
             sheets = read_registry_files([path], Catalogue())
         except RegistryFileError as exc:
-            raise ApiProblem(400, str(exc).replace(str(path), "the sheet"), problems=exc.problems) from None
+            raise ApiProblem(400, str(exc).replace(str(path), "the sheet"),
+                             problems=[p.replace(str(path), "the sheet") for p in exc.problems]) from None
     if not (sheets.devices or sheets.points or sheets.regions):
         raise ApiProblem(400, "the sheet holds no rows")
     actor = user.name
