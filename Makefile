@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# make demo ARGS="--http-port 18000 --hj212-port 18212 --duration 600"
+ARGS ?=
+
 demo: install
-	$(BIN)/forewarn demo
+	$(BIN)/forewarn demo $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q
