@@ -38,6 +38,7 @@ def test_each_role_lists_exactly_its_own_sites_devices_and_points(fleet: Fleet) 
 
         devices = (await client.get("/api/v1/devices", headers=bearer(fleet.tokens["datong"]))).json()
         assert [d["mn"] for d in devices["items"]] == [DATONG_MN] and devices["total"] == 1
+        assert devices["items"][0]["online"] is False  # never heard
         regions = (await client.get("/api/v1/regions", headers=bearer(fleet.tokens["hechi"]))).json()
         assert [r["code"] for r in regions["items"]] == ["451202"]
         enterprises = (await client.get("/api/v1/enterprises", headers=bearer(fleet.tokens["factory"]))).json()
@@ -110,7 +111,7 @@ def test_a_district_creates_a_site_and_device_in_its_region_only_and_the_device_
         assert (await dev.answer()).cn == "9014"
         await dev.close()
         points = (await client.get(f"/api/v1/points?mn={mn}", headers=hechi)).json()["items"]
-        assert points and all(p["discovered"] == 1 for p in points)
+        assert points and all(p["discovered"] is True for p in points)
 
         # retiring keeps the device and its history; its packets now go to quarantine, not lost
         retired = await client.delete(f"/api/v1/devices/{device.json()['id']}", headers=hechi)

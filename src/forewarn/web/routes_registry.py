@@ -65,6 +65,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
     item = f"{base}/{{key:{'str' if key_type is str else 'int'}}}"
     tags = ["registry"]
     name = entity.name
+    a = "an" if name[0] in "aeiou" else "a"
 
     @get(item, tags=tags, summary=f"One {name}", security=BEARER, sync_to_thread=False, operation_id=f"get_{name}",
          name=f"get_{name}",
@@ -77,7 +78,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
             raise ApiProblem(404, f"no {name} {key} in your scope")
         return found
 
-    @post(base, tags=tags, summary=f"Create a {name}", security=BEARER, status_code=201,
+    @post(base, tags=tags, summary=f"Create {a} {name}", security=BEARER, status_code=201,
           operation_id=f"create_{name}", name=f"create_{name}",
           description=f"Body: the {name}'s fields (see the answer of GET). Answers the new {name}. "
                       "Every mistake is listed at once (400); one that exists already is 409.")
@@ -90,7 +91,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         except EditError as exc:
             raise _problem(exc) from None
 
-    @patch(item, tags=tags, summary=f"Change a {name}", security=BEARER, operation_id=f"update_{name}",
+    @patch(item, tags=tags, summary=f"Change {a} {name}", security=BEARER, operation_id=f"update_{name}",
            name=f"update_{name}",
            description=f"Body: only the fields to change. You must reach the {name} before and after the change.")
     async def update_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
@@ -104,7 +105,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
         except EditError as exc:
             raise _problem(exc) from None
 
-    @delete(item, tags=tags, summary=f"Retire a {name} (its history stays)", security=BEARER, status_code=200,
+    @delete(item, tags=tags, summary=f"Retire {a} {name} (its history stays)", security=BEARER, status_code=200,
             operation_id=f"retire_{name}", name=f"retire_{name}",
             description=f"The {name}'s status becomes retired; its readings, alarms and audit history stay.")
     async def retire_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
@@ -126,6 +127,7 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
 def _page(
     request: Request[Any, Any, Any], ctx: ApiContext, scope: Scope, sql: str, filters: list[tuple[str, object]],
     order: str, limit: int, offset: int, fmt: str, name: str, *, alias: str = "s", over: str = "sites",
+    booleans: tuple[str, ...] = (),
 ) -> Any:
     """Run a scoped list query with its optional filters (``(clause, value)``), one page of it."""
     page = check_page(limit, offset)
@@ -136,6 +138,9 @@ def _page(
     cur = ctx.store.db.execute(f"{query.sql} ORDER BY {order} LIMIT ? OFFSET ?", [*query.params, *page])
     columns = [c[0] for c in cur.description]
     items = [dict(zip(columns, row, strict=True)) for row in cur]
+    for item in items:  # SQLite answers 0/1
+        for column in booleans:
+            item[column] = bool(item[column])
     return table_response(request, items, total, page, fmt, columns=columns, name=name)
 
 
@@ -209,7 +214,8 @@ def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     )
     filters = (_eq("d.site_id", site_id) + _prefix_filter("s.region_code", region) + _eq("d.mn", mn)
                + _eq("d.status", status))
-    return _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format_, "devices")
+    return _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format_, "devices",
+                 booleans=("online",))
 
 
 @get("/api/v1/points", tags=["registry"], summary="Points", security=BEARER, sync_to_thread=False)
@@ -227,7 +233,8 @@ def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext
     )
     filters = (_eq("p.device_id", device_id) + _eq("d.site_id", site_id) + _eq("d.mn", mn)
                + _eq("p.discovered", None if discovered is None else int(discovered)) + _eq("p.status", status))
-    return _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format_, "points")
+    return _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format_, "points",
+                 booleans=("discovered",))
 
 
 REGISTRY_ROUTES: list[Callable[..., Any] | HTTPRouteHandler] = [
