@@ -152,8 +152,13 @@ def test_an_alarm_is_handled_to_closure_by_the_right_people(fleet: Fleet, tmp_pa
         assert checked.status_code == 200, checked.text
         assert checked.json()["state"] == "checked"
         kept = checked.json()["step"]["data"]["attachments"][0]
-        assert kept["name"] == "现场照片.jpg" and Path(kept["stored"]).read_bytes() == photo
-        assert Path(kept["stored"]).parent == fleet.settings.attachments_path / "1"
+        assert kept["name"] == "现场照片.jpg" and "stored" not in kept  # no server paths in answers
+        stored = list((fleet.settings.attachments_path / "1").iterdir())
+        assert [p.read_bytes() for p in stored] == [photo]
+        # the photo comes back from the API, to those who may see the alarm
+        got = await client.get(kept["url"], headers=bearer(t["gasco"]))
+        assert got.status_code == 200 and got.content == photo and got.headers["content-type"] == "image/jpeg"
+        assert_problem(await client.get(kept["url"], headers=bearer(t["datong"])), 404)
         assert (await step(client, "gasco", "comment", {"text": "复查无泄漏"})).status_code == 200
         assert_problem(await step(client, "gasco", "resolve"), 403)
         assert (await step(client, "hechi", "resolve")).json()["state"] == "resolved"

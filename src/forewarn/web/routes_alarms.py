@@ -22,10 +22,12 @@ import base64
 import binascii
 import hashlib
 import json
+import mimetypes
 import re
 import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, delete, get, post
@@ -197,10 +199,51 @@ def alarm_show(
     out = _alarm_item(detail, lang, tz)
     out.update({k: detail[k] for k in ("subject", "title_zh", "title_en", "explanation_zh", "explanation_en")})
     out["steps"] = [{"step": s["step"], "actor": s["actor"], "at": iso(s["at_ms"], tz), "note": s["note"],
-                     "data": s["data"]} for s in detail["steps"]]
+                     "data": _public_data(alarm_id, s["data"])} for s in detail["steps"]]
     out["evidence"] = [{"mn": e["mn"], "code": e["code"], "field": e["field"], "kind": e["kind"],
                         "ts": iso(e["ts_ms"], tz), "value": e["value"], "flag": e["flag"]} for e in detail["evidence"]]
     return out
+
+
+def _public_data(alarm_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """A step's data as a client may see it: an attachment's address on this API instead of
+    where the server keeps the file."""
+    files = data.get("attachments")
+    if not isinstance(files, list):
+        return data
+    shown = []
+    for f in files:
+        if isinstance(f, dict):
+            f = {k: v for k, v in f.items() if k != "stored"}
+            f["url"] = f"/api/v1/alarms/{alarm_id}/attachments/{f.get('sha256', '')}"
+        shown.append(f)
+    return {**data, "attachments": shown}
+
+
+@get("/api/v1/alarms/{alarm_id:int}/attachments/{sha256:str}", tags=["alarms"],
+     summary="A file of an on-site check", security=BEARER, sync_to_thread=False)
+def alarm_attachment(alarm_id: FromPath[int], sha256: FromPath[str], request: Request[Any, Any, Any],
+                     ctx: NamedDependency[ApiContext]) -> Response[bytes]:
+    """The photo or document recorded with an on-site check of this alarm (by its SHA-256, as
+    the step lists it). An alarm outside your scope is 404."""
+    user = require_user(request, ctx, Action.READ)
+    _check_id(alarm_id)
+    detail = scoped_alarm_detail(ctx.store.db, user.scope, alarm_id)
+    if detail is None:
+        raise _not_found(alarm_id)
+    for s in detail["steps"]:
+        for f in s["data"].get("attachments", []) if isinstance(s["data"], dict) else []:
+            if isinstance(f, dict) and f.get("sha256") == sha256:
+                path = Path(str(f.get("stored", "")))
+                if not path.is_file():
+                    raise ApiProblem(410, f"the file {f.get('name')} is no longer in the data directory",
+                                     title="Gone")
+                name = str(f.get("name", "attachment"))
+                media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                return Response(path.read_bytes(), media_type=media, headers={
+                    "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                    "X-Content-Type-Options": "nosniff"})
+    raise ApiProblem(404, f"alarm {alarm_id} has no attachment {sha256}")
 
 
 # ---------------------------------------------------------------- handling steps
@@ -236,7 +279,7 @@ async def _step(ctx: ApiContext, user: User, alarm_id: int, req: StepRequest) ->
         name, actor, at_ms, note, data = step_row
         return {"id": alarm_id, **after,
                 "step": {"step": name, "actor": actor, "at": iso(at_ms, ctx.settings.tz), "note": note,
-                         "data": json.loads(data)}}
+                         "data": _public_data(alarm_id, json.loads(data))}}
 
     return await write(ctx, work)
 
@@ -486,5 +529,5 @@ async def end_silence(silence_id: FromPath[int], request: Request[Any, Any, Any]
     return await write(ctx, work)
 
 #: every handler of this module, for the app's route list
-ALARM_ROUTES = [alarm_list, alarm_show, ack_alarm, dispatch_alarm, record_alarm, resolve_alarm, close_alarm,
-                comment_alarm, list_silences, add_silence, end_silence]
+ALARM_ROUTES = [alarm_list, alarm_show, alarm_attachment, ack_alarm, dispatch_alarm, record_alarm, resolve_alarm,
+                close_alarm, comment_alarm, list_silences, add_silence, end_silence]
