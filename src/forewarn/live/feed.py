@@ -50,6 +50,10 @@ _STEPS_SQL = (
     "LEFT JOIN sites s ON s.id = a.site_id WHERE st.id > ? ORDER BY st.id LIMIT ?"
 )
 
+#: the state each handling step leads to (steps not named here leave the state as it was)
+_STATE_AFTER = {"fired": "firing", "reopened": "firing", "acknowledged": "acknowledged", "dispatched": "dispatched",
+                "checked": "checked", "resolved": "resolved", "closed": "closed"}
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceSite:
@@ -158,6 +162,8 @@ class LiveFeed:
         for (step_id, alarm_id, step, actor, at_ms, note, rule_id, level, state, mn, site_id, site, region,
              enterprise_id, title_zh, title_en, expl_zh, expl_en) in rows:
             self.last_step_id = int(step_id)
+            # the state this step led to: the alarm's current state may be several steps further on
+            state = _STATE_AFTER.get(step, state)
             self.hub.publish(LiveEvent.of(
                 "alarm", {"alarm_id": alarm_id, "event": step, "rule_id": rule_id, "level": level, "state": state,
                           "mn": mn, "site_id": site_id, "site": site, "title": {"zh": title_zh, "en": title_en},
