@@ -287,3 +287,20 @@ def test_csv_exports_cannot_carry_formulas_into_excel_and_names_cannot_carry_con
                                          json={"site_id": site["id"], "mn": "４５１２０２ＦＵＬＬＷＩＤＴＨ"}), 400)
 
     run(fleet.settings, scenario)
+
+
+def test_the_registry_export_holds_ones_own_scope_and_imports_back(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        hechi = bearer(fleet.tokens["hechi"])
+        sheet = await client.get("/api/v1/registry/export", headers=hechi)
+        assert sheet.status_code == 200 and sheet.content.startswith("\ufeff".encode())
+        assert HECHI_MN in sheet.text and DATONG_MN not in sheet.text
+        again = await client.post("/api/v1/registry/import", headers={**hechi, "Content-Type": "text/csv"},
+                                  content=sheet.content)
+        assert again.status_code == 200, again.text
+        assert again.json()["imported"]["devices_added"] == 0
+        book = await client.get("/api/v1/registry/export?format=xlsx", headers=hechi)
+        assert book.status_code == 200 and book.content[:2] == b"PK"  # a zip: the XLSX workbook
+        assert_problem(await client.get("/api/v1/registry/export", headers=bearer(fleet.tokens["gasco"])), 403)
+
+    run(fleet.settings, scenario)

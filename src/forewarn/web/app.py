@@ -23,7 +23,7 @@ from forewarn.web.routes_live import live_sse, live_ws
 from forewarn.web.routes_openapi import openapi_json
 from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_registry import REGISTRY_ROUTES
-from forewarn.web.routes_registry_import import import_registry, issue_token, revoke_tokens
+from forewarn.web.routes_registry_import import export_registry, import_registry, issue_token, revoke_tokens
 from forewarn.web.routes_series import point_series
 
 __all__ = ["create_app"]
@@ -48,7 +48,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             login, logout, session_info, change_password, audit_log,
             *ALARM_ROUTES, *QUARANTINE_ROUTES,
             point_series, site_latest, region_latest,
-            *REGISTRY_ROUTES, import_registry, issue_token, revoke_tokens,
+            *REGISTRY_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
         ],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},

@@ -1,4 +1,4 @@
-"""Bulk registry import over HTTP (the same sheets as ``forewarn registry import``) and device tokens.
+"""Bulk registry import and export over HTTP (the sheets of ``forewarn registry``) and device tokens.
 
 ``POST /api/v1/registry/import`` takes one CSV (UTF-8 or GBK) or XLSX file as the body; its
 rows are checked exactly as the command checks them, every mistake listed at once, and a
@@ -9,22 +9,31 @@ new registry version and claims any quarantined packets of the devices it regist
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, delete, post
+from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 
 from forewarn.access.roles import Action
 from forewarn.access.scope import Scope, scoped
 from forewarn.access.users import issue_device_token, revoke_device_tokens
 from forewarn.catalogue import Catalogue
 from forewarn.registry.edit import parent_problem
-from forewarn.registry.files import RegistryFileError, RegistrySheets, read_registry_files
+from forewarn.registry.files import (
+    RegistryFileError,
+    RegistrySheets,
+    read_registry_files,
+    write_devices_csv,
+    write_points_csv,
+    write_regions_csv,
+    write_xlsx,
+)
 from forewarn.registry.import_audit import ImportAudit
 from forewarn.store.base import ImportResult
 from forewarn.store.sqlite import SqliteStore
@@ -34,9 +43,10 @@ from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
 from forewarn.web.writes import on_writer, write
 
-__all__ = ["import_registry", "issue_token", "revoke_tokens"]
+__all__ = ["export_registry", "import_registry", "issue_token", "revoke_tokens"]
 
 MAX_IMPORT_BYTES = 20_000_000
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SUFFIX = {
     "text/csv": ".csv",
     "application/csv": ".csv",
@@ -125,6 +135,45 @@ async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[
     ctx.pipeline.reload_registry_if_changed()  # the new devices are accepted now, not at the next poll
     return {"imported": asdict(result),
             "note": "quarantined packets of newly registered devices are claimed within seconds"}
+
+
+@get("/api/v1/registry/export", tags=["registry"], summary="Export the registry sheets (CSV or XLSX)",
+     security=BEARER, sync_to_thread=False)
+def export_registry(
+    request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
+    sheet: Annotated[str, QueryParameter(description="devices (default), points or regions; XLSX holds all three")]
+    = "devices",
+    format_: Annotated[str, QueryParameter(name="format", description="csv (default) or xlsx")] = "csv",
+) -> Response[bytes]:
+    """The registry of your scope as the sheets ``POST /api/v1/registry/import`` and ``forewarn
+    registry import`` read: re-importable as they are. Devices carry their HJ 212 passwords (so
+    that the sheet re-imports), hence only for those who may change the registry."""
+    user = require_user(request, ctx, Action.WRITE_REGISTRY)
+    if sheet not in ("devices", "points", "regions"):
+        raise ApiProblem(400, f"sheet={sheet!r}: use devices, points or regions")
+    if format_ not in ("csv", "xlsx"):
+        raise ApiProblem(400, f"format={format_!r}: use csv or xlsx")
+    store, db = ctx.store, ctx.store.db
+    sites = {tuple(r) for r in db.execute(*scoped(
+        "SELECT e.name, s.name FROM sites s JOIN enterprises e ON e.id = s.enterprise_id WHERE {scope}", user.scope))}
+    devices = [d for d in store.export_devices() if (d.enterprise, d.site) in sites]
+    mns = {d.mn for d in devices}
+    codes = {r[0] for r in db.execute(*scoped("SELECT r.code FROM regions r WHERE {scope}", user.scope,
+                                              site_alias="r", over="regions"))}
+    sheets = RegistrySheets([r for r in store.export_regions() if r.code in codes], devices,
+                            [p for p in store.export_points() if p.mn in mns])
+    if format_ == "xlsx":
+        with tempfile.TemporaryDirectory(prefix="forewarn-export-") as folder:
+            path = Path(folder) / "registry.xlsx"
+            write_xlsx(path, sheets)
+            body = path.read_bytes()
+        return Response(body, media_type=_XLSX, headers={"Content-Disposition": 'attachment; filename="registry.xlsx"'})
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel reads UTF-8 only with its byte-order mark; the importer skips it
+    {"devices": lambda: write_devices_csv(out, sheets.devices), "points": lambda: write_points_csv(out, sheets.points),
+     "regions": lambda: write_regions_csv(out, sheets.regions)}[sheet]()
+    return Response(out.getvalue().encode("utf-8"), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{sheet}.csv"'})
 
 
 def _device_in_reach(db: sqlite3.Connection, device_id: int, scope: Scope) -> None:
