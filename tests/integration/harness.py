@@ -132,3 +132,12 @@ def report(settings: Settings, packets: list[bytes]) -> None:
             await dev.close()
 
     asyncio.run(send())
+
+
+async def send_stored(platform: Platform, *packets: bytes) -> None:
+    """Send from one device connection; each packet must be answered 9014 (stored, alarms included)."""
+    dev = await FakeDevice.connect(platform.hj212_port)
+    for packet in packets:
+        await dev.send(packet)
+        assert (await dev.answer()).cn == "9014"
+    await dev.close()

@@ -16,22 +16,13 @@ from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.store.sqlite import SqliteStore
 from tests.integration.api import DATONG_MN, HECHI_MN, TS_MS, Fleet, assert_problem, bearer, run
-from tests.integration.harness import FakeDevice, data_packet
+from tests.integration.harness import data_packet, send_stored
 
 
 def lel(mn: str, minute: int, value: float) -> bytes:
     """A combustible gas reading (%LEL) at 08:mm on 2026-11-22: 25 and more raises gas.lel."""
     return data_packet(mn, f"DataTime=2026112208{minute:02d}00;GD1-LEL={value},GD1-Flag=N",
                        qn=f"2026112208{minute:02d}00000")
-
-
-async def send(platform: Platform, *packets: bytes) -> None:
-    """Send from one device connection; each 9014 answer means stored, alarms included."""
-    dev = await FakeDevice.connect(platform.hj212_port)
-    for packet in packets:
-        await dev.send(packet)
-        assert (await dev.answer()).cn == "9014"
-    await dev.close()
 
 
 def platform_wide_alarm(settings: Settings) -> None:
@@ -54,7 +45,7 @@ def test_alarms_are_listed_and_shown_within_each_users_scope(fleet: Fleet) -> No
     t = fleet.tokens
 
     async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
-        await send(platform, lel(HECHI_MN, 0, 40))  # alarm 2
+        await send_stored(platform, lel(HECHI_MN, 0, 40))  # alarm 2
         city = await client.get("/api/v1/alarms", headers=bearer(t["city"]))
         assert city.status_code == 200, city.text
         assert [(a["id"], a["rule_id"]) for a in city.json()["items"]] == [(2, "gas.lel"), (1, "platform.test")]
@@ -124,7 +115,7 @@ def test_an_alarm_is_handled_to_closure_by_the_right_people(fleet: Fleet, tmp_pa
         return await client.post(f"/api/v1/alarms/1/{action}", json=body, headers=bearer(t[who]))
 
     async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
-        await send(platform, lel(HECHI_MN, 0, 40))
+        await send_stored(platform, lel(HECHI_MN, 0, 40))
         # the gas company records on-site checks of its own alarms but does not acknowledge them
         refused = assert_problem(await step(client, "gasco", "ack"), 403)
         assert "handle alarms" in str(refused["detail"])
@@ -165,7 +156,7 @@ def test_an_alarm_is_handled_to_closure_by_the_right_people(fleet: Fleet, tmp_pa
         # the gas still reads 40 %LEL: closing now would hide a leak that is still going on
         still = assert_problem(await step(client, "hechi", "close", {"note": "审核通过"}), 409)
         assert "still active" in str(still["detail"])
-        await send(platform, lel(HECHI_MN, 1, 5))  # back to normal
+        await send_stored(platform, lel(HECHI_MN, 1, 5))  # back to normal
         closed = await step(client, "hechi", "close", {"note": "审核通过"})
         assert closed.json()["state"] == "closed"
         assert (await step(client, "city", "comment", {"text": "归档"})).status_code == 200  # comments: any time
@@ -228,7 +219,7 @@ def test_silences_are_scoped_audited_and_keep_alarms_quiet(fleet: Fleet) -> None
                 ] == ["储配站", "一号车间"]
         assert (await client.get("/api/v1/silences", headers=bearer(t["factory"]))).json()["total"] == 1
 
-        await send(platform, lel(HECHI_MN, 0, 40))
+        await send_stored(platform, lel(HECHI_MN, 0, 40))
         [alarm] = (await client.get("/api/v1/alarms", headers=bearer(t["hechi"]))).json()["items"]
         assert alarm["silenced"] is True  # recorded, not announced
 

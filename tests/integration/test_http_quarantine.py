@@ -11,7 +11,7 @@ from forewarn.app import Platform
 from forewarn.catalogue import Catalogue
 from forewarn.store.sqlite import SqliteStore
 from tests.integration.api import HECHI_MN, TS_MS, Fleet, assert_problem, bearer, rows, run
-from tests.integration.harness import FakeDevice, data_packet
+from tests.integration.harness import data_packet, send_stored
 
 NEW_MN = "451202NEWGAS000000000007"
 WRONG_PW_MN = "451202NEWGAS000000000008"
@@ -23,21 +23,12 @@ def reading(mn: str, minute: int, value: float) -> bytes:
                        qn=f"2026112208{minute:02d}00000")
 
 
-async def send(platform: Platform, *packets: bytes) -> None:
-    """Each packet is answered 9014 (stored), unknown MN or not."""
-    dev = await FakeDevice.connect(platform.hj212_port)
-    for packet in packets:
-        await dev.send(packet)
-        assert (await dev.answer()).cn == "9014"
-    await dev.close()
-
-
 def test_unknown_devices_are_listed_and_claimed_by_the_city_administrator(fleet: Fleet) -> None:
     t = fleet.tokens
     city = bearer(t["city"])
 
     async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
-        await send(platform, reading(NEW_MN, 0, 45.2), reading(NEW_MN, 1, 46.0), reading(JUNK_MN, 0, 1),
+        await send_stored(platform, reading(NEW_MN, 0, 45.2), reading(NEW_MN, 1, 46.0), reading(JUNK_MN, 0, 1),
                    reading(WRONG_PW_MN, 0, 3))
         listed = await client.get("/api/v1/quarantine", headers=city)
         assert listed.status_code == 200, listed.text
@@ -91,7 +82,7 @@ def test_unknown_devices_are_listed_and_claimed_by_the_city_administrator(fleet:
         assert series.status_code == 200, series.text
         assert [p[1] for p in series.json()["points"]] == [45.2, 46.0]
         # the live path knows the device at once: a new packet is stored, not quarantined
-        await send(platform, reading(NEW_MN, 2, 47.5))
+        await send_stored(platform, reading(NEW_MN, 2, 47.5))
         listed = (await client.get("/api/v1/quarantine", headers=city)).json()
         assert {i["mn"] for i in listed["items"]} == {JUNK_MN, WRONG_PW_MN}
 
