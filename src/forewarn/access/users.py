@@ -203,14 +203,17 @@ def create_user(
     actor: str,
     origin: str,
     now_ms: int | None = None,
+    password_hash: str | None = None,
 ) -> User:
     """Add a user (atomic, audited). A district administrator needs an existing region, an
     enterprise user an existing enterprise; an auditor may have a region (without one it reads
-    everything)."""
+    everything). ``password_hash``: the caller checked and hashed the password already (the API
+    hashes off the writer thread); ``password`` is then ignored."""
     role = _role(role)
     _check_name(name)
-    check_policy(password)
-    hashed = hash_password(password)  # slow: before taking the write lock
+    if password_hash is None:
+        check_policy(password)
+    hashed = password_hash or hash_password(password)  # slow: before taking the write lock
     now = now_ms if now_ms is not None else _now()
     with atomic(db):
         _check_reach(db, role, region_code, enterprise_id)

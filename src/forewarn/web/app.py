@@ -25,6 +25,7 @@ from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_registry import REGISTRY_ROUTES
 from forewarn.web.routes_registry_import import export_registry, import_registry, issue_token, revoke_tokens
 from forewarn.web.routes_series import point_series
+from forewarn.web.routes_users import USER_ROUTES
 
 __all__ = ["create_app"]
 
@@ -45,7 +46,7 @@ def create_app(ctx: ApiContext) -> Litestar:
         route_handlers=[
             health, metrics, openapi_json, docs_page, docs_asset,
             telemetry, ingest,
-            login, logout, session_info, change_password, audit_log,
+            login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES,
             point_series, site_latest, region_latest,
             *REGISTRY_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,

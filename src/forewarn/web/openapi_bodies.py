@@ -75,6 +75,13 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         ["site_id"], site_id={"type": "integer"}, password=_TEXT, interval_s={"type": "integer"},
         leniency=_TEXT, device_kind=_TEXT)),
     ("post", "/api/v1/registry/import"): ("text/csv", {"type": "string", "description": "a registry sheet"}),
+    ("post", "/api/v1/users"): ("application/json", _object(
+        ["name", "role", "password"], name=_TEXT, password=_TEXT, region_code=_TEXT, enterprise_id={"type": "integer"},
+        role={"type": "string", "enum": ["city_admin", "district_admin", "enterprise_user", "auditor"]})),
+    ("post", "/api/v1/users/{name}/password"): ("application/json", _object(["password"], password=_TEXT)),
+    ("post", "/api/v1/users/{name}/tokens"): ("application/json", {
+        "type": "object", "properties": {"label": _TEXT, "days": {"type": "number", "minimum": 0, "maximum": 3650}},
+        "additionalProperties": False}),
 }
 for _name, _entity_ in ENTITIES.items():
     BODIES[("post", f"/api/v1/{_PLURAL[_name]}")] = ("application/json", _entity(_entity_, creating=True))
@@ -93,6 +100,6 @@ def with_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
         content = {media: {"schema": schema}}
         if path == "/api/v1/registry/import":
             content[_XLSX] = {"schema": {"type": "string", "format": "binary"}}
-        optional = schema is _NOTE
+        optional = schema is _NOTE or not schema.get("required")
         operation["requestBody"] = {"required": not optional, "content": content}
     return document
