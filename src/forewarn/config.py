@@ -67,6 +67,9 @@ class Settings:
     late_after_s: float = _setting(
         1800.0, "data older than this when it arrives is late (backfill): recorded, not announced", 0, None
     )
+    judge_ahead_s: float = _setting(
+        300.0, "readings dated further ahead of the platform's clock are stored but not judged by the rules", 0, None
+    )
     checkpoint_s: float = _setting(
         5.0, "how often the rule engine's running state is stored (decisions are stored at once)", 0.05, None
     )

@@ -182,6 +182,18 @@ def test_backfill_after_an_outage_is_judged_in_its_own_time_but_not_live() -> No
     assert not any(e.live for e in events)
 
 
+def test_a_reading_from_the_future_does_not_silence_what_happens_now() -> None:
+    eng = engine()
+    now = T0 + 10 * MIN
+    # a device clock jumped three hours ahead once: stored, not judged
+    future = IngestBatch(readings=[ReadingBatch(1, Kind.RTD, [("GD1", "LEL", now + 180 * MIN, 0.1, "N")])])
+    eng.on_batch(future, now)
+    assert future.rule_events == [] and future.counters["readings_not_judged_ahead"] == 1
+    # the leak happening now is judged live and announced
+    events = feed(eng, 1, "GD1", "LEL", [(10, 60)], now=now)
+    assert brief(events) == [("gas.lel", "fire", 2, 10)] and all(e.live for e in events)
+
+
 def test_older_and_repeated_readings_change_nothing() -> None:
     eng = engine()
     assert brief(feed(eng, 1, "GD1", "LEL", [(5, 30)])) == [("gas.lel", "fire", 1, 5)]

@@ -79,7 +79,7 @@ class AlarmService:
         catalog = build_catalog(*self.read_store.rule_context(), self.catalogue)
         states = {k: json.loads(v) for k, v in self.read_store.rule_states().items()}
         offset = datetime.now(s.tz).utcoffset()
-        self.engine = Engine(rules, versions, catalog, states, late_after_s=s.late_after_s,
+        self.engine = Engine(rules, versions, catalog, states, late_after_s=s.late_after_s, ahead_s=s.judge_ahead_s,
                              calendar=load_calendar(s.calendar_path),
                              utc_offset_ms=int(offset.total_seconds() * 1000) if offset else 0)
         self.pipeline.judge = self.engine.on_batch

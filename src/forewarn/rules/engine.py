@@ -87,10 +87,15 @@ class Engine:
         state: dict[StateKey, dict[str, Any]],
         *,
         late_after_s: float = 1800.0,
+        ahead_s: float = 300.0,
         calendar: Calendar | None = None,
         utc_offset_ms: int = 8 * 3600_000,
     ) -> None:
         self.utc_offset_ms = utc_offset_ms
+        #: readings dated further ahead of the clock are stored but not judged: judging one would
+        #: move the point's "judged up to" mark into the future, and every real reading after it
+        #: would count as a backfill, recorded but never announced (a leak happening now, silent)
+        self.ahead_ms = int(ahead_s * 1000)
         self._errors = Throttle(log, every_s=60.0)
         self.calendar = calendar or Calendar()
         self.rules = rules
@@ -183,10 +188,14 @@ class Engine:
     def on_batch(self, batch: IngestBatch, now_ms: int) -> None:
         """Judge the batch's readings; add events, and the state behind them, to the batch."""
         decided: set[StateKey] = set()
+        ahead = now_ms + self.ahead_ms
         for readings in batch.readings:
             kind = readings.kind.value
             device_id = readings.device_id
             for code, field, ts, value, flag in readings.rows:
+                if ts > ahead:
+                    batch.counters["readings_not_judged_ahead"] += 1
+                    continue
                 bound = self._bindings.get((device_id, kind, code, field)) or self._bind(device_id, kind, code, field)
                 if bound.only_flags and flag == "N" and not bound.flagged:
                     continue  # only flag rules here, and nothing flagged: nothing can change
