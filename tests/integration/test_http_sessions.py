@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -122,3 +123,16 @@ def test_disabling_a_user_ends_their_sessions_for_good(fleet: Fleet) -> None:
         assert_problem(await client.get("/api/v1/auth/session"), 401)
 
     run(plain_http(fleet), scenario)
+
+
+def test_a_burst_of_parallel_guesses_is_not_all_tried(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        guesses = [client.post("/api/v1/auth/login", json={"name": "city", "password": f"wrong{i}"}) for i in range(30)]
+        answers = await asyncio.gather(*guesses)
+        tried = [a for a in answers if a.status_code == 401]
+        # one check per name at a time: the rest wait (429), so guesses are counted one by one
+        assert 1 <= len(tried) <= 3, len(tried)
+        assert all(a.status_code in (401, 429) for a in answers)
+        assert all(a.headers.get("retry-after") for a in answers if a.status_code == 429)
+
+    run(fleet.settings, scenario)

@@ -34,6 +34,10 @@ class ApiContext:
     token_noted: dict[str, int] = field(default_factory=dict)
     #: reader threads for long queries (a year-long series), so the event loop is not held
     readers: ReaderPool | None = None
+    #: password checks running now, per name and per address: the limiter counts a failure only
+    #: when its check ends, so checks running side by side must be bounded, or a burst of
+    #: parallel guesses would all be tried before the first failure is counted
+    checks_in_flight: dict[str, int] = field(default_factory=dict)
     #: failed logins per name and address (in memory: a restart forgets them)
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     #: the recorder that announces alarm handling steps to the notification outbox (None: rules off)

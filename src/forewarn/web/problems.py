@@ -36,7 +36,9 @@ def problem_response(status: int, detail: str, title: str | None = None, **extra
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(extra.get("retry_after_s"), int):
+        headers["Retry-After"] = str(extra["retry_after_s"])
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

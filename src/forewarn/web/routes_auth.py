@@ -31,6 +31,8 @@ from forewarn.web.writes import write
 __all__ = ["change_password", "login", "logout", "session_info"]
 
 _LOGIN_BODY_BYTES = 4096
+#: password checks at once from one address (one per name): an office shares its address
+_CHECKS_PER_ADDRESS = 4
 
 
 def _address(request: Request[Any, Any, Any]) -> str:
@@ -50,13 +52,26 @@ def _user_json(user: User) -> dict[str, Any]:
 async def _credentials(ctx: ApiContext, name: str, password: str, address: str) -> User:
     """The enabled user with this name and password; a failure is counted against name and
     address and answered 401. The argon2 check runs on a worker thread, off the event loop."""
-    row = ctx.store.db.execute("SELECT password_hash, disabled FROM users WHERE name = ?", (name,)).fetchone()
-    loop = asyncio.get_running_loop()
-    if row is None:
-        await loop.run_in_executor(None, dummy_verify, password)
-        ok = False
-    else:
-        ok = await loop.run_in_executor(None, verify_password, row[0], password) and not row[1]
+    keys = (f"name:{name}", f"address:{address}")
+    running = ctx.checks_in_flight
+    if running.get(keys[0], 0) >= 1 or running.get(keys[1], 0) >= _CHECKS_PER_ADDRESS:
+        raise ApiProblem(429, "a login for this name (or from this address) is being checked: try again in a second",
+                         title="Too many attempts", retry_after_s=1)
+    for key in keys:
+        running[key] = running.get(key, 0) + 1
+    try:
+        row = ctx.store.db.execute("SELECT password_hash, disabled FROM users WHERE name = ?", (name,)).fetchone()
+        loop = asyncio.get_running_loop()
+        if row is None:
+            await loop.run_in_executor(None, dummy_verify, password)
+            ok = False
+        else:
+            ok = await loop.run_in_executor(None, verify_password, row[0], password) and not row[1]
+    finally:
+        for key in keys:
+            running[key] -= 1
+            if not running[key]:
+                del running[key]
     user = get_user(ctx.store.db, name) if ok else None
     if user is None or user.role is Role.DEVICE:
         ctx.limiter.failure(name, address)
