@@ -304,3 +304,44 @@ def test_the_registry_export_holds_ones_own_scope_and_imports_back(fleet: Fleet)
         assert_problem(await client.get("/api/v1/registry/export", headers=bearer(fleet.tokens["gasco"])), 403)
 
     run(fleet.settings, scenario)
+
+
+def test_second_review_fixes_for_the_registry(fleet: Fleet) -> None:
+    header = "region_code,region_name,parent_region_code,enterprise,site,site_type,longitude,latitude,mn,password\n"
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        city = bearer(fleet.tokens["city"])
+        # a point made by hand gets what the catalogue knows, so the rules find it
+        device = (await client.get(f"/api/v1/devices?mn={HECHI_MN}", headers=city)).json()["items"][0]
+        point = await client.post("/api/v1/points", headers=city,
+                                  json={"device_id": device["id"], "code": "a34002", "field": "Avg"})
+        assert point.status_code == 201, point.text
+        assert (point.json()["quantity"], point.json()["unit"]) != ("unknown", "")
+        assert_problem(await client.post("/api/v1/points", headers=city, json={
+            "device_id": device["id"], "code": "a34004", "field": "Avg", "lower": 100, "upper": 1}), 400)
+
+        # an import never moves an enterprise's registered region; what it changes is audited
+        sheet = header + "140213,平城区,140200,河池市液化石油气公司,大同分站,lpg_station,,,140213GASCO0000000000001,\n"
+        answer = await client.post("/api/v1/registry/import", headers={**city, "Content-Type": "text/csv"},
+                                   content=sheet.encode())
+        assert answer.status_code == 200, answer.text  # a site without a position is allowed
+        gasco = (await client.get("/api/v1/enterprises?region=451202", headers=city)).json()["items"]
+        assert "河池市液化石油气公司" in [e["name"] for e in gasco]
+        log = (await client.get("/api/v1/audit?entity=device&entity_id=140213GASCO0000000000001",
+                                headers=city)).json()["items"]
+        assert log and log[0]["after"]["region_code"] == "140213"
+
+        # a retired site's devices are refused, as a retired device is
+        site = (await client.get(f"/api/v1/sites/{device['site_id']}", headers=city)).json()
+        assert (await client.delete(f"/api/v1/sites/{site['id']}", headers=city)).status_code == 200
+        assert_problem(await client.post(f"/api/v1/{fleet.device_tokens[HECHI_MN]}/telemetry",
+                                         json={"a34002": 1.0}), 401)
+
+        # a CSV named after an odd path still downloads; the access log cannot be forged
+        odd = await client.get("/api/v1/regions/%E2%80%83451202/latest?format=csv", headers=city)
+        assert odd.status_code in (200, 404)
+        await client.get("/api/v1/nothing%0a2026-12-01 22:00:00,000 203.0.113.9 POST /api/v1/auth/login 200")
+        log_text = (fleet.settings.data_dir / "access.log").read_text(encoding="utf-8")
+        assert not any(line.startswith("2026-12-01 22:00:00,000 203.0.113.9") for line in log_text.splitlines())
+
+    run(fleet.settings, scenario)

@@ -387,6 +387,12 @@ def _placement(db: sqlite3.Connection, entity: Entity, code: object, values: Map
         raise EditError(400 if "nest" in problem else 403, f"region {code} {problem}")
 
 
+def _check_limits(point: Mapping[str, Any]) -> None:
+    lower, upper = point.get("lower"), point.get("upper")
+    if lower is not None and upper is not None and lower > upper:
+        raise EditError(400, f"lower {lower} is above upper {upper}")
+
+
 def _bump(db: sqlite3.Connection) -> None:
     db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'")
 
@@ -403,6 +409,13 @@ def create(db: sqlite3.Connection, entity: Entity, body: Mapping[str, Any], scop
         values["registered_ms"] = now
     elif entity.name == "point":
         values["created_ms"] = now
+        # what the catalogue knows of the code and sub-field, as an import or discovery would:
+        # the rules find their points by quantity, so a point without one is never judged
+        template = catalogue.point_template(values["code"], values["field"])
+        values.setdefault("name", template.name_zh)
+        values.setdefault("quantity", template.quantity)
+        values.setdefault("unit", template.unit)
+        _check_limits(values)
     columns = list(values)
     try:
         cur = db.execute(
@@ -410,7 +423,7 @@ def create(db: sqlite3.Connection, entity: Entity, body: Mapping[str, Any], scop
             [values[c] for c in columns],
         )
     except sqlite3.IntegrityError as exc:
-        raise EditError(409, f"such a {entity.name} exists already ({_unique_hint(exc)})") from None
+        raise _duplicate(entity, exc) from None
     key = values["code"] if entity.key == "code" else int(cur.lastrowid or 0)
     stored = _stored(db, entity, key)
     assert stored is not None
@@ -437,14 +450,12 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
     _reach(db, entity, after_row, scope)
     _placement(db, entity, key, values, scope)
     if entity.name == "point":
-        lower, upper = after_row.get("lower"), after_row.get("upper")
-        if lower is not None and upper is not None and lower > upper:
-            raise EditError(400, f"lower {lower} is above upper {upper}")
+        _check_limits(after_row)
     sets = ", ".join(f"{c} = ?" for c in values)
     try:
         db.execute(f"UPDATE {entity.table} SET {sets} WHERE {entity.key} = ?", [*values.values(), key])
     except sqlite3.IntegrityError as exc:
-        raise EditError(409, f"such a {entity.name} exists already ({_unique_hint(exc)})") from None
+        raise _duplicate(entity, exc) from None
     after = _stored(db, entity, key)
     assert after is not None
     public_before, public_after = _public(entity, before), _public(entity, after)
@@ -463,6 +474,11 @@ def retire(db: sqlite3.Connection, entity: Entity, key: object, scope: Scope, ca
     (``PATCH {"status": "active"}`` brings it back)."""
     return update(db, entity, key, {"status": "retired"}, scope, catalogue, actor=actor, origin=origin,
                   action="retire")
+
+
+def _duplicate(entity: Entity, exc: sqlite3.IntegrityError) -> EditError:
+    article = "An" if entity.name[0] in "aeiou" else "A"
+    return EditError(409, f"{article} {entity.name} like this exists already ({_unique_hint(exc)})")
 
 
 def _unique_hint(exc: sqlite3.IntegrityError) -> str:

@@ -186,8 +186,23 @@ def _records(
         problems.append(f"{where}: missing column(s) {', '.join(missing)}")
         return
     for number, row in enumerate(body, start=2):
-        record = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header) if h}
+        record = {h: (_unquoted(row[i].strip()) if i < len(row) else "") for i, h in enumerate(header) if h}
         yield f"{where} row {number}", record
+
+
+#: a text cell that Excel would run as a formula starts with one of these; exports write it behind
+#: a ' (Excel shows the text, hides the quote) and imports take the quote off again
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _quoted(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _unquoted(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
 def division_code_problem(code: str) -> str | None:
@@ -247,8 +262,9 @@ def _devices(
             errors.append(
                 f"site_type {r.get('site_type')!r} is unknown (one of: {', '.join(catalogue.site_types)})"
             )
-        lon = _float(r.get("longitude", ""), "longitude", errors)
-        lat = _float(r.get("latitude", ""), "latitude", errors)
+        # a site may have no position yet (it is then not on the map); the columns stay required
+        lon = _float(r.get("longitude", ""), "longitude", errors, optional=True)
+        lat = _float(r.get("latitude", ""), "latitude", errors, optional=True)
         if lon is not None and lat is not None:
             if abs(lat) > 90 and abs(lon) <= 90 and abs(lat) <= 180:
                 errors.append(f"longitude {lon} and latitude {lat} look swapped")
@@ -350,7 +366,7 @@ def _point_cells(p: PointRow) -> list[object]:
 def _write_csv(out: TextIO, header: Iterable[str], rows: Iterable[list[object]]) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(list(header))
-    w.writerows(rows)
+    w.writerows([_quoted(v) for v in row] for row in rows)
 
 
 def write_regions_csv(out: TextIO, regions: list[RegionRow]) -> None:
@@ -385,4 +401,9 @@ def write_xlsx(path: Path, sheets: RegistrySheets) -> None:
     points_sheet.append(list(POINT_COLUMNS))
     for p in points:
         points_sheet.append(_point_cells(p))
+    for ws in book.worksheets:  # text is text: openpyxl would store "=..." as a live formula
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"
     book.save(path)

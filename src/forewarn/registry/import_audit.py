@@ -30,6 +30,7 @@ _POINT_SQL = (
     "JOIN devices d ON d.id = p.device_id WHERE d.mn = ? AND p.code = ? AND p.field = ?"
 )
 _REGION_SQL = "SELECT code, name, parent_code, status FROM regions WHERE code = ?"
+_ENTERPRISE_SQL = "SELECT id, name, region_code, status FROM enterprises WHERE name = ?"
 
 Key = tuple[str, str]
 
@@ -55,6 +56,8 @@ class ImportAudit:
         codes = {r.code for r in self.sheets.regions} | {d.region_code for d in self.sheets.devices}
         for code in sorted(codes):
             out[("region", code)] = _row(db, _REGION_SQL, (code,))
+        for name in sorted({d.enterprise for d in self.sheets.devices}):
+            out[("enterprise", name)] = _row(db, _ENTERPRISE_SQL, (name,))
         for d in self.sheets.devices:
             out[("device", d.mn)] = _row(db, _DEVICE_SQL, (d.mn,))
         for p in self.sheets.points:
@@ -75,7 +78,8 @@ class ImportAudit:
             if now_public is not None and was is not None and now is not None \
                     and was.get("password") != now.get("password"):
                 now_public["password"] = "(changed)"
-            audit.record(db, self.actor, f"{key[0]}.import", key[0], key[1], was_public, now_public, self.origin)
+            entity_id = (now or was or {}).get("id", key[1]) if key[0] == "enterprise" else key[1]
+            audit.record(db, self.actor, f"{key[0]}.import", key[0], entity_id, was_public, now_public, self.origin)
         audit.record(db, self.actor, "registry.import", "registry", "import", None,
                      {"files": self.files, "entities_changed": changed, **asdict(result)}, self.origin)
 

@@ -115,8 +115,11 @@ class SqliteStore:
                 if d.enterprise not in enterprise_ids:
                     enterprise_ids[d.enterprise] = _upsert_id(
                         db,
+                        # an enterprise's region is where it is registered: set when it is
+                        # created, changed only on purpose (PATCH), never by the first row that
+                        # happens to name it in a sheet whose sites lie in several districts
                         "INSERT INTO enterprises (name, region_code) VALUES (?, ?) "
-                        "ON CONFLICT (name) DO UPDATE SET region_code = excluded.region_code "
+                        "ON CONFLICT (name) DO UPDATE SET name = excluded.name "
                         "RETURNING id",
                         (d.enterprise, d.region_code),
                     )
@@ -188,9 +191,9 @@ class SqliteStore:
         return int(row[0])
 
     def device_infos(self) -> dict[str, DeviceInfo]:
-        rows = self.db.execute(
-            "SELECT id, mn, password, interval_s, leniency, protocol FROM devices "
-            "WHERE status = 'active'"
+        rows = self.db.execute(  # a retired device, or one at a retired site, is no longer accepted
+            "SELECT d.id, d.mn, d.password, d.interval_s, d.leniency, d.protocol FROM devices d "
+            "JOIN sites s ON s.id = d.site_id WHERE d.status = 'active' AND s.status != 'retired'"
         )
         return {
             mn: DeviceInfo(id_, mn, pw, interval, frozenset(x for x in lenient.split("|") if x), proto)

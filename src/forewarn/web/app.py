@@ -23,7 +23,13 @@ from forewarn.web.routes_live import live_sse, live_ws
 from forewarn.web.routes_openapi import openapi_json
 from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_registry import REGISTRY_ROUTES
-from forewarn.web.routes_registry_import import export_registry, import_registry, issue_token, revoke_tokens
+from forewarn.web.routes_registry_import import (
+    MAX_IMPORT_BYTES,
+    export_registry,
+    import_registry,
+    issue_token,
+    revoke_tokens,
+)
 from forewarn.web.routes_series import point_series
 from forewarn.web.routes_users import USER_ROUTES
 
@@ -73,4 +79,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             ),
         ),
         logging_config=None,
+        # each endpoint sets its own, smaller limit (web/body.py); this is only the outer bound, above
+        # the largest (a 20 MB registry sheet), so that the endpoint's own 413 says what to do
+        request_max_body_size=MAX_IMPORT_BYTES + 1_000_000,
     )

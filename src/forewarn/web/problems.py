@@ -86,10 +86,13 @@ def _validation_detail(request: Request[Any, Any, Any], exc: ValidationException
     return "; ".join(parts) if parts else str(exc.detail)
 
 
-#: A path segment that looks like a token (ours are 43 URL-safe characters)
-_TOKEN_LIKE = re.compile(r"(?<=/)[A-Za-z0-9_\-]{24,}(?=/|$)")
+#: A path segment that looks like a token (ours are 43 URL-safe characters; MNs, codes and
+#: SHA-256 digests have other lengths and stay readable)
+_TOKEN_LIKE = re.compile(r"(?<=/)[A-Za-z0-9_\-]{43}(?=/|$)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def redacted(path: str) -> str:
-    """A path fit for a log or an answer: a device token in it is a credential."""
-    return _TOKEN_LIKE.sub("<token>", path)
+    """A path fit for a log or an answer: a device token in it is a credential, and a line break
+    decoded from %0a would forge a log line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _TOKEN_LIKE.sub("<token>", path))

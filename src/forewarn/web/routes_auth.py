@@ -123,7 +123,10 @@ def session_info(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     """The user of this request (session or token), what the role may do, and for a session its CSRF token."""
     user = require_user(request, ctx, Action.READ)
     found = None if request.headers.get("authorization") else session_of(request, ctx)
-    return {"user": _user_json(user), "may": sorted(a.value for a in PERMISSIONS[user.role]),
+    may = {a.value for a in PERMISSIONS[user.role]}
+    if user.scope.region_prefix is not None:  # the audit log spans every region (routes_audit)
+        may.discard(Action.READ_AUDIT.value)
+    return {"user": _user_json(user), "may": sorted(may),
             "csrf_token": csrf_for(found[2]) if found is not None else None}
 
 

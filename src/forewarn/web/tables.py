@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -82,7 +83,9 @@ def table_response(
         writer.writerow(cols)
         for item in items:
             writer.writerow([_cell(item.get(c)) for c in cols])
-        headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "X-Total-Count": str(total)}
+        # a header is Latin-1: the file name from a path (a region code, an MN) is cut to safe ASCII
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "table"
+        headers = {"Content-Disposition": f'attachment; filename="{safe}.csv"', "X-Total-Count": str(total)}
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
     nxt = None
     if offset + len(items) < total:
