@@ -271,7 +271,10 @@ def get_one(db: sqlite3.Connection, entity: Entity, key: object, scope: Scope) -
     row = cur.fetchone()
     if row is None:
         return None
-    return dict(zip([c[0] for c in cur.description], row, strict=True))
+    found = dict(zip([c[0] for c in cur.description], row, strict=True))
+    if "discovered" in found:  # SQLite answers 0/1; the API answers true/false, as the lists do
+        found["discovered"] = bool(found["discovered"])
+    return found
 
 
 def check_fields(entity: Entity, body: Mapping[str, Any], catalogue: Catalogue, *, creating: bool) -> dict[str, Any]:
@@ -379,7 +382,7 @@ def _placement(db: sqlite3.Connection, entity: Entity, code: object, values: Map
         return
     if "status" in values and scope.region_prefix is not None and region_prefix(str(code)) == scope.region_prefix:
         raise EditError(403, f"region {code} is the region your reach starts from: only a city administrator "
-                             "can retire it")
+                             "can retire it or bring it back")
     if "parent_code" not in values:
         return
     problem = parent_problem(str(code), values["parent_code"], scope, db)

@@ -522,8 +522,10 @@ async def end_silence(silence_id: FromPath[int], request: Request[Any, Any, Any]
             raise ApiProblem(404, f"no silence {silence_id} in your scope")
         if before["until_ms"] <= now:
             raise ApiProblem(409, f"silence {silence_id} ended at {iso(before['until_ms'], tz)} already")
-        db.execute("UPDATE silences SET until_ms = ? WHERE id = ?", (now, silence_id))
-        after = {**before, "until_ms": now}
+        # a window that had not begun yet ends before it begins: it never silenced anything
+        start = min(before["from_ms"], now)
+        db.execute("UPDATE silences SET from_ms = ?, until_ms = ? WHERE id = ?", (start, now, silence_id))
+        after = {**before, "from_ms": start, "until_ms": now}
         audit.record(db, user.name, "silence.end", "silence", silence_id, _silence_item(before, tz),
                      _silence_item(after, tz), "api", at_ms=now)
         return _silence_item(after, tz)

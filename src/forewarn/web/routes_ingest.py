@@ -108,6 +108,6 @@ async def ingest(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     await store_batch(ctx.pipeline, _batch(ctx, out, devices, now_ms))
     summary = {"readings": out.count, "refused": len(out.problems), "mns": sorted(devices)}
     ctx.writer.submit_job(lambda store: store.run_in_transaction(
-        lambda db: audit.record(db, user.name, "ingest", "readings", None, None, summary, "api")
+        lambda db: audit.record(db, user.name, "ingest", "readings", "batch", None, summary, "api")
     ))
     return {"stored": out.count, "refused": out.problems}
