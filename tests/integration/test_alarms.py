@@ -188,6 +188,11 @@ def test_rules_check_names_the_line_and_import_puts_a_file_in_force(tmp_path: Pa
                     'params = { levels = [ { level = 1, value = 20.0, clear = 15.0 } ] }\n', encoding="utf-8")
     assert "ok: 20 rules in force" in forewarn(tmp_path, "rules", "check", str(good)).stdout
     forewarn(tmp_path, "rules", "import", str(good))
+    db = sqlite3.connect(tmp_path / "data" / "forewarn.db")
+    [(action, entity_id, after)] = db.execute(
+        "SELECT action, entity_id, after FROM audit_log WHERE entity = 'rule_file'").fetchall()
+    db.close()
+    assert (action, entity_id) == ("rules.import", "hechi.toml") and "value = 20.0" in json.loads(after)["text"]
     listing = forewarn(tmp_path, "rules", "list").stdout
     assert "gas.lel                      v1" in listing
     settings = settings_for(tmp_path)

@@ -256,7 +256,13 @@ def rules_import(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / args.file.name
+    before = target.read_text(encoding="utf-8") if target.exists() else None
+    text = args.file.read_text(encoding="utf-8")
     shutil.copyfile(args.file, target)
+    with open_store(settings, create=True) as store:  # who put which rules in force, with the text
+        store.run_in_transaction(lambda db: audit.record(
+            db, actor_name(), "rules.import", "rule_file", target.name,
+            None if before is None else {"text": before}, {"text": text, "from": str(args.file)}, "cli"))
     print(f"{args.file} checked and put in force as {target}; a running server picks it up within seconds")
     return 0
 

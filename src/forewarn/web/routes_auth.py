@@ -10,6 +10,7 @@ event loop (shared with every device connection) must not spend.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -21,6 +22,7 @@ from forewarn.access.passwords import check_policy, dummy_verify, hash_password,
 from forewarn.access.roles import PERMISSIONS, Action, Role
 from forewarn.access.sessions import csrf_for, end_session, open_session
 from forewarn.access.users import User, get_user, set_password_hash
+from forewarn.logs import Throttle
 from forewarn.times import iso
 from forewarn.web.auth import BEARER, SESSION_COOKIE, require_user, session_of
 from forewarn.web.body import read_json
@@ -31,6 +33,9 @@ from forewarn.web.writes import write
 __all__ = ["change_password", "login", "logout", "session_info"]
 
 _LOGIN_BODY_BYTES = 4096
+#: failed logins in the log (not the audit log: an attacker could fill the database with them),
+#: at most one line a second with the running count
+_failures = Throttle(logging.getLogger(__name__))
 #: password checks at once from one address (one per name): an office shares its address
 _CHECKS_PER_ADDRESS = 4
 
@@ -75,6 +80,7 @@ async def _credentials(ctx: ApiContext, name: str, password: str, address: str) 
     user = get_user(ctx.store.db, name) if ok else None
     if user is None or user.role is Role.DEVICE:
         ctx.limiter.failure(name, address)
+        _failures.warning("login_failed", "failed login for %r from %s", name[:64], address)
         raise ApiProblem(401, "wrong name or password, or the user is disabled")
     return user
 
