@@ -99,54 +99,50 @@ class Scope:
         """Whether this role may take ``action`` at all (where: see :meth:`allows_site`)."""
         return allowed(self.role, Action(action))
 
-    def sites_clause(self, site_alias: str = "s") -> tuple[str, list[object]]:
-        """An SQL boolean over ``site_alias`` (a row of ``sites``) true for the sites in scope."""
-        if not _ALIAS.match(site_alias):
-            raise ValueError(f"not an SQL alias: {site_alias!r}")
+    def reach(self) -> str:
+        """How far this user sees, decided here once: ``all``, a ``region`` (its prefix), one
+        ``enterprise``, or ``none`` (devices, and any new role until it is given a rule)."""
         role = self.role
         if role is Role.CITY_ADMIN:
-            return "1 = 1", []
+            return "all"
         if role in (Role.DISTRICT_ADMIN, Role.AUDITOR):
-            if self.region_prefix is None:  # an auditor without a region reads everything
-                return "1 = 1", []
-            # substr, not LIKE: exact and case-sensitive, as allows_site() is
-            prefix = self.region_prefix
-            return f"(substr({site_alias}.region_code, 1, ?) = ?)", [len(prefix), prefix]
+            return "region" if self.region_prefix else "all"  # an auditor without a region reads everything
         if role is Role.ENTERPRISE_USER:
-            return f"({site_alias}.enterprise_id = ?)", [self.enterprise_id]
-        return "1 = 0", []  # devices, and anything new until it is given a rule
+            return "enterprise"
+        return "none"
+
+    def _clause(self, alias: str, by_region: str, by_enterprise: str) -> tuple[str, list[object]]:
+        """The SQL for this user's reach: ``by_region`` holds ``{a}`` for the alias and one or more
+        ``substr(..., 1, ?) = ?`` tests of the prefix (substr, not LIKE: exact and case-sensitive,
+        as :meth:`allows_site` is); ``by_enterprise`` one ``?`` for the enterprise id."""
+        if not _ALIAS.match(alias):
+            raise ValueError(f"not an SQL alias: {alias!r}")
+        reach = self.reach()
+        if reach == "all":
+            return "1 = 1", []
+        if reach == "region":
+            prefix = self.region_prefix or ""
+            return f"({by_region.format(a=alias)})", [len(prefix), prefix] * (by_region.count("?") // 2)
+        if reach == "enterprise":
+            return f"({by_enterprise.format(a=alias)})", [self.enterprise_id]
+        return "1 = 0", []
+
+    def sites_clause(self, site_alias: str = "s") -> tuple[str, list[object]]:
+        """An SQL boolean over ``site_alias`` (a row of ``sites``) true for the sites in scope."""
+        return self._clause(site_alias, "substr({a}.region_code, 1, ?) = ?", "{a}.enterprise_id = ?")
 
     def regions_clause(self, alias: str = "r") -> tuple[str, list[object]]:
         """An SQL boolean over ``alias`` (a row of ``regions``) true for the regions in scope:
         a district's own region and those under it; an enterprise user's, the regions of its sites."""
-        if not _ALIAS.match(alias):
-            raise ValueError(f"not an SQL alias: {alias!r}")
-        role = self.role
-        if role is Role.CITY_ADMIN or (role is Role.AUDITOR and self.region_prefix is None):
-            return "1 = 1", []
-        if role in (Role.DISTRICT_ADMIN, Role.AUDITOR):
-            prefix = self.region_prefix or ""
-            return f"(substr({alias}.code, 1, ?) = ?)", [len(prefix), prefix]
-        if role is Role.ENTERPRISE_USER:
-            return f"({alias}.code IN (SELECT region_code FROM sites WHERE enterprise_id = ?))", [self.enterprise_id]
-        return "1 = 0", []
+        return self._clause(alias, "substr({a}.code, 1, ?) = ?",
+                            "{a}.code IN (SELECT region_code FROM sites WHERE enterprise_id = ?)")
 
     def enterprises_clause(self, alias: str = "e") -> tuple[str, list[object]]:
         """An SQL boolean over ``alias`` (a row of ``enterprises``) true for the enterprises in
         scope: registered in the district, or with a site in it; an enterprise user's own."""
-        if not _ALIAS.match(alias):
-            raise ValueError(f"not an SQL alias: {alias!r}")
-        role = self.role
-        if role is Role.CITY_ADMIN or (role is Role.AUDITOR and self.region_prefix is None):
-            return "1 = 1", []
-        if role in (Role.DISTRICT_ADMIN, Role.AUDITOR):
-            prefix = self.region_prefix or ""
-            return (f"(substr(COALESCE({alias}.region_code, ''), 1, ?) = ? OR {alias}.id IN "
-                    "(SELECT enterprise_id FROM sites WHERE substr(region_code, 1, ?) = ?))",
-                    [len(prefix), prefix, len(prefix), prefix])
-        if role is Role.ENTERPRISE_USER:
-            return f"({alias}.id = ?)", [self.enterprise_id]
-        return "1 = 0", []
+        return self._clause(alias, "substr(COALESCE({a}.region_code, ''), 1, ?) = ? OR {a}.id IN "
+                                   "(SELECT enterprise_id FROM sites WHERE substr(region_code, 1, ?) = ?)",
+                            "{a}.id = ?")
 
     def allows_region(self, code: str | None) -> bool:
         """Whether a region (and so an enterprise or site registered in it) is this user's to
@@ -159,17 +155,14 @@ class Scope:
 
     def allows_site(self, region_code: str | None, enterprise_id: int | None) -> bool:
         """Whether a site in ``region_code`` of ``enterprise_id`` is in scope (as :meth:`sites_clause`)."""
-        role = self.role
-        if role is Role.CITY_ADMIN:
+        reach = self.reach()
+        if reach == "all":
             return True
-        if role in (Role.DISTRICT_ADMIN, Role.AUDITOR):
-            if self.region_prefix is None:
-                return True
-            return region_code is not None and region_code.startswith(self.region_prefix)
-        if role is Role.ENTERPRISE_USER:
+        if reach == "region":
+            return region_code is not None and region_code.startswith(self.region_prefix or "\0")
+        if reach == "enterprise":
             return enterprise_id is not None and enterprise_id == self.enterprise_id
         return False
-
 
 def scoped(
     sql: str, scope: Scope, params: Sequence[object] = (), *, site_alias: str = "s", over: str = "sites"

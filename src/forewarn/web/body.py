@@ -10,7 +10,7 @@ from litestar import Request
 
 from forewarn.web.problems import ApiProblem
 
-__all__ = ["MAX_BODY_BYTES", "parse_json", "read_body", "read_json"]
+__all__ = ["MAX_BODY_BYTES", "parse_json", "read_body", "read_json", "require_json"]
 
 #: a \uD800-\uDFFF escape: half of a surrogate pair, which JSON allows alone but no text store can keep
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -36,11 +36,16 @@ async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES
     return body
 
 
+def require_json(request: Request[Any, Any, Any]) -> None:
+    """415 unless the body is said to be JSON (devices that send no content type are read as JSON)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json":
+        raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
+
+
 async def read_json(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> Any:
     """The JSON body: 415 when it says it is something else, 413 when too large, 400 when not JSON."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media and media != "application/json":  # devices that send no content type are read as JSON
-        raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
+    require_json(request)
     return parse_json(await read_body(request, limit))
 
 

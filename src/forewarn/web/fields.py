@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request
 
-from forewarn.web.body import MAX_BODY_BYTES, parse_json, read_body
+from forewarn.web.body import MAX_BODY_BYTES, parse_json, read_body, require_json
 from forewarn.web.problems import ApiProblem
 
 __all__ = ["MAX_TEXT", "read_object", "text_field"]
@@ -23,12 +23,10 @@ MAX_TEXT = 4000
 async def read_object(request: Request[Any, Any, Any], allowed: tuple[str, ...], limit: int = 64_000
                       ) -> dict[str, Any]:
     """The JSON object of the body (empty body: ``{}``); 400 naming the fields the endpoint takes."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await read_body(request, limit)
     if not raw.strip():
         return {}
-    if media and media != "application/json":
-        raise ApiProblem(415, f"send the body as application/json (got {media})", title="Unsupported media type")
+    require_json(request)
     # a large body (photos as base64) is parsed off the event loop, which serves every device
     body = parse_json(raw) if len(raw) < MAX_BODY_BYTES else await asyncio.to_thread(parse_json, raw)
     fields = ", ".join(f'"{k}"' for k in allowed) or "nothing"

@@ -55,6 +55,14 @@ _SUFFIX = {
 }
 
 
+def _device_region(db: sqlite3.Connection, mn: str) -> str | None:
+    """The region of the site a registered MN belongs to ("" for a site without one); None: not registered."""
+    row = db.execute(
+        "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?", (mn,)
+    ).fetchone()
+    return None if row is None else str(row[0] or "")
+
+
 def _out_of_reach(sheets: RegistrySheets, scope: Scope, db: sqlite3.Connection) -> list[str]:
     """Rows a district administrator may not import: regions, sites or points outside their region."""
     problems = [f"region {r.code}: outside your region" for r in sheets.regions if not scope.allows_region(r.code)]
@@ -64,21 +72,17 @@ def _out_of_reach(sheets: RegistrySheets, scope: Scope, db: sqlite3.Connection) 
     for p in sheets.points:
         if p.mn in in_file:
             continue
-        row = db.execute(
-            "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?", (p.mn,)
-        ).fetchone()
-        if row is None:
+        region = _device_region(db, p.mn)
+        if region is None:
             problems.append(f"point {p.mn} {p.code}-{p.field}: device {p.mn} is neither registered nor in this file")
-        elif not scope.allows_region(row[0]):
+        elif not scope.allows_region(region):
             problems.append(f"point {p.mn} {p.code}-{p.field}: the device is outside your region")
     # what exists elsewhere may not be moved into this district by naming it in a sheet: an MN,
     # an enterprise (matched by name) or a site (by enterprise and name) registered outside
     for d in sheets.devices:
-        row = db.execute(
-            "SELECT s.region_code FROM devices x JOIN sites s ON s.id = x.site_id WHERE x.mn = ?", (d.mn,)
-        ).fetchone()
-        if row is not None and not scope.allows_region(row[0]):
-            problems.append(f"device {d.mn}: registered in region {row[0]}, outside yours")
+        region = _device_region(db, d.mn)
+        if region is not None and not scope.allows_region(region):
+            problems.append(f"device {d.mn}: registered in region {region}, outside yours")
         row = db.execute("SELECT region_code FROM enterprises WHERE name = ?", (d.enterprise,)).fetchone()
         if row is not None and not scope.allows_region(row[0]):
             problems.append(f"enterprise {d.enterprise}: registered in region {row[0]}, outside yours "
