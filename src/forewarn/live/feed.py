@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from forewarn.live.hub import LiveEvent, LiveHub
+from forewarn.online import is_online
 from forewarn.store.base import DeviceInfo, IngestBatch
 from forewarn.store.sqlite import SqliteStore
 from forewarn.times import iso
@@ -138,10 +139,10 @@ class LiveFeed:
     def check_devices(self) -> None:
         """Publish the devices whose online/offline status changed since the last look."""
         now = self.now_ms()
-        factor = self.offline_after_intervals * 1000
+        factor = self.offline_after_intervals
         for device_id, dev in self.devices.items():
             last = self.last_seen.get(device_id)
-            online = last is not None and last >= now - dev.interval_s * factor
+            online = is_online(last, dev.interval_s, now, factor)
             before = self.online.get(device_id)
             self.online[device_id] = online
             if before is None or before == online:

@@ -16,6 +16,7 @@ from typing import Any
 
 from forewarn.catalogue import Catalogue
 from forewarn.model import Kind
+from forewarn.online import online_sql
 from forewarn.store.base import (
     DeviceInfo,
     DeviceRow,
@@ -459,8 +460,8 @@ class SqliteStore:
         devices = db.execute("SELECT COUNT(*) FROM devices WHERE status = 'active'").fetchone()[0]
         online = db.execute(
             "SELECT COUNT(*) FROM devices d JOIN device_activity a ON a.device_id = d.id "
-            "WHERE d.status = 'active' AND a.last_ms >= ? - d.interval_s * 1000 * ?",
-            (now_ms, offline_after_intervals),
+            "WHERE d.status = 'active' AND "
+            + online_sql("a.last_ms", "d.interval_s", now_ms, offline_after_intervals)
         ).fetchone()[0]
         rejections = {
             reason: {"count": count, "last_mn": mn, "last_detail": detail}

@@ -23,6 +23,7 @@ from litestar.params import FromPath, QueryParameter
 from forewarn.access.roles import Action
 from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.catalogue import Catalogue
+from forewarn.online import online_sql
 from forewarn.registry.edit import ENTITIES, EditError, Entity, create, get_one, retire, update
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_json
@@ -203,12 +204,11 @@ def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
                  status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
     """Devices in your scope, with when each was last heard and whether it is online now."""
     user = require_user(request, ctx, Action.READ)
-    now = ctx.pipeline.now_ms()
-    window = ctx.settings.offline_after_intervals * 1000
+    online = online_sql("a.last_ms", "d.interval_s", ctx.pipeline.now_ms(), ctx.settings.offline_after_intervals)
     sql = (
         "SELECT d.id, d.mn, d.site_id, s.name AS site, e.name AS enterprise, s.region_code, d.protocol, "
         "d.interval_s, d.leniency, d.device_kind, d.status, d.registered_ms, a.last_ms AS last_seen_ms, "
-        f"(a.last_ms IS NOT NULL AND a.last_ms >= {int(now)} - d.interval_s * {float(window)}) AS online "
+        f"{online} AS online "
         "FROM devices d JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
         "LEFT JOIN device_activity a ON a.device_id = d.id"
     )
