@@ -79,6 +79,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--http", action="store_true",
                    help="also through GET /api/v1/points/{id}/series of a running platform, with the event loop's lag")
     b.set_defaults(handler=bench_series)
+    b = bsub.add_parser("loop", parents=[common],
+                        help="the event loop's lag and a device's 9014 while users open pages and edit the registry")
+    b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
+    b.add_argument("--duration", type=float, default=30.0, help="seconds measured (default 30)")
+    b.set_defaults(handler=bench_loop)
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
@@ -282,3 +287,11 @@ def bench_series(args: argparse.Namespace) -> int:
     if args.days < 1 or args.max_points < 2 or args.runs < 1:
         raise UserError("--days and --runs must be at least 1, --max-points at least 2")
     return run_series_bench(days=args.days, max_points=args.max_points, runs=args.runs, http=args.http)
+
+
+def bench_loop(args: argparse.Namespace) -> int:
+    from forewarn.bench.loop import run_loop_bench
+
+    if args.devices < 1 or args.duration <= 0:
+        raise UserError("--devices must be at least 1, --duration positive")
+    return run_loop_bench(devices=args.devices, duration_s=args.duration)
