@@ -91,6 +91,11 @@ class Settings:
     registry_poll_s: float = _setting(
         2.0, "how often a running server looks for registry changes made by other commands", 0.05, None
     )
+    map_tile_url: str = _setting(
+        "", "map tiles for the dashboard's map, as a URL template with {z}, {x} and {y} (e.g. an intranet "
+        "Tianditu or OpenStreetMap mirror: http://tiles.example/{z}/{x}/{y}.png); empty: no tiles, the "
+        "sites are drawn over the imported region outlines. The page's CSP then allows images from that host"
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -154,6 +159,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         settings.tz  # noqa: B018 - validate the time zone name now, not at first use
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"unknown time zone '{settings.timezone}'") from exc
+    tiles = settings.map_tile_url
+    if tiles and not (tiles.startswith(("http://", "https://")) and all(f"{{{c}}}" in tiles for c in "zxy")):
+        raise ConfigError(f"setting 'map_tile_url' must be an http(s) URL template holding {{z}}, {{x}} and {{y}}, "
+                          f"not {tiles!r}")
     return settings
 
 
