@@ -31,3 +31,41 @@ KIND_BY_CN: dict[str, Kind] = {
     "2021": Kind.STATUS,
     "2041": Kind.RUNTIME,
 }
+
+
+class AlarmState(StrEnum):
+    """Where an alarm is in its handling, in order (see ``alarms.workflow`` for the steps between)."""
+
+    FIRING = "firing"              # raised, nobody has said they saw it
+    ACKNOWLEDGED = "acknowledged"  # someone on duty saw it (escalation stops)
+    DISPATCHED = "dispatched"      # a unit or person was sent
+    CHECKED = "checked"            # the on-site check is recorded
+    RESOLVED = "resolved"          # the cause is dealt with; waiting for review
+    CLOSED = "closed"              # reviewed and closed
+
+
+#: alarm levels: 1 is a rule's first stage, 4 the most severe (blue, yellow, orange, red)
+ALARM_LEVELS = (1, 2, 3, 4)
+
+
+class Domain(StrEnum):
+    """What an alarm is about, as the alarm desk groups them: the first part of its rule id
+    (``gas.lel`` is gas). A regulator's own rule joins a domain by its id (``gas.hechi_lel``);
+    any other id is ``other``."""
+
+    GAS = "gas"      # gas stations: combustible gas, tanks
+    DUST = "dust"    # construction sites and factories: dust (TSP, PM10)
+    FUME = "fume"    # restaurants: oil fume, fan and purifier
+    POWER = "power"  # electricity of production lines and treatment facilities
+    DQ = "dq"        # data quality: no data, flat line, zero, out of range, fault flags
+    OTHER = "other"  # any other rule (platform-wide ones among them)
+
+
+def domain_of(rule_id: str) -> Domain:
+    """The domain of a rule id: its part before the first dot, when that names a domain."""
+    head = rule_id.split(".", 1)[0]
+    try:
+        domain = Domain(head)
+    except ValueError:
+        return Domain.OTHER
+    return Domain.OTHER if domain is Domain.OTHER or "." not in rule_id else domain
