@@ -33,6 +33,18 @@ KIND_BY_CN: dict[str, Kind] = {
 }
 
 
+class SiteStatus(StrEnum):
+    """A site's lifecycle as the environment bureau manages it (``registry.lifecycle`` holds the
+    changes allowed between them, each with its date and reason). The pipeline refuses only a
+    retired site's devices; the map shows maintenance and stopped sites apart from the rest."""
+
+    NEW = "new"                  # registered, not yet commissioned
+    ACTIVE = "active"            # in operation, judged as usual
+    MAINTENANCE = "maintenance"  # under maintenance: its data may be unusual
+    STOPPED = "stopped"          # production stopped (停产), e.g. ordered to stop
+    RETIRED = "retired"          # closed for good; its history stays
+
+
 class AlarmState(StrEnum):
     """Where an alarm is in its handling, in order (see ``alarms.workflow`` for the steps between)."""
 
