@@ -17,6 +17,7 @@ from typing import Any
 from forewarn.catalogue import Catalogue
 from forewarn.model import Kind
 from forewarn.online import online_sql
+from forewarn.store import registry_reads
 from forewarn.store.base import (
     DeviceInfo,
     DeviceRow,
@@ -188,18 +189,10 @@ class SqliteStore:
             work(self.db)
 
     def registry_version(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'registry_version'").fetchone()
-        return int(row[0])
+        return registry_reads.registry_version(self.db)
 
     def device_infos(self) -> dict[str, DeviceInfo]:
-        rows = self.db.execute(  # a retired device, or one at a retired site, is no longer accepted
-            "SELECT d.id, d.mn, d.password, d.interval_s, d.leniency, d.protocol FROM devices d "
-            "JOIN sites s ON s.id = d.site_id WHERE d.status = 'active' AND s.status != 'retired'"
-        )
-        return {
-            mn: DeviceInfo(id_, mn, pw, interval, frozenset(x for x in lenient.split("|") if x), proto)
-            for id_, mn, pw, interval, lenient, proto in rows
-        }
+        return registry_reads.device_infos(self.db)
 
     def export_regions(self) -> list[RegionRow]:
         rows = self.db.execute("SELECT code, name, COALESCE(parent_code, '') FROM regions ORDER BY code")
@@ -355,16 +348,7 @@ class SqliteStore:
 
     def rule_context(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Devices with their site, enterprise and region; points with what they measure."""
-        devices = self.db.execute(
-            "SELECT d.id, d.mn, d.interval_s, d.device_kind, s.id, s.name, e.name, s.site_type, "
-            "COALESCE(s.region_code, ''), COALESCE(r.name, ''), d.registered_ms FROM devices d "
-            "JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
-            "LEFT JOIN regions r ON r.code = s.region_code WHERE d.status = 'active'"
-        ).fetchall()
-        points = self.db.execute(
-            "SELECT device_id, code, field, name, quantity, unit, role, lower, upper FROM points"
-        ).fetchall()
-        return devices, points
+        return registry_reads.rule_context(self.db)
 
     def last_seen(self) -> dict[int, int]:
         return dict(self.db.execute("SELECT device_id, last_ms FROM device_activity").fetchall())
@@ -444,7 +428,7 @@ class SqliteStore:
         return {row[0] for row in self.db.execute("SELECT DISTINCT mn FROM quarantine")}
 
     def quarantine_size(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+        return registry_reads.quarantine_size(self.db)
 
     def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]:
         rows = self.db.execute(

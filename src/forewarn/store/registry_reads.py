@@ -1,0 +1,53 @@
+"""What a running platform keeps in memory of the registry, read from any connection.
+
+The pipeline's device cache and the rule engine's catalogue are rebuilt when the registry
+changes. With 10,000 devices that is half a second of queries and object building, too long
+for the event loop that answers devices; these functions take a connection so that the
+rebuild can run on a reader thread (:meth:`forewarn.ingest.pipeline.Pipeline.reload_registry`),
+all in one read transaction. :class:`~forewarn.store.sqlite.SqliteStore` uses the same ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from forewarn.store.base import DeviceInfo
+
+__all__ = ["device_infos", "quarantine_size", "registry_version", "rule_context"]
+
+
+def registry_version(db: sqlite3.Connection) -> int:
+    """The number every registry change increments (imports in other processes too)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'registry_version'").fetchone()
+    return int(row[0])
+
+
+def device_infos(db: sqlite3.Connection) -> dict[str, DeviceInfo]:
+    """The devices whose packets are accepted, by MN."""
+    rows = db.execute(  # a retired device, or one at a retired site, is no longer accepted
+        "SELECT d.id, d.mn, d.password, d.interval_s, d.leniency, d.protocol FROM devices d "
+        "JOIN sites s ON s.id = d.site_id WHERE d.status = 'active' AND s.status != 'retired'"
+    )
+    return {
+        mn: DeviceInfo(id_, mn, pw, interval, frozenset(x for x in lenient.split("|") if x), proto)
+        for id_, mn, pw, interval, lenient, proto in rows
+    }
+
+
+def rule_context(db: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Devices with their site, enterprise and region; points with what they measure."""
+    devices = db.execute(
+        "SELECT d.id, d.mn, d.interval_s, d.device_kind, s.id, s.name, e.name, s.site_type, "
+        "COALESCE(s.region_code, ''), COALESCE(r.name, ''), d.registered_ms FROM devices d "
+        "JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
+        "LEFT JOIN regions r ON r.code = s.region_code WHERE d.status = 'active'"
+    ).fetchall()
+    points = db.execute(
+        "SELECT device_id, code, field, name, quantity, unit, role, lower, upper FROM points"
+    ).fetchall()
+    return devices, points
+
+
+def quarantine_size(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
