@@ -11,6 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from forewarn import __version__
 from forewarn.web.context import ApiContext
+from forewarn.web.dashboard.routes import DASHBOARD_ROUTES
 from forewarn.web.problems import problem_handler
 from forewarn.web.routes_alarms import ALARM_ROUTES
 from forewarn.web.routes_audit import audit_log
@@ -57,6 +58,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             point_series, site_latest, region_latest,
             *REGISTRY_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
+            *DASHBOARD_ROUTES,
         ],
         dependencies={"ctx": Provide(provide_ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={HTTPException: problem_handler, Exception: problem_handler},

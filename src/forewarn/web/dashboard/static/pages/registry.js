@@ -1,0 +1,9 @@
+// The Registry page (placeholder until its owner builds it).
+import {h} from '../lib/dom.js';
+
+export default {
+  title: {zh: '档案管理', en: 'Registry'},
+  async render(root, ctx) {
+    root.append(h('section', {class: 'card'}, h('h1', null, ctx.pick(this.title))));
+  },
+};
