@@ -11,17 +11,23 @@ Used by the HTTP API (:mod:`forewarn.web.routes_alarms`); the CLI reads everythi
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.alarms.queries import alarm_detail
+from forewarn.alarms.rule_info import rule_info
+from forewarn.alarms.views import RuleInfo
+from forewarn.model import AlarmState, Domain
 
-__all__ = ["STATES", "AlarmFilter", "alarm_brief", "count_alarms", "page_alarms", "scoped_alarm_detail",
-           "scoped_silences", "count_silences", "site_in_scope", "device_site_in_scope"]
+__all__ = ["STATES", "AlarmFilter", "alarm_brief", "alarm_rule", "count_alarms", "last_step", "page_alarms",
+           "scoped_alarm_detail", "scoped_silences", "count_silences", "site_in_scope", "device_site_in_scope"]
 
-STATES = ("firing", "acknowledged", "dispatched", "checked", "resolved", "closed")
+STATES = tuple(s.value for s in AlarmState)
+#: the domains told by a rule id's first part (everything else is "other")
+_NAMED_DOMAINS = tuple(d.value for d in Domain if d is not Domain.OTHER)
 
 _COLUMNS = ("id", "rule_id", "rule_version", "subject", "level", "state", "condition", "live",
             "silenced", "escalated", "overdue", "mn", "site_id", "site", "enterprise", "region_code",
@@ -40,6 +46,7 @@ class AlarmFilter:
     site_id: int | None = None
     region: str | None = None
     rule_id: str | None = None
+    domain: str | None = None
     open: bool | None = None
     from_ms: int | None = None
     to_ms: int | None = None
@@ -64,6 +71,13 @@ class AlarmFilter:
         if self.rule_id is not None:
             sql += " AND a.rule_id = ?"
             args.append(self.rule_id)
+        if self.domain in _NAMED_DOMAINS:
+            sql += " AND substr(a.rule_id, 1, ?) = ?"
+            args += [len(self.domain) + 1, f"{self.domain}."]
+        elif self.domain == Domain.OTHER:
+            sql += "".join(" AND substr(a.rule_id, 1, ?) != ?" for _ in _NAMED_DOMAINS)
+            for name in _NAMED_DOMAINS:
+                args += [len(name) + 1, f"{name}."]
         if self.open is True:
             sql += " AND a.state != 'closed'"
         elif self.open is False:
@@ -98,11 +112,34 @@ def alarm_brief(db: sqlite3.Connection, scope: Scope, alarm_id: int) -> dict[str
     return None if row is None else {"state": row[0], "level": row[1], "assignee": row[2]}
 
 
+def last_step(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
+    """The alarm's newest step (``step, actor, at_ms, note, data``): the one just taken."""
+    row = db.execute("SELECT step, actor, at_ms, note, data FROM alarm_steps WHERE alarm_id = ? ORDER BY id DESC "
+                     "LIMIT 1", (alarm_id,)).fetchone()
+    if row is None:
+        return None
+    return {"step": row[0], "actor": row[1], "at_ms": row[2], "note": row[3], "data": json.loads(row[4])}
+
+
 def scoped_alarm_detail(db: sqlite3.Connection, scope: Scope, alarm_id: int) -> dict[str, Any] | None:
     """One alarm with its steps and evidence (as :func:`alarm_detail`), or None outside the scope."""
     if alarm_brief(db, scope, alarm_id) is None:
         return None
     return alarm_detail(db, alarm_id)
+
+
+def alarm_rule(db: sqlite3.Connection, detail: dict[str, Any]) -> RuleInfo | None:
+    """The rule of an alarm (a row of :func:`scoped_alarm_detail`) as its recorded version stood,
+    resolved for the alarm's point; None when that version is not kept."""
+    row = db.execute(
+        "SELECT rv.body, COALESCE(s.site_type, '') FROM alarms a "
+        "JOIN rule_versions rv ON rv.rule_id = a.rule_id AND rv.version = a.rule_version "
+        "LEFT JOIN sites s ON s.id = a.site_id WHERE a.id = ?", (detail["id"],)).fetchone()
+    if row is None:
+        return None
+    point = f"{detail['mn']}/{detail['point']}" if detail["mn"] and detail["point"] else ""
+    return rule_info(row[0], int(detail["rule_version"]), region=detail["region_code"] or "", site_type=row[1],
+                     site=f"{detail['enterprise']}/{detail['site']}", point=point)
 
 
 def site_in_scope(db: sqlite3.Connection, scope: Scope, site_id: int) -> dict[str, Any] | None:
