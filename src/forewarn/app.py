@@ -20,6 +20,8 @@ from forewarn.live.feed import LiveFeed
 from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
+from forewarn.rules.catalog import RuleCatalog
+from forewarn.rules.model import RuleSet
 from forewarn.store.base import DeviceInfo
 from forewarn.store.readers import ReaderPool
 from forewarn.store.sqlite import SqliteStore
@@ -102,12 +104,17 @@ class Platform:
             self.readers = ReaderPool(s.db_path)
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
                                  recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
-                                 readers=self.readers)
+                                 readers=self.readers, rules=self._rules_in_force)
             self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log")
             await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if self.alarms is not None:
             self.alarms.run()
+
+    def _rules_in_force(self) -> tuple[RuleSet, RuleCatalog] | None:
+        """The engine's rules and registry view as they are now (they change on reloads)."""
+        engine = self.alarms.engine if self.alarms is not None else None
+        return None if engine is None else (engine.rules, engine.catalog)
 
     def _claim(self, devices: dict[str, DeviceInfo]) -> None:
         """Claim quarantine on the writer thread: after every earlier write, racing none."""

@@ -10,6 +10,8 @@ from forewarn.alarms.records import AlarmRecorder
 from forewarn.config import Settings
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.live.hub import LiveHub
+from forewarn.rules.catalog import RuleCatalog
+from forewarn.rules.model import RuleSet
 from forewarn.store.readers import ReaderPool
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
@@ -44,3 +46,6 @@ class ApiContext:
     recorder: Callable[[], AlarmRecorder | None] = lambda: None
     #: the live stream's hub (None: no live stream in this process)
     live: LiveHub | None = None
+    #: the engine's rule set and registry view, asked on each use (None: rules are off); the
+    #: site page shows the limits and equipment the engine judges by (rules/limits.py)
+    rules: Callable[[], tuple[RuleSet, RuleCatalog] | None] = lambda: None
