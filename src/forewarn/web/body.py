@@ -20,19 +20,24 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 MAX_BODY_BYTES = 1_000_000
 
 
-def _too_large(limit: int) -> ApiProblem:
-    return ApiProblem(413, f"the body is over {limit:,} bytes: send less (an ingest request takes at most 10,000 "
-                           "readings; split larger batches)", title="Too large")
+def _too_large(limit: int, advice: str) -> ApiProblem:
+    return ApiProblem(413, f"the body is over {limit:,} bytes: {advice}", title="Too large")
 
 
-async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, refused with 413 past ``limit`` bytes (before reading it when it says its length)."""
+#: what a 413 advises unless the endpoint says otherwise
+_SEND_LESS = "send less (an ingest request takes at most 10,000 readings; split larger batches)"
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES, *, advice: str = _SEND_LESS
+                    ) -> bytes:
+    """The raw body, refused with 413 past ``limit`` bytes (before reading it when it says its
+    length); ``advice``: what the 413 tells the sender to do instead."""
     length = request.headers.get("content-length", "")
     if length.isascii() and length.isdigit() and int(length) > limit:
-        raise _too_large(limit)
+        raise _too_large(limit, advice)
     body = await request.body()
     if len(body) > limit:
-        raise _too_large(limit)
+        raise _too_large(limit, advice)
     return body
 
 

@@ -20,10 +20,11 @@ __all__ = ["MAX_TEXT", "read_object", "text_field"]
 MAX_TEXT = 4000
 
 
-async def read_object(request: Request[Any, Any, Any], allowed: tuple[str, ...], limit: int = 64_000
-                      ) -> dict[str, Any]:
-    """The JSON object of the body (empty body: ``{}``); 400 naming the fields the endpoint takes."""
-    raw = await read_body(request, limit)
+async def read_object(request: Request[Any, Any, Any], allowed: tuple[str, ...], limit: int = 64_000,
+                      *, advice: str = f"send less (each text at most {MAX_TEXT:,} characters)") -> dict[str, Any]:
+    """The JSON object of the body (empty body: ``{}``); 400 naming the fields the endpoint takes;
+    413 past ``limit`` bytes with ``advice``."""
+    raw = await read_body(request, limit, advice=advice)
     if not raw.strip():
         return {}
     require_json(request)

@@ -21,7 +21,8 @@ from litestar.params import QueryParameter
 from forewarn.web.problems import ApiProblem
 
 __all__ = [
-    "DEFAULT_LIMIT", "MAX_LIMIT", "Format", "Limit", "Offset", "Page", "check_page", "table_response", "wants_csv",
+    "DEFAULT_LIMIT", "MAX_LIMIT", "Format", "Limit", "Offset", "Page", "check_page", "next_page", "table_response",
+    "wants_csv",
 ]
 
 DEFAULT_LIMIT = 100
@@ -87,9 +88,15 @@ def table_response(
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "table"
         headers = {"Content-Disposition": f'attachment; filename="{safe}.csv"', "X-Total-Count": str(total)}
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
-    nxt = None
-    if offset + len(items) < total:
-        query = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
-        query.update({"limit": str(limit), "offset": str(offset + limit)})
-        nxt = f"{request.url.path}?{urlencode(query)}"
+    nxt = next_page(request, page, len(items), total)
     return Response({"items": list(items), "total": total, "limit": limit, "offset": offset, "next": nxt})
+
+
+def next_page(request: Request[Any, Any, Any], page: Page, shown: int, total: int) -> str | None:
+    """The address of the page after this one (``shown`` rows from ``page``'s offset), None on the last."""
+    limit, offset = page
+    if offset + shown >= total:
+        return None
+    query = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
+    query.update({"limit": str(limit), "offset": str(offset + limit)})
+    return f"{request.url.path}?{urlencode(query)}"
