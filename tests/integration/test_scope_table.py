@@ -115,6 +115,9 @@ RULES: dict[tuple[str, str], Rule] = {
                                                     {"site_id": 0}),
     ("GET", "/api/v1/points/{point_id}/series"): Rule("object", "/api/v1/points/{point}/series"),
     ("GET", "/api/v1/sites/{site_id}/latest"): Rule("object", "/api/v1/sites/{site}/latest"),
+    ("GET", "/api/v1/sites/{site_id}/detail"): Rule("object", "/api/v1/sites/{site}/detail"),
+    ("GET", "/api/v1/playback"): Rule("object", "/api/v1/playback?alarm={alarm}",
+                                      why="the alarm's site; by site=ID in test_site_page.py"),
     ("GET", "/api/v1/regions/{code}/latest"): Rule("object", "/api/v1/regions/451202/latest"),
     ("POST", "/api/v1/registry/import"): Rule(
         "object", "/api/v1/registry/import",
