@@ -113,7 +113,7 @@ def list_cmd(args: argparse.Namespace) -> int:
         if not rows:
             print("no alarms" if args.lang == "en" else "没有告警")
         for row in rows:
-            print(f"#{row['id']:<5} L{row['level']} {row['state']:<12} {row['rule_id']:<26} "
+            print(f"#{row['id']:<5} {row['first_ts']} L{row['level']} {row['state']:<12} {row['rule_id']:<26} "
                   f"{row['enterprise']} {row['site']} {row['point']}  {row['explanation']}")
     return 0
 

@@ -191,7 +191,7 @@ def tokens_cmd(args: argparse.Namespace) -> int:
     if not tokens:
         print("no API tokens")
     for t in tokens:
-        used = iso(t.last_used_ms, settings.tz) if t.last_used_ms else "never used"
+        used = f"last used {iso(t.last_used_ms, settings.tz)}" if t.last_used_ms else "never used"
         expired = t.expires_ms is not None and t.expires_ms <= time.time() * 1000
         state = "revoked" if t.revoked else "expired" if expired else "active"
         created = iso(t.created_ms, settings.tz)
