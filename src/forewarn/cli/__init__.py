@@ -18,7 +18,7 @@ from typing import NoReturn
 from forewarn import __version__
 from forewarn.alarms.notify import NotifyConfigError
 from forewarn.alarms.workflow import AlarmError
-from forewarn.cli import alarms, query, registry, run, users
+from forewarn.cli import alarms, query, regions, registry, run, users
 from forewarn.cli.common import UserError
 from forewarn.config import ConfigError
 from forewarn.registry.files import RegistryFileError
@@ -37,30 +37,35 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _common() -> argparse.ArgumentParser:
-    parent = _Parser(add_help=False)
-    parent.add_argument(
-        "--data", type=Path, default=None, metavar="DIR",
+def _add_common(parser: argparse.ArgumentParser, default: object) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--data", type=Path, default=default, metavar="DIR",
         help="data directory (default ./forewarn-data)",
     )
-    parent.add_argument(
-        "--config", type=Path, default=None, metavar="FILE",
+    parser.add_argument(
+        "--config", type=Path, default=default, metavar="FILE",
         help="settings file (default ./forewarn.toml if it exists)",
     )
-    parent.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    return parent
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log more detail")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    # The options every command takes go before the command (forewarn --data DIR status) or
+    # after it (forewarn status --data DIR). After it they win; their default is SUPPRESS so
+    # that a sub-command's parser never overwrites a value given before it with None.
+    common = _add_common(_Parser(add_help=False), argparse.SUPPRESS)
     parser = _Parser(
         prog="forewarn",
         description="Online monitoring and early warning for regulators.",
     )
+    _add_common(parser, None)
+    parser.set_defaults(verbose=False)
     parser.add_argument("--version", action="version", version=f"forewarn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run.add_commands(sub, common)
     registry.add_commands(sub, common)
+    regions.add_commands(sub, common)
     query.add_commands(sub, common)
     alarms.add_commands(sub, common)
     users.add_commands(sub, common)
