@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 import time
@@ -153,11 +154,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _wait_for_data(srv: Server, timeout: float = 30.0) -> None:
     """Until the simulator's first readings are stored (the pages then have live values)."""
     deadline = time.monotonic() + timeout
-    with srv.api() as client:
+    client = srv.api()
+    try:
         while time.monotonic() < deadline:
-            if client.get("/api/v1/devices", params={"limit": 1}).json().get("items", [{}])[0].get("last_seen"):
+            items = client.get("/api/v1/devices", params={"limit": 1}).json().get("items") or [{}]
+            if items[0].get("last_seen_ms"):
                 return
             time.sleep(0.2)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -171,6 +176,9 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+_CLIENT_ERROR = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
+
+
 class ConsoleWatch:
     """The console errors and uncaught exceptions of one page."""
 
@@ -178,9 +186,16 @@ class ConsoleWatch:
         self.errors: list[str] = []
 
     def attach(self, page: Any) -> None:
-        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        page.on("response", lambda r: self.errors.append(f"HTTP {r.status} from {r.url}") if r.status >= 500 else None)
+
+    def _console(self, msg: Any) -> None:
+        # Chromium logs every 4xx answer as a console error; those are API answers the page shows
+        # the user (a refused step, a 401 before login), not JavaScript errors. 5xx answers are
+        # caught by the response watch above.
+        if msg.type == "error" and not _CLIENT_ERROR.match(msg.text):
+            self.errors.append(f"console.{msg.type}: {msg.text}")
 
 
 @pytest.fixture
@@ -197,7 +212,8 @@ def open_page(server: Server, browser: Any) -> Iterator[Callable[..., Any]]:
         context = browser.new_context(viewport={"width": size[0], "height": size[1]}, base_url=server.base_url,
                                       locale="zh-CN" if lang == "zh" else "en-GB", timezone_id="Asia/Shanghai")
         contexts.append(context)
-        context.add_init_script(f"localStorage.setItem('forewarn.lang', '{lang}')")
+        # the language the user starts with (a later switch in the page is remembered over it)
+        context.add_init_script(f"if (!localStorage.getItem('forewarn.lang')) localStorage.setItem('forewarn.lang', '{lang}')")
         pw = password or (CITY_PASSWORD if user == CITY_USER else DEMO_PASSWORD)
         answer = context.request.post("/api/v1/auth/login", data={"name": user, "password": pw})
         assert answer.ok, answer.text()
