@@ -79,6 +79,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--http", action="store_true",
                    help="also through GET /api/v1/points/{id}/series of a running platform, with the event loop's lag")
     b.set_defaults(handler=bench_series)
+    b = bsub.add_parser("playback", parents=[common],
+                        help="a day of a site with 30 points at one-minute resolution, loaded as one playback answer")
+    b.add_argument("--runs", type=int, default=10, help="warm requests timed after the cold one (default 10)")
+    b.set_defaults(handler=bench_playback)
     b = bsub.add_parser("loop", parents=[common],
                         help="the event loop's lag and a device's 9014 while users open pages and edit the registry")
     b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
@@ -287,6 +291,14 @@ def bench_series(args: argparse.Namespace) -> int:
     if args.days < 1 or args.max_points < 2 or args.runs < 1:
         raise UserError("--days and --runs must be at least 1, --max-points at least 2")
     return run_series_bench(days=args.days, max_points=args.max_points, runs=args.runs, http=args.http)
+
+
+def bench_playback(args: argparse.Namespace) -> int:
+    from forewarn.bench.playback import run_playback_bench
+
+    if args.runs < 1:
+        raise UserError("--runs must be at least 1")
+    return run_playback_bench(runs=args.runs)
 
 
 def bench_loop(args: argparse.Namespace) -> int:
