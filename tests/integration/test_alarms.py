@@ -79,7 +79,9 @@ def test_an_alarm_keeps_its_evidence_and_repeats_are_counted_not_duplicated(tmp_
     store.close()
     assert detail is not None
     assert [s["step"] for s in detail["steps"]] == ["fired", "cleared", "recurred", "escalated"]
-    assert (detail["evidence"][0]["code"], detail["evidence"][0]["value"]) == ("GD1", 31.2)
+    # the course: the reading before it began, then every reading of the still active episode
+    assert [(e["code"], e["value"]) for e in detail["evidence"]] == [("GD1", 0), ("GD1", 31.2), ("GD1", 5),
+                                                                       ("GD1", 33), ("GD1", 60)]
     assert "31.2 %LEL ≥ 一级报警值 25 %LEL" in detail["steps"][0]["note"]
 
 
@@ -186,7 +188,7 @@ def test_rules_check_names_the_line_and_import_puts_a_file_in_force(tmp_path: Pa
     good = tmp_path / "hechi.toml"
     good.write_text('[[override]]\nrule = "gas.lel"\nregion = "4512"\n'
                     'params = { levels = [ { level = 1, value = 20.0, clear = 15.0 } ] }\n', encoding="utf-8")
-    assert "ok: 20 rules in force" in forewarn(tmp_path, "rules", "check", str(good)).stdout
+    assert "ok: 21 rules in force" in forewarn(tmp_path, "rules", "check", str(good)).stdout
     forewarn(tmp_path, "rules", "import", str(good))
     db = sqlite3.connect(tmp_path / "data" / "forewarn.db")
     [(action, entity_id, after)] = db.execute(
@@ -296,4 +298,5 @@ def test_silenced_alarms_are_not_escalated_and_a_restart_blames_no_device(tmp_pa
 
     asyncio.run(restart())
     found = alarms(settings)
-    assert [(a["rule_id"], a["escalated"]) for a in found] == [("gas.lel", 0)]
+    # no device is blamed; the platform's own downtime is one platform-level alarm
+    assert [(a["rule_id"], a["escalated"]) for a in found] == [("dq.platform_down", 0), ("gas.lel", 0)]

@@ -136,7 +136,11 @@ def test_production_on_and_treatment_off_for_ten_minutes() -> None:
     timeline = [(m, 80.0, 20.0) for m in range(0, 5)] + [(m, 80.0, 0.2) for m in range(5, 17)] + [(17, 80.0, 20.0)]
     events = [e for e in _power(engine(), timeline) if e.rule_id == "power.treatment_off"]
     assert brief(events) == [("power.treatment_off", "fire", 2, 15), ("power.treatment_off", "clear", 0, 17)]
-    assert events[0].explanation_zh == "生产设施运行而治污设施未运行，持续 10 分钟"
+    # the explanation names the equipment the registry knows, with its power
+    assert events[0].explanation_zh == ("生产设施运行而治污设施未运行，持续 10 分钟：生产设施 1号生产线功率 80 kW 运行中；"
+                                        "治污设施 除尘设施功率 0.2 kW 未运行")
+    assert events[0].explanation_en.endswith(": production line 1 power 80 kW running; "
+                                             "treatment dust collector power 0.2 kW off")
 
 
 def test_late_start_and_early_stop() -> None:
@@ -144,7 +148,8 @@ def test_late_start_and_early_stop() -> None:
     timeline = [(0, 0.0, 0.0), (1, 80.0, 0.0)] + [(m, 80.0, 0.0) for m in range(2, 20)] + [(20, 80.0, 20.0)]
     late = [e for e in _power(eng, timeline) if e.rule_id == "power.late_start"]
     assert brief(late) == [("power.late_start", "fire", 1, 20)]
-    assert late[0].explanation_zh == "治污设施在生产设施启动 19 分钟 后才启动（允许 15 分钟）"
+    assert late[0].explanation_zh == ("治污设施在生产设施启动 19 分钟 后才启动（允许 15 分钟）：生产设施 1号生产线功率 80 kW "
+                                      "运行中；治污设施 除尘设施功率 20 kW 运行中")
     early = [e for e in _power(eng, [(21, 80.0, 20.0), (22, 80.0, 0.0)]) if e.rule_id == "power.early_stop"]
     assert brief(early) == [("power.early_stop", "fire", 1, 22)]
 
@@ -267,7 +272,8 @@ def test_treatment_idling_far_below_its_learned_baseline() -> None:
     timeline = [(m, 80.0, 20.0) for m in range(0, 30)] + [(m, 80.0, 3.0) for m in range(30, 62)]
     events = [e for e in _power(engine(), timeline) if e.rule_id == "power.idling"]
     assert brief(events) == [("power.idling", "fire", 1, 60)]
-    assert events[0].explanation_zh == "治污设施功率 3 低于基线 20 的 30%，而生产设施正常运行"
+    assert events[0].explanation_zh == ("治污设施功率 3 低于基线 20 的 30%，而生产设施正常运行：生产设施 1号生产线功率 80 kW "
+                                        "运行中；治污设施 除尘设施功率 3 kW 运行中")
 
 
 def test_backfill_that_arrives_after_newer_data_is_judged_with_its_own_state() -> None:

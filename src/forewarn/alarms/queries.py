@@ -1,4 +1,4 @@
-"""Reading alarms back: lists with filters, one alarm with its steps and evidence."""
+"""Reading alarms back: lists with filters, one alarm with its steps, evidence and course."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import json
 import sqlite3
 from typing import Any
 
+from forewarn.alarms.course import live_rows, summary
+
 __all__ = ["alarm_detail", "alarm_summary", "list_alarms"]
 
 _COLUMNS = ("id", "rule_id", "rule_version", "subject", "level", "state", "condition", "live",
             "silenced", "escalated", "overdue", "mn", "site_id", "site", "enterprise", "region_code",
             "region_name", "point", "title_zh", "title_en", "explanation_zh", "explanation_en",
             "first_ts", "last_ts", "cleared_ts", "repeats", "assignee", "created_ms", "updated_ms",
-            "acked_ms", "closed_ms")
+            "acked_ms", "closed_ms", "group_id", "incident")
 
 
 def list_alarms(db: sqlite3.Connection, *, state: str | None = None, level: int | None = None,
@@ -36,9 +38,19 @@ def list_alarms(db: sqlite3.Connection, *, state: str | None = None, level: int 
 
 
 def alarm_detail(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
+    """One alarm with its steps, its evidence and its course.
+
+    ``evidence`` is the episode's readings: from before it began until it cleared (copied onto
+    the alarm), and while it is still active, what the readings tables hold since. ``course``
+    reads the episode from them: ``start_ts_ms``, ``end_ts_ms`` (None while ongoing),
+    ``duration_ms``, the ``peak`` of the alarm's own point, each point's extremes, and
+    ``from_ts_ms``, where the evidence begins (a playback opens there). ``group`` is the storm
+    the alarm belongs to, if any: its id, cause and members.
+    """
     found = list_alarms_by_id(db, alarm_id)
     if found is None:
         return None
+    spec = db.execute("SELECT course FROM alarms WHERE id = ?", (alarm_id,)).fetchone()[0]
     found["steps"] = [
         {"step": s, "actor": a, "at_ms": t, "note": n, "data": json.loads(d)}
         for s, a, t, n, d in db.execute(
@@ -52,7 +64,23 @@ def alarm_detail(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None
             "ORDER BY ts, code, field", (alarm_id,)
         )
     ]
+    if found["condition"] == "active":
+        found["evidence"] = sorted([*found["evidence"], *live_rows(db, spec, found["evidence"])],
+                                   key=lambda r: (r["ts_ms"], r["code"], r["field"]))
+    found["course"] = summary(db, {**found, "course": spec}, found["evidence"])
+    found["group"] = _group(db, found["group_id"])
     return found
+
+
+def _group(db: sqlite3.Connection, group_id: int | None) -> dict[str, Any] | None:
+    if group_id is None:
+        return None
+    # no member counts here: they would count alarms outside the reader's scope (list the
+    # alarms with the group's id instead, which is scoped)
+    key, cause, first, last = db.execute(
+        "SELECT key, cause_alarm_id, first_ms, last_ms FROM alarm_groups WHERE id = ?", (group_id,)).fetchone()
+    return {"id": group_id, "cause": "platform_restart" if key.startswith("restart:") else "offline_storm",
+            "cause_alarm_id": cause, "first_ms": first, "last_ms": last}
 
 
 def list_alarms_by_id(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:

@@ -1,9 +1,12 @@
 """Recording the engine's events as alarms, inside the readings' own transaction.
 
 One open alarm per rule and subject: a condition that fires again while its alarm is open
-adds a repeat to it (and raises its level if higher), never a second row. A cleared
+adds a repeat to it (and raises its level if higher), never a second row. Rules that share
+an ``incident`` (treatment stopped early, then off for 10 minutes, then started late) share
+that alarm too: one happening, one alarm, at the highest level any of them saw. A cleared
 condition is noted on the alarm, which stays open until people handle it. Evidence (the
-stored readings of the event's window) is copied onto the alarm, and notices are queued in
+stored readings of the episode's course, :mod:`forewarn.alarms.course`) is copied onto the
+alarm, silence storms are grouped (:mod:`forewarn.alarms.storms`), and notices are queued in
 the outbox in the same transaction, so no notice goes out for an alarm that was not stored.
 """
 
@@ -12,8 +15,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from forewarn.alarms import course, storms
 from forewarn.alarms.notice import AlarmNotice
 from forewarn.alarms.notify.outbox import enqueue
 from forewarn.rules.events import RuleEvent
@@ -25,13 +30,28 @@ __all__ = ["AlarmRecorder", "Router", "notice_for", "step"]
 
 #: Which outbox channels a notice goes to (empty: none).
 Router = Callable[[AlarmNotice], list[str]]
-EVIDENCE_LIMIT = 200
 
 _EVENT_ZH = {
     "fired": "新告警", "escalated": "告警升级", "cleared": "已恢复正常", "recurred": "再次发生",
     "reopened": "已处置后再次发生", "acknowledged": "已确认", "dispatched": "已派单", "checked": "已现场核查",
-    "resolved": "已处置", "closed": "已办结", "overdue": "超期未办结",
+    "resolved": "已处置", "closed": "已办结", "overdue": "超期未办结", "storm": "设备批量离线",
 }
+
+_OPEN_COLUMNS = "id, data_level, condition, state, rule_id, cleared_ts, course"
+
+
+@dataclass(slots=True, frozen=True)
+class _Open:
+    """The open alarm a decision lands on."""
+
+    id: int
+    data_level: int
+    condition: str
+    state: str
+    rule_id: str
+    cleared_ts: int | None
+    course: str
+
 
 _ALARM_COLUMNS = (
     "id, rule_id, rule_version, level, state, mn, site, enterprise, region_code, region_name, "
@@ -78,66 +98,98 @@ class AlarmRecorder:
         if not batch.rule_events:
             return
         now = int(self.clock() * 1000)
+        grouped: list[tuple[int, RuleEvent, bool]] = []
         for event in batch.rule_events:
             if event.kind == "fire":
-                self._fire(db, event, now)
+                self._fire(db, event, now, grouped)
             else:
                 self._clear(db, event, now)
+        if grouped:
+            storms.settle(db, grouped, now, lambda alarm_id, words: self.announce(
+                db, alarm_id, "fired", now, words, "storm" if words is not None else ""))
 
-    def _open(self, db: sqlite3.Connection, event: RuleEvent) -> tuple[int, int, str, str] | None:
+    def _open(self, db: sqlite3.Connection, event: RuleEvent) -> _Open | None:
         row = db.execute(
-            "SELECT id, data_level, condition, state FROM alarms WHERE rule_id = ? AND subject = ? "
-            "AND state != 'closed'",
+            f"SELECT {_OPEN_COLUMNS} FROM alarms WHERE rule_id = ? AND subject = ? AND state != 'closed'",
             (event.rule_id, event.subject),
         ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]), str(row[2]), str(row[3]))
+        if row is None and event.incident:  # another rule already saw this incident here
+            row = db.execute(
+                f"SELECT {_OPEN_COLUMNS} FROM alarms WHERE incident = ? AND subject = ? AND state != 'closed' "
+                "ORDER BY id LIMIT 1", (event.incident, event.subject),
+            ).fetchone()
+        return None if row is None else _Open(int(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]),
+                                              row[5], str(row[6]))
 
-    def _fire(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> None:
+    def _fire(self, db: sqlite3.Connection, e: RuleEvent, now: int, grouped: list[tuple[int, RuleEvent, bool]]
+              ) -> None:
         found = self._open(db, e)
         if found is not None:
-            self._again(db, e, now, *found)
+            self._again(db, e, now, found)
             return
         silenced = self._silenced(db, e, now)
         cur = db.execute(
             "INSERT INTO alarms (rule_id, rule_version, subject, level, data_level, state, condition, live, "
             "silenced, mn, site_id, site, enterprise, region_code, region_name, point, title_zh, title_en, "
-            "explanation_zh, explanation_en, first_ts, last_ts, created_ms, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, 'firing', 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "explanation_zh, explanation_en, first_ts, last_ts, created_ms, updated_ms, incident, course) "
+            "VALUES (?, ?, ?, ?, ?, 'firing', 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e.rule_id, e.rule_version, e.subject, e.level, e.level, int(e.live), int(silenced), e.info.mn,
              e.info.site_id or None, e.info.site, e.info.enterprise, e.info.region_code,
              e.info.region_name, e.info.point, e.title_zh, e.title_en, e.explanation_zh,
-             e.explanation_en, e.ts_ms, e.ts_ms, now, now),
+             e.explanation_en, e.ts_ms, e.ts_ms, now, now, e.incident,
+             course.course_spec(e) if e.evidence else ""),
         )
         alarm_id = int(cur.lastrowid or 0)
         note = "" if e.live else "由补传数据判定（非实时）"
         step(db, alarm_id, "fired", "system", now, note or e.explanation_zh,
              {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version,
               "silenced": silenced})
-        self._evidence(db, alarm_id, e)
-        if e.live and not silenced:
+        course.copy_windows(db, alarm_id, e)
+        if e.group is not None:  # a silence: announced as part of its storm, or alone (storms.settle)
+            grouped.append((alarm_id, e, e.live and not silenced))
+        elif e.live and not silenced:
             self.announce(db, alarm_id, "fired", now)
 
-    def _again(self, db: sqlite3.Connection, e: RuleEvent, now: int, alarm_id: int, data_level: int,
-               condition: str, state: str) -> None:
+    def _again(self, db: sqlite3.Connection, e: RuleEvent, now: int, found: _Open) -> None:
         """The condition fired again on an open alarm: a repeat, never a second alarm.
 
         Announced when people need to know: the data reached a higher level than before, the
         condition came back after it had cleared, or it came back on an alarm already marked
-        resolved (which is then firing again, so that nobody closes it unaware).
+        resolved (which is then firing again, so that nobody closes it unaware). Another rule of
+        the same incident deciding at the very reading that cleared it (treatment came back
+        late: a late start) adds its finding as a note; it does not reopen what just ended.
         """
-        higher = e.level > data_level
-        recurred = condition == "cleared"
-        reopened = state == "resolved"
+        alarm_id = found.id
+        spec = course.course_spec(e, found.course) if e.evidence else found.course
+        other_rule = e.rule_id != found.rule_id
+        if other_rule and found.condition == "cleared" and found.cleared_ts == e.ts_ms:
+            db.execute("UPDATE alarms SET course = ?, updated_ms = ? WHERE id = ?", (spec, now, alarm_id))
+            step(db, alarm_id, "noted", "system", now, e.explanation_zh,
+                 {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_id": e.rule_id,
+                  "rule_version": e.rule_version, "explanation_en": e.explanation_en})
+            course.copy_windows(db, alarm_id, e)
+            return
+        higher = e.level > found.data_level
+        recurred = found.condition == "cleared"
+        reopened = found.state == "resolved"
         db.execute(
             "UPDATE alarms SET repeats = repeats + 1, condition = 'active', last_ts = MAX(last_ts, ?), "
             "level = MAX(level, ?), data_level = MAX(data_level, ?), explanation_zh = ?, explanation_en = ?, "
-            "updated_ms = ?, state = CASE WHEN state = 'resolved' THEN 'firing' ELSE state END WHERE id = ?",
-            (e.ts_ms, e.level, e.level, e.explanation_zh, e.explanation_en, now, alarm_id),
+            "updated_ms = ?, course = ?, state = CASE WHEN state = 'resolved' THEN 'firing' ELSE state END "
+            "WHERE id = ?",
+            (e.ts_ms, e.level, e.level, e.explanation_zh, e.explanation_en, now, spec, alarm_id),
         )
+        if other_rule and higher:  # the incident is now what the graver rule says it is
+            db.execute(
+                "UPDATE alarms SET rule_id = ?, rule_version = ?, title_zh = ?, title_en = ? WHERE id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM alarms b WHERE b.rule_id = ? AND b.subject = ? "
+                "AND b.state != 'closed' AND b.id != ?)",
+                (e.rule_id, e.rule_version, e.title_zh, e.title_en, alarm_id, e.rule_id, e.subject, alarm_id))
         name = "escalated" if higher else "reopened" if reopened else "recurred" if recurred else "repeated"
         step(db, alarm_id, name, "system", now, e.explanation_zh,
-             {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version})
-        self._evidence(db, alarm_id, e)
+             {"level": e.level, "data_time": e.ts_ms, "live": e.live, "rule_version": e.rule_version,
+              **({"rule_id": e.rule_id} if other_rule else {})})
+        course.copy_windows(db, alarm_id, e)
         silenced = self._silenced(db, e, now)
         if e.live and not silenced and name != "repeated":
             self.announce(db, alarm_id, "escalated" if higher else "fired", now,
@@ -145,30 +197,18 @@ class AlarmRecorder:
 
     def _clear(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> None:
         found = self._open(db, e)
-        if found is None or found[2] == "cleared":
+        if found is None or found.condition == "cleared":
             return
-        alarm_id = found[0]
+        alarm_id = found.id
         db.execute(
             "UPDATE alarms SET condition = 'cleared', cleared_ts = ?, updated_ms = ? WHERE id = ?",
             (e.ts_ms, now, alarm_id),
         )
         step(db, alarm_id, "cleared", "system", now, e.explanation_zh, {"data_time": e.ts_ms, "live": e.live})
+        # the episode is over: its whole course, up to the reading that ended it, is kept
+        course.copy_course(db, alarm_id, found.course, e.ts_ms)
         if e.live:
             self.announce(db, alarm_id, "cleared", now, (e.explanation_zh, e.explanation_en))
-
-    def _evidence(self, db: sqlite3.Connection, alarm_id: int, e: RuleEvent) -> None:
-        for mn, code, field, from_ts, to_ts in e.evidence:
-            for table, kind in (("readings_rtd", "rtd"), ("readings_minute", "minute"),
-                                ("readings_hour", "hour"), ("readings_day", "day"),
-                                ("readings_status", "status"), ("readings_runtime", "runtime")):
-                db.execute(
-                    f"INSERT INTO alarm_evidence (alarm_id, mn, code, field, kind, ts, value, flag) "
-                    f"SELECT ?, d.mn, p.code, p.field, ?, r.ts, r.value, r.flag FROM points p "
-                    f"JOIN devices d ON d.id = p.device_id JOIN {table} r ON r.point_id = p.id "
-                    f"WHERE d.mn = ? AND p.code = ? AND p.field = ? AND r.ts BETWEEN ? AND ? "
-                    f"ORDER BY r.ts DESC LIMIT {EVIDENCE_LIMIT}",
-                    (alarm_id, kind, mn, code, field, from_ts, to_ts),
-                )
 
     def _silenced(self, db: sqlite3.Connection, e: RuleEvent, now: int) -> bool:
         row = db.execute(

@@ -9,6 +9,10 @@ site (by role, code, sub-field, reading kind) and is ON while any of them reads 
 - ``early_stop``: the follower went OFF while the leader was still ON;
 - ``idling``: both ON, but the follower's value below ``ratio`` of its baseline (learned while
   both run, or ``baseline`` given) for ``for_s``.
+
+Every verdict names the equipment as the registry knows it ("冶炼炉", "布袋除尘设施") with its
+last reading (85.2 kW): an inspector sent on site must know which line and which dust
+collector to look at, and how far off they were.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from forewarn.rules.point_rules import Verdict, _minutes, _num
 __all__ = ["CompositeError", "OperandBinding", "compile_when", "evaluate_composite", "operand_matches"]
 
 State = dict[str, Any]
+#: a point's name (zh, en) and unit, by its key ``MN/code-field``
+Label = Callable[[str], tuple[str, str, str]]
 _NAMES_ZH = {"production": "生产设施", "treatment": "治污设施", "fan": "风机", "purifier": "净化器"}
 _NAMES_EN = {"production": "production", "treatment": "treatment", "fan": "fan", "purifier": "purifier"}
 
@@ -88,9 +94,43 @@ class OperandBinding:
                    str(p.get("follow", "treatment")))
 
 
+def _no_label(key: str) -> tuple[str, str, str]:
+    _, _, point = key.partition("/")
+    return point, point, ""
+
+
 def evaluate_composite(rule: Rule, s: State, b: OperandBinding, point: str, ts: int,
-                       value: float) -> Verdict | None:
+                       value: float, label: Label = _no_label) -> Verdict | None:
     """Update one operand point's reading and judge the site's condition at ``ts``."""
+    verdict = _judge(rule, s, b, point, ts, value)
+    if verdict is None or verdict.kind != "fire":
+        return verdict
+    zh, en = equipment(rule, s, label)
+    return Verdict(verdict.kind, verdict.level, f"{verdict.zh}：{zh}" if zh else verdict.zh,
+                   f"{verdict.en}: {en}" if en else verdict.en)
+
+
+def equipment(rule: Rule, s: State, label: Label) -> tuple[str, str]:
+    """Each operand's equipment with its last reading and state: running ones of an operand
+    that is ON (the lines that produce), all of one that is OFF (the collectors that stand)."""
+    ops: dict[str, bool] = s.get("ops", {})
+    values: dict[str, float] = s.get("values", {})
+    zh_parts, en_parts = [], []
+    for operand, of_operand in s.get("points", {}).items():
+        running = bool(ops.get(operand))
+        shown = [key for key, on in of_operand.items() if on == running] or list(of_operand)
+        zh_items, en_items = [], []
+        for key in shown:
+            name_zh, name_en, unit = label(key)
+            reading = f" {_num(values[key])} {unit}".rstrip() if key in values else ""
+            zh_items.append(f"{name_zh}{reading}")
+            en_items.append(f"{name_en}{reading}")
+        zh_parts.append(f"{_zh(operand)} {'、'.join(zh_items)} {'运行中' if running else '未运行'}")
+        en_parts.append(f"{_en(operand)} {', '.join(en_items)} {'running' if running else 'off'}")
+    return "；".join(zh_parts), "; ".join(en_parts)
+
+
+def _judge(rule: Rule, s: State, b: OperandBinding, point: str, ts: int, value: float) -> Verdict | None:
     operand = b.operand
     on = value > b.on_above
     points: dict[str, dict[str, bool]] = s.setdefault("points", {})
@@ -98,6 +138,7 @@ def evaluate_composite(rule: Rule, s: State, b: OperandBinding, point: str, ts: 
     if of_operand is None:
         of_operand = points[operand] = {}
     of_operand[point] = on
+    s.setdefault("values", {})[point] = value
     ops: dict[str, bool] = s.setdefault("ops", {})
     before = ops.get(operand, False)
     after = on or any(of_operand.values())

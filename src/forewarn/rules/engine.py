@@ -10,7 +10,9 @@ older or repeated reading (a device's retry) changes nothing. A reading more tha
 ``late_after_s`` older than the platform's clock is late (a device's backfill after an
 outage): it is judged like any other, in its own time order, but what it decides is marked
 not live, so it is recorded without being announced as a new alarm. Silence is judged on a
-clock by :meth:`Engine.check_silence`.
+clock by :meth:`Engine.check_silence`; the platform's own downtime (from its last heartbeat,
+written with every checkpoint, to its start) is one event of its own
+(:meth:`Engine.platform_down`) and is never blamed on the devices.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from forewarn.model import KIND_BY_CN
 from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
 from forewarn.rules.composite import OperandBinding, compile_when, evaluate_composite, operand_matches
 from forewarn.rules.emergency import Calendar, emergency
-from forewarn.rules.events import RuleEvent
+from forewarn.rules.events import Evidence, Grouping, RuleEvent, SubjectInfo
 from forewarn.rules.model import Rule, RuleSet
 from forewarn.rules.point_rules import POINT_RULES, Evaluate, Verdict
+from forewarn.rules.silence import ALIVE_KEY, downtime_words, silence_words, span
 from forewarn.store.base import IngestBatch
 
 __all__ = ["Engine"]
@@ -76,6 +79,7 @@ class _Bound:
     only_flags: bool = False  # no point or site rules: skipped while nothing is flagged
     #: the same rules with their own state, for data older than what was judged (backfill)
     history: _Bound | None = None
+    kind: str = "rtd"  # the reading kind judged here
 
 
 class Engine:
@@ -90,8 +94,14 @@ class Engine:
         ahead_s: float = 300.0,
         calendar: Calendar | None = None,
         utc_offset_ms: int = 8 * 3600_000,
+        evidence_before_s: float = 600.0,
     ) -> None:
         self.utc_offset_ms = utc_offset_ms
+        #: an alarm's evidence starts this long before its rule's own window, so its course
+        #: shows what the readings were before the episode began
+        self.before_ms = int(evidence_before_s * 1000)
+        #: the platform's own downtime found at start (from, to), for the silence texts
+        self.down: tuple[int, int] | None = None
         #: readings dated further ahead of the clock are stored but not judged: judging one would
         #: move the point's "judged up to" mark into the future, and every real reading after it
         #: would count as a backfill, recorded but never announced (a leak happening now, silent)
@@ -105,6 +115,7 @@ class Engine:
         self.late_after_ms = int(late_after_s * 1000)
         self._bindings: dict[tuple[int, str, str, str], _Bound] = {}
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
+        self._by_mn = {d.mn: d.id for d in catalog.devices.values()}
         #: states changed since the last checkpoint, and points judged since then
         self._dirty: set[StateKey] = set()
         self._dirty_bounds: set[_Bound] = set()
@@ -118,6 +129,7 @@ class Engine:
             self.calendar = calendar
         self._bindings.clear()
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
+        self._by_mn = {d.mn: d.id for d in catalog.devices.values()}
 
     # ------------------------------------------------------------------ binding
 
@@ -162,7 +174,7 @@ class Engine:
         keys = (*((b.rule.id, b.subject) for b in (*points, *flags)), *((b.rule.id, b.subject) for b in sites))
         last = int(self.state.get(seen_key, {}).get("t", -1))
         bound = _Bound(point, seen_key, last, points, flags, sites, keys,
-                       any(f.state.get("on") for f in flags), not points and not sites)
+                       any(f.state.get("on") for f in flags), not points and not sites, kind=kind)
         self._bindings[(device_id, kind, code, field)] = bound
         return bound
 
@@ -224,13 +236,13 @@ class Engine:
             verdict = self._evaluate(b, ts, value, flag, point)
             if verdict is not None:
                 decided.add(b.key)
-                events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state))
+                events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state, bound.kind))
         if flag != "N" or bound.flagged:
             for b in bound.flags:
                 verdict = self._evaluate(b, ts, value, flag, point)
                 if verdict is not None:
                     decided.add(b.key)
-                    events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state))
+                    events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state, bound.kind))
             bound.flagged = any(f.state.get("on") for f in bound.flags)
         for s in bound.sites:
             # the site's clock is the newest time any of its points reported: meters whose
@@ -238,13 +250,13 @@ class Engine:
             site_ts = max(ts, s.state.get("t", ts))
             s.state["t"] = site_ts
             try:
-                verdict = evaluate_composite(s.rule, s.state, s.spec, point.key, site_ts, value)
+                verdict = evaluate_composite(s.rule, s.state, s.spec, point.key, site_ts, value, self.label)
             except Exception:
                 self._failed(s.rule)
                 continue
             if verdict is not None:
                 decided.add(s.key)
-                events.append(self._event(s.rule, s.subject, verdict, site_ts, live, point, s.state))
+                events.append(self._event(s.rule, s.subject, verdict, site_ts, live, point, s.state, bound.kind))
 
     def _evaluate(self, b: _PointBinding, ts: int, value: float, flag: str, point: PointContext) -> Verdict | None:
         try:
@@ -269,7 +281,7 @@ class Engine:
         seen_key = (bound.seen_key[0], bound.seen_key[1] + "#history")
         keys = tuple(b.key for b in (*points, *flags)) + tuple(b.key for b in sites)
         history = _Bound(bound.point, seen_key, int(self.state.get(seen_key, {}).get("t", -1)), points, flags,
-                         sites, keys, any(f.state.get("on") for f in flags), bound.only_flags)
+                         sites, keys, any(f.state.get("on") for f in flags), bound.only_flags, kind=bound.kind)
         bound.history = history
         return history
 
@@ -279,14 +291,18 @@ class Engine:
             batch.rule_states[key] = json.dumps(self.state[key], separators=(",", ":"))
             self._dirty.discard(key)
 
-    def checkpoint(self, batch: IngestBatch) -> int:
+    def checkpoint(self, batch: IngestBatch, now_ms: int | None = None) -> int:
         """Put every state changed since the last checkpoint in ``batch``; returns how many.
 
         State behind a decision is saved with the decision; the running bookkeeping (the last
         value, a bucket's sum, the newest time judged) is saved here, every few seconds and at
         shutdown, instead of with every reading: serialising it per reading cost more than
-        the rest of the engine together.
+        the rest of the engine together. ``now_ms`` is stored as the platform's heartbeat: the
+        next start knows from it how long the platform itself was down.
         """
+        if now_ms is not None:
+            self.state[ALIVE_KEY] = {"t": now_ms}
+            self._dirty.add(ALIVE_KEY)
         for bound in self._dirty_bounds:
             self.state[bound.seen_key] = {"t": bound.last_ts}
             self._dirty.add(bound.seen_key)
@@ -297,29 +313,68 @@ class Engine:
         return count
 
     def _event(self, rule: Rule, subject: str, verdict: Verdict, ts: int, live: bool,
-               point: PointContext, state: dict[str, Any]) -> RuleEvent:
+               point: PointContext, state: dict[str, Any], kind: str) -> RuleEvent:
         d = point.device
+        p = rule.params
         window_from = ts
-        if verdict.kind == "fire":
-            p = rule.params
+        if verdict.kind == "fire":  # the rule's own window, and the quiet before it
             span = max(float(p.get(k, 0)) for k in ("for_s", "window_s", "per_s", "delay_s"))
-            window_from = ts - int(span * 1000) - 1
+            window_from = ts - int(span * 1000) - self.before_ms - 1
+        evidence: list[Evidence]
         if subject.startswith("site:"):  # every operand point of the site, not just this one
-            keys = [key for of_operand in state.get("points", {}).values() for key in of_operand]
-            evidence = [(*_split_point(key), window_from, ts) for key in keys]
+            operands = p.get("operands", {})
+            evidence = [(*_split_point(key), str(operands.get(name, {}).get("kind", "rtd")), window_from, ts)
+                        for name, of_operand in state.get("points", {}).items() for key in of_operand]
         else:
-            evidence = [(d.mn, point.code, point.field, window_from, ts)]
+            evidence = [(d.mn, point.code, point.field, kind, window_from, ts)]
         info = d.info("" if subject.startswith("site:") else f"{point.code}-{point.field}")
         return RuleEvent(rule.id, self.versions.get(rule.id, 1), subject, verdict.kind, verdict.level,
-                         ts, live, info, rule.title_zh, rule.title_en, verdict.zh, verdict.en, evidence)
+                         ts, live, info, rule.title_zh, rule.title_en, verdict.zh, verdict.en, evidence,
+                         incident=str(p.get("incident", "")), low=p.get("op", ">=") == "<=")
+
+    def label(self, key: str) -> tuple[str, str, str]:
+        """A point's name (zh, en) and unit as the registry knows them (``MN/code-field``)."""
+        mn, code, field = _split_point(key)
+        device_id = self._by_mn.get(mn)
+        point = None if device_id is None else self.catalog.point(device_id, code, field)
+        if point is None:
+            return f"{code}-{field}", f"{code}-{field}", ""
+        return point.meta.name_zh, point.meta.name_en, point.meta.unit
 
     # ------------------------------------------------------------------ silence
+
+    def platform_down(self, started_ms: int) -> IngestBatch | None:
+        """The platform's own downtime, from its last heartbeat until ``started_ms``: one
+        platform-level event (fired and at once cleared: it is over), when a ``downtime`` rule
+        finds it longer than its ``after_s``. None on a first start or a quick restart."""
+        alive = self.state.get(ALIVE_KEY, {}).get("t")
+        rules = [r for r in self.rules.rules.values() if r.kind == "downtime" and r.enabled]
+        if alive is None or not rules or started_ms <= int(alive):
+            return None
+        self.down = (int(alive), started_ms)
+        batch = IngestBatch()
+        for rule in rules:
+            if started_ms - int(alive) <= float(rule.params["after_s"]) * 1000:
+                continue
+            zh, en = downtime_words(int(alive), started_ms, self.utc_offset_ms)
+            version = self.versions.get(rule.id, 1)
+            batch.rule_events.append(RuleEvent(rule.id, version, "platform", "fire", rule.level, started_ms, True,
+                                               SubjectInfo(), rule.title_zh, rule.title_en, zh, en))
+            # over already: noted on the alarm, not announced a second time
+            batch.rule_events.append(RuleEvent(rule.id, version, "platform", "clear", 0, started_ms, False,
+                                               SubjectInfo(), rule.title_zh, rule.title_en,
+                                               "平台已恢复运行", "the platform is running again"))
+        return batch if batch.rule_events else None
 
     def check_silence(self, now_ms: int, last_seen: dict[int, int], not_before_ms: int = 0) -> IngestBatch | None:
         """Devices silent longer than k times their interval go offline (one event each).
 
-        Silence counts from the last packet, or from ``not_before_ms`` (the platform's start)
-        when that is later: a platform that was down cannot blame its devices for it.
+        Silence is judged from the last packet, or from ``not_before_ms`` (the platform's start)
+        when that is later: a platform that was down cannot blame its devices for it. The text
+        says how long the device has really been silent (from its last contact), and how much
+        of that the platform itself was down. Devices silent since before the start are grouped
+        as one storm (the platform's downtime is their common cause); others group when many
+        go silent within the rule's ``storm_window_s``.
         """
         if not self._silence_rules:
             return None
@@ -335,18 +390,24 @@ class Engine:
                 state = self.state.setdefault(key, {})
                 if state.get("off"):
                     continue
-                seen = max(last_seen.get(device.id, device.registered_ms), not_before_ms)
-                limit = int(float(resolved.params["after_intervals"]) * device.interval_s * 1000)
+                heard = last_seen.get(device.id)
+                contact = heard if heard is not None else device.registered_ms
+                seen = max(contact, not_before_ms)
+                p = resolved.params
+                limit = int(float(p["after_intervals"]) * device.interval_s * 1000)
                 if now_ms - seen > limit:
                     state["off"] = True
                     state["since"] = seen
+                    state["last"] = contact
                     decided.add(key)
-                    silent_min = (now_ms - seen) // 60000
+                    restarted = not_before_ms if contact < not_before_ms else None
+                    zh, en = silence_words(device.mn, device.interval_s, now_ms, heard, contact, restarted,
+                                           self.down, self.utc_offset_ms)
+                    group = Grouping(f"restart:{not_before_ms}" if restarted is not None else "offline",
+                                     int(p.get("storm_devices", 5)), int(float(p.get("storm_window_s", 300)) * 1000))
                     batch.rule_events.append(RuleEvent(
                         rule.id, self.versions.get(rule.id, 1), key[1], "fire", resolved.level, now_ms, True,
-                        device.info(), resolved.title_zh, resolved.title_en,
-                        f"设备 {device.mn} 已 {silent_min} 分钟无数据（上报间隔 {device.interval_s} 秒）",
-                        f"device {device.mn} silent for {silent_min} min (reports every {device.interval_s} s)",
+                        device.info(), resolved.title_zh, resolved.title_en, zh, en, group=group,
                     ))
         self._save(decided, batch)
         return batch if batch.rule_events else None
@@ -363,9 +424,11 @@ class Engine:
                 continue
             state["off"] = False
             decided.add(key)
+            silent_zh, silent_en = span(last - int(state.get("last", state.get("since", last))))
             batch.rule_events.append(RuleEvent(
                 rule.id, self.versions.get(rule.id, 1), key[1], "clear", 0, last, True, device.info(),
-                rule.title_zh, rule.title_en, f"设备 {device.mn} 恢复上线", f"device {device.mn} is back online",
+                rule.title_zh, rule.title_en, f"设备 {device.mn} 恢复上线（此前 {silent_zh} 无数据）",
+                f"device {device.mn} is back online (after {silent_en} without data)",
             ))
 
 

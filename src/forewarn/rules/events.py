@@ -9,11 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Evidence", "RuleEvent", "SubjectInfo"]
+__all__ = ["Evidence", "Grouping", "RuleEvent", "SubjectInfo"]
 
-#: The readings that made the case: (MN, code, sub-field, from ts ms, to ts ms); the alarm
-#: layer copies the stored readings of each window into the alarm's evidence.
-Evidence = tuple[str, str, str, int, int]
+#: The readings that made the case: (MN, code, sub-field, reading kind, from ts ms, to ts ms);
+#: the alarm layer copies the stored readings of each window into the alarm's evidence, and
+#: goes on following these points until the condition clears (the episode's course).
+Evidence = tuple[str, str, str, str, int, int]
+
+
+@dataclass(slots=True, frozen=True)
+class Grouping:
+    """How alarms of one cause are grouped, so that a storm is one thing to hear and handle.
+
+    ``key`` names the cause: ``restart:<ms>`` for devices silent since before the platform
+    started at that time (their silence began with the platform's own downtime), ``offline``
+    for devices going silent while it runs; those group when at least ``min_members`` fire
+    within ``window_ms`` of each other.
+    """
+
+    key: str
+    min_members: int = 5
+    window_ms: int = 300_000
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,3 +66,6 @@ class RuleEvent:
     explanation_zh: str
     explanation_en: str
     evidence: list[Evidence] = field(default_factory=list)
+    group: Grouping | None = None
+    incident: str = ""
+    low: bool = False

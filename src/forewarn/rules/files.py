@@ -222,8 +222,10 @@ PARAMS: dict[str, frozenset[str]] = {
     "zero": frozenset({"for_s"}),
     "range": frozenset({"lower", "upper"}),
     "flag": frozenset({"flags"}),
-    "nodata": frozenset({"after_intervals"}),
-    "composite": frozenset({"when", "operands", "for_s", "mode", "delay_s", "ratio", "baseline", "lead", "follow"}),
+    "nodata": frozenset({"after_intervals", "storm_devices", "storm_window_s"}),
+    "downtime": frozenset({"after_s"}),
+    "composite": frozenset({"when", "operands", "for_s", "mode", "delay_s", "ratio", "baseline", "lead", "follow",
+                            "incident"}),
     "emergency": frozenset({"on_above"}),
 }
 _OPERAND_KEYS = frozenset({"role", "code", "field", "kind", "on_above"})
@@ -241,7 +243,8 @@ def check_params(kind: str, params: dict[str, Any], bad: Bad) -> None:
         if required not in params:
             bad("params", f"a {kind} rule needs params.{required}")
     for key in ("for_s", "window_s", "per_s", "bucket_s", "after_intervals", "max_change", "above", "count",
-                "delay_s", "ratio", "baseline", "on_above", "lower", "upper"):
+                "delay_s", "ratio", "baseline", "on_above", "lower", "upper", "after_s", "storm_devices",
+                "storm_window_s"):
         if key in params and (not _number(params[key]) or (params[key] < 0 and key not in ("lower", "upper"))):
             bad(key, f"params.{key} must be a number{'' if key in ('lower', 'upper') else ' >= 0'}")
     if kind == "threshold" and "levels" in params:
@@ -250,6 +253,8 @@ def check_params(kind: str, params: dict[str, Any], bad: Bad) -> None:
         flags = params["flags"]
         if not isinstance(flags, list) or not flags or not all(isinstance(f, str) and len(f) == 1 for f in flags):
             bad("flags", "params.flags must be a list of one-letter data flags, e.g. [\"D\"]")
+    if "incident" in params and (not isinstance(params["incident"], str) or not _ID.match(params["incident"])):
+        bad("incident", "params.incident must name the incident in lowercase letters, digits, '.', '_' or '-'")
     if kind == "composite":
         _check_composite(params, bad)
 

@@ -25,6 +25,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "range": (),
     "flag": ("flags",),
     "nodata": ("after_intervals",),
+    "downtime": ("after_s",),
     "composite": ("when",),
     "emergency": (),
 }
