@@ -111,11 +111,21 @@ class AlarmService:
         if self.engine is None:
             return
         batch = IngestBatch()
-        if self.engine.checkpoint(batch):
+        # with the platform's heartbeat: the next start knows how long the platform was down
+        if self.engine.checkpoint(batch, int(self.clock() * 1000)):
             self.pipeline.submit(batch)
 
     def run(self) -> None:
-        """Start the clock and the dispatcher (stopped by :meth:`stop`)."""
+        """Record the platform's own downtime, if any; start the clock and the dispatcher
+        (stopped by :meth:`stop`)."""
+        assert self.engine is not None
+        down = self.engine.platform_down(self._started_ms)
+        if down is not None:
+            assert self.engine.down is not None
+            log.warning("the platform was down from %s to %s; devices' silence is judged from now",
+                        *(datetime.fromtimestamp(t / 1000, self.settings.tz).isoformat(timespec="seconds")
+                          for t in self.engine.down))
+            self.pipeline.submit(down)
         self._tasks = [asyncio.create_task(self._clock())]
         if self.dispatcher is not None:
             self._tasks.append(asyncio.create_task(self.dispatcher.run()))
