@@ -72,8 +72,11 @@ class Platform:
         self.write_store = SqliteStore(s.db_path, self.catalogue)
         self.read_store = SqliteStore(s.db_path, self.catalogue)
         self.writer = BatchWriter(self.write_store, s.batch_max_rows)
+        # page reads and registry reloads: off the loop that answers devices
+        self.readers = ReaderPool(s.db_path)
         self.pipeline = Pipeline(
-            self.read_store, self.writer, loop, clock=self.clock, quarantine_max=s.quarantine_max_packets
+            self.read_store, self.writer, loop, clock=self.clock, quarantine_max=s.quarantine_max_packets,
+            readers=self.readers,
         )
         if s.rules_enabled:
             self.alarms = AlarmService(s, self.catalogue, self.clock, self.read_store, self.write_store,
@@ -99,9 +102,8 @@ class Platform:
                                       now_ms=self.pipeline.now_ms, offline_after_intervals=s.offline_after_intervals)
             self.live_feed.start()
             self.pipeline.on_committed.append(self.live_feed.on_committed)
-            self.pipeline.on_registry_change.append(self.live_feed.reload_devices)
+            self.pipeline.registry_loaders.append(self.live_feed.load_devices)
             self._tasks.append(asyncio.create_task(self.live_feed.run()))
-            self.readers = ReaderPool(s.db_path)
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
                                  recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
                                  readers=self.readers, rules=self._rules_in_force)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,13 +102,23 @@ class LiveFeed:
         self.last_step_id = int(row[0])
 
     def reload_devices(self, _devices: dict[str, DeviceInfo] | None = None) -> None:
-        """(Re)load the device → site map; a ``Pipeline.on_registry_change`` listener."""
-        self.devices = {
+        """(Re)load the device → site map here and now (at start)."""
+        self.load_devices(self.store.db)()
+
+    def load_devices(self, db: sqlite3.Connection) -> Callable[[], None]:
+        """A ``Pipeline.registry_loaders`` entry: read the device → site map with ``db`` (on a
+        reader thread: 10,000 rows take tens of ms) and return what puts it in force."""
+        devices = {
             int(dev_id): DeviceSite(mn, int(interval), int(site_id), site, region, enterprise)
-            for dev_id, mn, interval, site_id, site, region, enterprise in self.store.db.execute(_DEVICES_SQL)
+            for dev_id, mn, interval, site_id, site, region, enterprise in db.execute(_DEVICES_SQL)
         }
-        for gone in self.online.keys() - self.devices.keys():
-            del self.online[gone]
+
+        def swap() -> None:
+            self.devices = devices
+            for gone in self.online.keys() - devices.keys():
+                del self.online[gone]
+
+        return swap
 
     # ------------------------------------------------------------------ readings
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["ReaderPool"]
+__all__ = ["ReaderPool", "snapshot"]
 
 T = TypeVar("T")
 
@@ -46,9 +46,30 @@ class ReaderPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: query(self._connection()))
 
+    def run_blocking(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """``query(db)`` on a reader thread, waited for by blocking the caller: only for code
+        that cannot await (the caller's thread stalls as long as the query runs)."""
+        return self._executor.submit(lambda: query(self._connection())).result()
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         with self._lock:
             for db in self._opened:
                 db.close()
             self._opened.clear()
+
+
+def snapshot(query: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+    """``query`` inside one read transaction of its (autocommit) connection: a count and the
+    page it counts, or a version and the rows it stands for, agree although the writer commits
+    in between."""
+
+    def run(db: sqlite3.Connection) -> T:
+        db.execute("BEGIN")
+        try:
+            return query(db)
+        finally:
+            if db.in_transaction:  # a read transaction: ending it releases the snapshot, writes nothing
+                db.execute("COMMIT")
+
+    return run

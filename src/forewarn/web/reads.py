@@ -19,24 +19,12 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
+from forewarn.store.readers import snapshot
 from forewarn.web.context import ApiContext
 
-__all__ = ["read", "snapshot"]
+__all__ = ["read"]
 
 T = TypeVar("T")
-
-
-def snapshot(query: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
-    """``query`` inside one read transaction of its connection (autocommit connections only)."""
-
-    def run(db: sqlite3.Connection) -> T:
-        db.execute("BEGIN")
-        try:
-            return query(db)
-        finally:
-            db.execute("COMMIT")  # a read transaction: ending it releases the snapshot, writes nothing
-
-    return run
 
 
 async def read(ctx: ApiContext, query: Callable[[sqlite3.Connection], T]) -> T:

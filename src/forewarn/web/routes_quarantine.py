@@ -21,11 +21,10 @@ from litestar.params import FromPath
 
 from forewarn.access import audit
 from forewarn.access.roles import Action
-from forewarn.alarms.api_queries import site_in_scope
 from forewarn.catalogue import Catalogue
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
-from forewarn.registry.edit import ENTITIES, EditError, check_fields
+from forewarn.registry.edit import ENTITIES, EditError, check_fields, create
 from forewarn.store.sqlite import SqliteStore
 from forewarn.times import iso
 from forewarn.web.auth import BEARER, require_user
@@ -103,16 +102,6 @@ def quarantine_packets(
     return table_response(request, items, total, page, format_, columns=_PACKET_COLUMNS, name=f"quarantine-{mn}")
 
 
-def _claim_fields(mn: str, body: dict[str, Any]) -> tuple[int, str, int, str, str]:
-    """(site_id, password, interval_s, leniency, device_kind) of a claim body, checked as any new device is."""
-    try:
-        values = check_fields(ENTITIES["device"], {**body, "mn": mn}, _CATALOGUE, creating=True)
-    except EditError as exc:
-        raise ApiProblem(exc.status, exc.message) from None
-    return (values["site_id"], values.get("password", ""), values.get("interval_s", 60), values.get("leniency", ""),
-            values.get("device_kind", ""))
-
-
 @post("/api/v1/quarantine/{mn:str}/claim", tags=["quarantine"], summary="Register an unknown MN at a site",
       security=BEARER, status_code=200)
 async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
@@ -126,33 +115,29 @@ async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
     they stay in quarantine until the registry is corrected). Audited. City administrators only."""
     user = require_user(request, ctx, Action.CLAIM_DEVICES)
     body = await read_object(request, ("site_id", "password", "interval_s", "leniency", "device_kind"))
-    site_id, password, interval, leniency, kind = _claim_fields(mn, body)
+    # checked as any new device is, before anything is looked up (a bad body is 400 whatever the MN)
+    try:
+        check_fields(ENTITIES["device"], {**body, "mn": mn}, _CATALOGUE, creating=True)
+    except EditError as exc:
+        raise ApiProblem(exc.status, exc.message) from None
     tz = ctx.settings.tz
     handler = Hj212Handler(OfflinePort(lambda: ctx.pipeline.now_ms() / 1000), tz,
                            future_tolerance_s=ctx.settings.future_tolerance_s)
 
     def register(db: sqlite3.Connection) -> dict[str, Any]:
-        site = site_in_scope(db, user.scope, site_id)
-        if site is None:
-            raise ApiProblem(404, f"no site {site_id} in your scope (see the registry's sites)", title="Unknown site")
-        known = db.execute("SELECT s.name FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?",
-                           (mn,)).fetchone()
+        known = db.execute("SELECT 1 FROM devices WHERE mn = ?", (mn,)).fetchone()
         if known is not None:
-            raise ApiProblem(409, f"MN {mn} is already registered (site {known[0]}); if its packets are still "
+            raise ApiProblem(409, f"MN {mn} is already registered; if its packets are still "
                                   "refused, correct its password or leniency in the registry", title="Registered")
         if db.execute("SELECT 1 FROM quarantine WHERE mn = ? LIMIT 1", (mn,)).fetchone() is None:
             raise _not_found(mn)
-        now = ctx.pipeline.now_ms()
-        cur = db.execute(
-            "INSERT INTO devices (mn, site_id, protocol, password, interval_s, leniency, device_kind, registered_ms) "
-            "VALUES (?, ?, 'hj212', ?, ?, ?, ?, ?)", (mn, site_id, password, interval, leniency, kind, now))
-        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'")
-        device = {"id": int(cur.lastrowid or 0), "mn": mn, "site_id": site_id, "site": site["name"],
-                  "enterprise": site["enterprise"], "region_code": site["region_code"], "protocol": "hj212",
-                  "interval_s": interval, "leniency": leniency, "device_kind": kind,
-                  "password_set": bool(password), "registered": iso(now, tz)}
-        audit.record(db, user.name, "device.claim", "device", mn, None, device, "api", at_ms=now)
-        return device
+        # the one way a device is created by hand (checks, reach, audit, registry version)
+        try:
+            device = create(db, ENTITIES["device"], {**body, "mn": mn, "protocol": "hj212"}, user.scope, _CATALOGUE,
+                            actor=user.name, origin="api", action="claim")
+        except EditError as exc:
+            raise ApiProblem(exc.status, exc.message) from None
+        return {**device, "password_set": bool(body.get("password")), "registered": iso(device["registered_ms"], tz)}
 
     def claim(store: SqliteStore) -> dict[str, Any]:
         box: list[dict[str, Any]] = []
@@ -167,7 +152,7 @@ async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
 
     out = await on_writer(ctx, claim)
     # the live path learns the device now rather than at the next registry poll
-    ctx.pipeline.reload_registry_if_changed()
+    await ctx.pipeline.reload_registry()
     return out
 
 

@@ -56,7 +56,7 @@ async def _changed(ctx: ApiContext, change: Callable[[sqlite3.Connection], dict[
     """Make the change on the writer thread, then reload the pipeline's devices at once: a device
     retired a moment ago must not be accepted for the seconds until the next registry poll."""
     result = await write(ctx, change)
-    ctx.pipeline.reload_registry_if_changed()
+    await ctx.pipeline.reload_registry()  # built on a reader thread: the devices are not kept waiting
     return result
 
 
