@@ -139,8 +139,8 @@ def test_production_on_and_treatment_off_for_ten_minutes() -> None:
     # the explanation names the equipment the registry knows, with its power
     assert events[0].explanation_zh == ("生产设施运行而治污设施未运行，持续 10 分钟：生产设施 1号生产线功率 80 kW 运行中；"
                                         "治污设施 除尘设施功率 0.2 kW 未运行")
-    assert events[0].explanation_en.endswith(": production line 1 power 80 kW running; "
-                                             "treatment dust collector power 0.2 kW off")
+    assert events[0].explanation_en.endswith(": production 1号生产线功率 (line 1 power) 80 kW running; "
+                                             "treatment 除尘设施功率 (dust collector power) 0.2 kW off")
 
 
 def test_late_start_and_early_stop() -> None:

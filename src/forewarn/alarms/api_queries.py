@@ -33,7 +33,7 @@ _COLUMNS = ("id", "rule_id", "rule_version", "subject", "level", "state", "condi
             "silenced", "escalated", "overdue", "mn", "site_id", "site", "enterprise", "region_code",
             "region_name", "point", "title_zh", "title_en", "explanation_zh", "explanation_en",
             "first_ts", "last_ts", "cleared_ts", "repeats", "assignee", "created_ms", "updated_ms",
-            "acked_ms", "closed_ms")
+            "acked_ms", "closed_ms", "group_id")
 _FROM = "FROM alarms a LEFT JOIN sites s ON s.id = a.site_id"
 
 
@@ -50,6 +50,8 @@ class AlarmFilter:
     open: bool | None = None
     from_ms: int | None = None
     to_ms: int | None = None
+    #: the alarms of one storm (``group_id``), to handle them together
+    group_id: int | None = None
 
     def where(self) -> tuple[str, list[object]]:
         """The filter's SQL conditions (after ``WHERE {scope}``) and their parameters."""
@@ -88,6 +90,9 @@ class AlarmFilter:
         if self.to_ms is not None:
             sql += " AND a.first_ts <= ?"
             args.append(self.to_ms)
+        if self.group_id is not None:
+            sql += " AND a.group_id = ?"
+            args.append(self.group_id)
         return sql, args
 
 

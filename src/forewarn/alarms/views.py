@@ -17,9 +17,10 @@ from forewarn.model import AlarmState, Domain, domain_of
 from forewarn.times import iso
 
 __all__ = [
-    "LIST_COLUMNS", "SILENCE_COLUMNS", "AlarmDetail", "AlarmItem", "AlarmPage", "AlarmStep", "BulkAnswer",
-    "BulkResult", "EvidenceReading", "Limit", "RuleInfo", "Silence", "SilencePage", "StepAnswer", "alarm_detail_view",
-    "alarm_item", "public_data", "silence_view", "step_view",
+    "LIST_COLUMNS", "SILENCE_COLUMNS", "AlarmDetail", "AlarmGroup", "AlarmItem", "AlarmPage", "AlarmStep",
+    "BulkAnswer", "BulkResult", "Course", "CoursePoint", "EvidenceReading", "Limit", "Peak", "RuleInfo", "Silence",
+    "SilencePage", "StepAnswer", "alarm_detail_view", "alarm_item", "course_view", "public_data", "silence_view",
+    "step_view",
 ]
 
 
@@ -60,6 +61,10 @@ class AlarmItem(msgspec.Struct, kw_only=True):
     acked: str | None
     closed: str | None
     domain: Domain
+    #: the storm this alarm belongs to (many devices silent at once, or after the platform's own
+    #: downtime): its alarms are announced once per region and can be handled together
+    #: (``GET /api/v1/alarms?group=``); None when it stands alone
+    group_id: int | None = None
 
 
 #: the list's columns, in order (the CSV's header)
@@ -96,6 +101,59 @@ class EvidenceReading(msgspec.Struct, kw_only=True):
     ts: str
     value: float | None
     flag: str
+
+
+class Peak(msgspec.Struct, kw_only=True):
+    """The extreme reading of the alarm's own point during the episode (its lowest for a rule
+    that watches for low values)."""
+
+    mn: str
+    code: str
+    field: str
+    unit: str
+    value: float
+    ts: str
+    low: bool
+
+
+class CoursePoint(msgspec.Struct, kw_only=True):
+    """One point of the course: how many readings, its highest and lowest, and when."""
+
+    mn: str
+    code: str
+    field: str
+    kind: str
+    unit: str
+    readings: int
+    max: float
+    max_ts: str
+    min: float
+    min_ts: str
+
+
+class Course(msgspec.Struct, kw_only=True):
+    """The episode as its evidence shows it: from before it began (``from_ts``, where a
+    playback opens) through its start, to its end (None while it goes on)."""
+
+    from_ts: str
+    start_ts: str
+    end_ts: str | None
+    ongoing: bool
+    #: start to end, or to the newest reading while it goes on
+    duration_s: float
+    peak: Peak | None
+    points: list[CoursePoint]
+
+
+class AlarmGroup(msgspec.Struct, kw_only=True):
+    """The storm an alarm belongs to: ``platform_restart`` (silent since before the platform
+    came back; ``cause_alarm_id`` is the platform's downtime) or ``offline_storm``."""
+
+    id: int
+    cause: str
+    cause_alarm_id: int | None
+    first: str
+    last: str
 
 
 class Limit(msgspec.Struct, kw_only=True):
@@ -137,6 +195,9 @@ class AlarmDetail(AlarmItem, kw_only=True):
     rule: RuleInfo | None
     #: the handling steps its state allows now (ack, dispatch, record, resolve, close, comment)
     next_steps: list[str]
+    #: the episode read from the evidence: start, end, duration, peak
+    course: Course | None = None
+    group: AlarmGroup | None = None
 
 
 class StepAnswer(msgspec.Struct, kw_only=True):
@@ -214,6 +275,7 @@ def _item_fields(row: dict[str, Any], lang: str, tz: ZoneInfo) -> dict[str, Any]
         "cleared_ts": _when(row["cleared_ts"], tz),
         **{key: _when(row[f"{key}_ms"], tz) for key in ("created", "updated", "acked", "closed")},
         "domain": domain_of(row["rule_id"]),
+        "group_id": row.get("group_id"),
     }
 
 
@@ -254,8 +316,33 @@ def alarm_detail_view(detail: dict[str, Any], lang: str, tz: ZoneInfo, rule: Rul
         evidence=[EvidenceReading(mn=e["mn"], code=e["code"], field=e["field"], kind=e["kind"],
                                   ts=iso(int(e["ts_ms"]), tz), value=e["value"], flag=e["flag"])
                   for e in detail["evidence"]],
-        rule=rule, next_steps=next_steps,
+        rule=rule, next_steps=next_steps, course=course_view(detail.get("course"), tz),
+        group=_group_view(detail.get("group"), tz),
     )
+
+
+def course_view(course: dict[str, Any] | None, tz: ZoneInfo) -> Course | None:
+    """The course (as :func:`forewarn.alarms.course.summary` gives it) with ISO times."""
+    if course is None:
+        return None
+    peak = course["peak"]
+    return Course(
+        from_ts=iso(int(course["from_ts_ms"]), tz), start_ts=iso(int(course["start_ts_ms"]), tz),
+        end_ts=_when(course["end_ts_ms"], tz), ongoing=bool(course["ongoing"]),
+        duration_s=course["duration_ms"] / 1000,
+        peak=None if peak is None else Peak(mn=peak["mn"], code=peak["code"], field=peak["field"], unit=peak["unit"],
+                                            value=peak["value"], ts=iso(int(peak["ts_ms"]), tz), low=peak["low"]),
+        points=[CoursePoint(mn=p["mn"], code=p["code"], field=p["field"], kind=p["kind"], unit=p["unit"],
+                            readings=p["readings"], max=p["max"], max_ts=iso(int(p["max_ts_ms"]), tz), min=p["min"],
+                            min_ts=iso(int(p["min_ts_ms"]), tz)) for p in course["points"]],
+    )
+
+
+def _group_view(group: dict[str, Any] | None, tz: ZoneInfo) -> AlarmGroup | None:
+    if group is None:
+        return None
+    return AlarmGroup(id=group["id"], cause=group["cause"], cause_alarm_id=group["cause_alarm_id"],
+                      first=iso(int(group["first_ms"]), tz), last=iso(int(group["last_ms"]), tz))
 
 
 def silence_view(row: dict[str, Any], tz: ZoneInfo) -> Silence:

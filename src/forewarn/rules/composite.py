@@ -124,7 +124,9 @@ def equipment(rule: Rule, s: State, label: Label) -> tuple[str, str]:
             name_zh, name_en, unit = label(key)
             reading = f" {_num(values[key])} {unit}".rstrip() if key in values else ""
             zh_items.append(f"{name_zh}{reading}")
-            en_items.append(f"{name_en}{reading}")
+            # the registered name is what is written on site; the English one (often the
+            # catalogue's, "100001 total active power") follows it
+            en_items.append(f"{name_zh}{'' if name_en == name_zh else f' ({name_en})'}{reading}")
         zh_parts.append(f"{_zh(operand)} {'、'.join(zh_items)} {'运行中' if running else '未运行'}")
         en_parts.append(f"{_en(operand)} {', '.join(en_items)} {'running' if running else 'off'}")
     return "；".join(zh_parts), "; ".join(en_parts)
