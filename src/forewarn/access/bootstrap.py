@@ -29,21 +29,27 @@ def ensure_admin(db: sqlite3.Connection, *, origin: str = "bootstrap") -> str | 
     )
 
 
-#: The demo's accounts, one per role below the administrator, on the seed fleet's registry.
-#: Their password is public on purpose: they exist only in a demo's data directory.
+#: The demo's accounts, one per role and reach, on the seed fleet's registry: (name, role, region
+#: code, enterprise, what it sees). A city administrator cannot be bound to one city (it is the
+#: whole platform's), so each city's bureau is a regional administrator (district_admin) of the
+#: city's code. Their password is public on purpose: they exist only in a demo's data directory.
 DEMO_PASSWORD = "forewarn-demo"
 DEMO_ACCOUNTS = (
-    ("hechi", Role.DISTRICT_ADMIN, "451200", ""),
-    ("datong", Role.DISTRICT_ADMIN, "140200", ""),
-    ("gasco", Role.ENTERPRISE_USER, "", "河池市液化石油气公司"),
-    ("auditor", Role.AUDITOR, "", ""),
+    ("city", Role.CITY_ADMIN, "", "", "the whole platform: both cities, users, quarantine"),
+    ("hechi-city", Role.DISTRICT_ADMIN, "451200", "", "河池市 Hechi city bureau: all its counties"),
+    ("datong-city", Role.DISTRICT_ADMIN, "140200", "", "大同市 Datong city bureau: all its districts"),
+    ("jinchengjiang", Role.DISTRICT_ADMIN, "451202", "", "金城江区 Jinchengjiang district of Hechi"),
+    ("pingcheng", Role.DISTRICT_ADMIN, "140213", "", "平城区 Pingcheng district of Datong"),
+    ("gasco", Role.ENTERPRISE_USER, "", "河池市液化石油气公司", "河池市液化石油气公司's sites only"),
+    ("auditor", Role.AUDITOR, "", "", "everything, read-only"),
 )
 
 
 def ensure_demo_accounts(db: sqlite3.Connection) -> list[str]:
-    """Create the demo accounts that are missing; one line per account, for the demo to print."""
+    """Create the demo accounts that are missing; one line per account (name, role, what it
+    sees), for the demo to print."""
     lines = []
-    for name, role, region, enterprise in DEMO_ACCOUNTS:
+    for name, role, region, enterprise, sees in DEMO_ACCOUNTS:
         if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
             enterprise_id = None
             if enterprise:
@@ -53,6 +59,6 @@ def ensure_demo_accounts(db: sqlite3.Connection) -> list[str]:
                 enterprise_id = int(row[0])
             create_user(db, name, DEMO_PASSWORD, role, region_code=region or None, enterprise_id=enterprise_id,
                         actor="forewarn", origin="demo")
-        reach = region or enterprise or "all sites, read-only"
-        lines.append(f"  {name:<8} {role.value:<16} {reach}")
+        reach = f"{region} " if region else ""
+        lines.append(f"  {name:<14} {role.value:<16} {reach}{sees}")
     return lines

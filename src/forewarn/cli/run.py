@@ -9,7 +9,9 @@ import dataclasses
 import errno
 import logging
 import signal
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from forewarn.access.bootstrap import ADMIN, DEMO_PASSWORD, ensure_admin, ensure_demo_accounts
@@ -23,33 +25,39 @@ __all__ = ["add_commands"]
 
 log = logging.getLogger("forewarn")
 
-#: the demo's deliberately unregistered device
-UNREGISTERED_DEMO_MN = "140213DEMO00UNREGISTERED"
+#: where the demo listens unless told otherwise: a demo is for the person at this machine
+DEMO_HOST = "127.0.0.1"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+ANY_HOST = frozenset({"0.0.0.0", "::", ""})
+
+
+def _listen_opts(host: str) -> argparse.ArgumentParser:
+    opts = argparse.ArgumentParser(add_help=False)
+    opts.add_argument("--hj212-port", type=int, default=None, metavar="PORT",
+                      help="HJ 212 TCP port (default 8212)")
+    opts.add_argument("--hj212-host", default=None, metavar="ADDR",
+                      help=f"address to listen on (default {host})")
+    opts.add_argument("--http-port", type=int, default=None, metavar="PORT",
+                      help="HTTP port: dashboard and API (default 8000; 0: any free port)")
+    opts.add_argument("--http-host", default=None, metavar="ADDR",
+                      help=f"address the HTTP server listens on (default {host})")
+    opts.add_argument("--duration", type=float, default=None, metavar="S",
+                      help="stop after S seconds (default: run until Ctrl-C)")
+    return opts
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    serve_opts = argparse.ArgumentParser(add_help=False)
-    serve_opts.add_argument("--hj212-port", type=int, default=None, metavar="PORT",
-                            help="HJ 212 TCP port (default 8212)")
-    serve_opts.add_argument("--hj212-host", default=None, metavar="ADDR",
-                            help="address to listen on (default 0.0.0.0)")
-    serve_opts.add_argument("--http-port", type=int, default=None, metavar="PORT",
-                            help="HTTP API port (default 8000; 0: any free port)")
-    serve_opts.add_argument("--http-host", default=None, metavar="ADDR",
-                            help="address the HTTP API listens on (default 0.0.0.0)")
-    serve_opts.add_argument("--duration", type=float, default=None, metavar="S",
-                            help="stop after S seconds (default: run until Ctrl-C)")
-
-    p = sub.add_parser("serve", parents=[common, serve_opts], help="run the platform")
+    p = sub.add_parser("serve", parents=[common, _listen_opts("0.0.0.0")], help="run the platform")
     p.set_defaults(handler=serve)
 
     p = sub.add_parser(
-        "demo", parents=[common, serve_opts],
+        "demo", parents=[common, _listen_opts(DEMO_HOST)],
         help="register the seed fleet, run the platform and the simulator together",
     )
     p.add_argument("--seed", type=int, default=None, help="random seed of the simulator")
     p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated time runs this many times faster (device clocks run ahead)")
+                   help="the demo runs this many times faster, the platform's clock included "
+                        "(its data then lies in the future: use a fresh --data for it)")
     p.set_defaults(handler=demo)
 
     p = sub.add_parser("simulate", parents=[common], help="drive the simulated fleet at a platform")
@@ -90,7 +98,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.set_defaults(handler=bench_loop)
 
 
-def _serve_settings(args: argparse.Namespace) -> Settings:
+def _serve_settings(args: argparse.Namespace, default_host: str | None = None) -> Settings:
+    """Settings from the options; ``default_host`` replaces the listening addresses that
+    neither an option nor the settings file changed (the demo's loopback)."""
     port = args.hj212_port
     if port is not None and not 0 <= port <= 65535:
         raise UserError(f"--hj212-port {port} is not a TCP port (0-65535)")
@@ -98,8 +108,18 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
         raise UserError(f"--http-port {args.http_port} is not a TCP port (0-65535)")
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
-    return settings_from(args, hj212_port=port, hj212_host=args.hj212_host,
-                         http_port=args.http_port, http_host=args.http_host)
+    settings = settings_from(args, hj212_port=port, hj212_host=args.hj212_host,
+                             http_port=args.http_port, http_host=args.http_host)
+    if default_host is not None:
+        fallback = Settings()
+        settings = dataclasses.replace(
+            settings,
+            hj212_host=default_host if settings.hj212_host == fallback.hj212_host and args.hj212_host is None
+            else settings.hj212_host,
+            http_host=default_host if settings.http_host == fallback.http_host and args.http_host is None
+            else settings.http_host,
+        )
+    return settings
 
 
 async def _start(platform: Platform) -> None:
@@ -128,22 +148,58 @@ async def _until_stopped(duration: float | None) -> None:
         await asyncio.wait_for(stop.wait(), timeout=duration)
 
 
-def _api_url(settings: Settings, platform: Platform) -> str:
+def _base_url(settings: Settings, platform: Platform) -> str:
+    """The HTTP server's address as a browser on this machine opens it."""
     host = settings.http_host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{platform.http_port}/api/v1"
+    return f"http://{host}:{platform.http_port}"
+
+
+def _api_url(settings: Settings, platform: Platform) -> str:
+    return f"{_base_url(settings, platform)}/api/v1"
+
+
+def _cookie_hint(settings: Settings) -> str:
+    """A warning for a server others reach over plain HTTP: browsers keep a Secure cookie
+    only from https or from this machine's own loopback, so logins would not stick."""
+    if not settings.cookie_secure or settings.http_host in LOOPBACK:
+        return ""
+    return (f"note: the dashboard's session cookie is Secure; browsers keep it only over HTTPS or from "
+            f"http://127.0.0.1 and http://localhost. Serving plain HTTP at {settings.http_host} to other "
+            "machines, set cookie_secure = 0 in forewarn.toml (or put TLS in front)\n")
+
+
+def _to_tty(text: str) -> bool:
+    """Write ``text`` to the controlling terminal; False when there is none."""
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(text + "\n")
+    except OSError:
+        return False
+    return True
 
 
 def _first_start(settings: Settings) -> None:
-    """On the very first start, create the administrator and say how to use it."""
+    """On the very first start, create the administrator and tell its password to the user at
+    the terminal only: stdout when it is one, else the controlling terminal; never into a pipe
+    or a file (``make demo | tee demo.log``), where a one-time password outlives its use."""
     with open_store(settings, create=True) as store:
         line = ensure_admin(store.db)
-    if line is not None:
+    if line is None:
+        return
+    data = f"--data {settings.data_dir}"
+    if sys.stdout.isatty():
         print(line)
-        print(f"  an API token for it: .venv/bin/forewarn users token {ADMIN} --data {settings.data_dir}", flush=True)
+    elif _to_tty(line):
+        print(f"first start: administrator {ADMIN} created; its one-time password is on your terminal, "
+              "not in this output")
+    else:
+        print(f"first start: administrator {ADMIN} created; its one-time password is shown only on a terminal: "
+              f"set one with .venv/bin/forewarn users passwd {ADMIN} {data}")
+    print(f"  an API token for it: .venv/bin/forewarn users token {ADMIN} --days 1 {data}", flush=True)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -154,8 +210,9 @@ def serve(args: argparse.Namespace) -> int:
         platform = Platform(settings, http=True)
         await _start(platform)
         print(f"forewarn serving HJ 212 on {settings.hj212_host}:{platform.hj212_port}, "
-              f"the HTTP API on {_api_url(settings, platform)}, "
+              f"the dashboard on {_base_url(settings, platform)}/, the HTTP API on {_api_url(settings, platform)}, "
               f"data in {settings.data_dir}/ (Ctrl-C to stop)", flush=True)
+        print(_cookie_hint(settings), end="", flush=True)
         try:
             await _until_stopped(args.duration)
         finally:
@@ -166,56 +223,82 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(args: argparse.Namespace) -> int:
-    from forewarn.cli.registry import import_files
-    from forewarn.sim import fleet_files, fleet_regions_file, load_fleet, run_simulator
+def _register_demo_fleet(settings: Settings, mns: set[str]) -> str:
+    """Import the demo fleet unless some of it is registered already; the line that says which.
 
-    settings = _serve_settings(args)
+    Once registered, the fleet is the user's: a site they stopped, a device they claimed or
+    retired must stay as they left it, so a second ``make demo`` imports nothing."""
+    from forewarn.cli.registry import import_files
+    from forewarn.sim import fleet_files, fleet_regions_file
+
+    with open_store(settings, create=True) as store:
+        present = sum(1 for row in store.export_devices() if row.mn in mns)
+    if present:
+        return f"the demo fleet is already registered: {present} devices; not imported again"
+    result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
+    return (f"registered the demo fleet: {result.devices_added + result.devices_updated} devices "
+            f"at {result.sites} sites of {result.enterprises} enterprises in {settings.data_dir}/")
+
+
+def _sped_up(speed: float) -> Callable[[], float]:
+    """The platform's clock for a demo at ``speed``: now, then ``speed`` seconds a second, so
+    that the platform and the simulated devices agree on the time."""
+    if speed == 1:
+        return time.time
+    t0 = time.time()
+    return lambda: t0 + (time.time() - t0) * speed
+
+
+def demo(args: argparse.Namespace) -> int:
+    from forewarn.sim.demo import UNREGISTERED_DEMO_MN, demo_fleet, run_demo_simulator
+
+    settings = _serve_settings(args, default_host=DEMO_HOST)
     if not 0 < args.speed <= 3600:
         raise UserError("--speed must be above 0 and at most 3600")
-    result, _ = import_files(settings, [fleet_regions_file(), *fleet_files()])
+    fleet = demo_fleet()
+    registered = _register_demo_fleet(settings, {d.mn for d in fleet if d.mn != UNREGISTERED_DEMO_MN})
     _first_start(settings)
     with open_store(settings) as store:
         accounts = ensure_demo_accounts(store.db)
-    print(f"demo accounts (password '{DEMO_PASSWORD}'; API tokens: forewarn users token NAME):")
-    print("\n".join(accounts), flush=True)
-    fleet = load_fleet()
-    # One extra device nobody registered, to show quarantine: its data is kept, not dropped.
-    stranger = dataclasses.replace(
-        next(d for d in fleet if d.kind == "dust_monitor"), mn=UNREGISTERED_DEMO_MN
-    )
-    print(f"registered the demo fleet: {result.devices_added + result.devices_updated} devices "
-          f"at {result.sites} sites of {result.enterprises} enterprises in {settings.data_dir}/")
+    print(registered, flush=True)
 
     async def main() -> None:
-        platform = Platform(settings, http=True)
+        platform = Platform(settings, http=True, clock=_sped_up(args.speed))
         await _start(platform)
         port = platform.hj212_port
         data = f"--data {settings.data_dir}"
-        api = _api_url(settings, platform)
+        base = _base_url(settings, platform)
+        api = f"{base}/api/v1"
         print(
-            f"\nforewarn is running: HJ 212 on port {port}, simulator connected.\n"
+            f"\nforewarn is running: HJ 212 on {settings.hj212_host}:{port}, simulator connected.\n"
+            f"dashboard: {base}/\n"
             f"HTTP API: {api} (interactive docs: {api}/docs; OpenAPI: {api}/openapi.json)\n"
-            "In another terminal, try:\n"
-            f"  TOKEN=$(.venv/bin/forewarn users token hechi {data} | tail -1)   # the Hechi district's view\n"
+            f"{_cookie_hint(settings)}"
+            f"demo accounts, password '{DEMO_PASSWORD}' (log in to the dashboard, or get an API token):\n"
+            + "\n".join(accounts) + "\n"
+            "In another terminal, try (the token line reuses $TOKEN once set; a new one lasts a day):\n"
+            f"  TOKEN=${{TOKEN:-$(.venv/bin/forewarn {data} users token pingcheng --days 1 | tail -1)}}"
+            "   # 平城区's view\n"
             f"  curl -H \"Authorization: Bearer $TOKEN\" '{api}/alarms?open=true&lang=zh'\n"
             f"  curl -H \"Authorization: Bearer $TOKEN\" '{api}/sites?format=csv'\n"
             f"  curl -N -H \"Authorization: Bearer $TOKEN\" '{api}/live/sse?types=alarm'   # live alarms\n"
-            f"  .venv/bin/forewarn status {data}\n"
-            f"  .venv/bin/forewarn readings {data} --mn <MN> --kind rtd\n"
-            f"  .venv/bin/forewarn registry export {data} | head\n"
-            f"  .venv/bin/forewarn devices unknown {data}\n"
-            f"  .venv/bin/forewarn alarms list {data}          # 告警: gas leaks, treatment off, fume ...\n"
-            f"  .venv/bin/forewarn alarms show {data} 1\n"
+            f"  .venv/bin/forewarn {data} status\n"
+            f"  .venv/bin/forewarn {data} readings --mn <MN> --kind rtd\n"
+            f"  .venv/bin/forewarn {data} registry export | head\n"
+            f"  .venv/bin/forewarn {data} devices unknown\n"
+            f"  .venv/bin/forewarn {data} alarms list          # 告警: dust, gas leak, treatment off, fume ...\n"
+            f"  .venv/bin/forewarn {data} alarms show 1\n"
+            "The simulator first replays the last minutes of the city (so the charts have data and the\n"
+            "first alarms are there at once), then every domain's incidents follow within minutes.\n"
             f"One simulated device ({UNREGISTERED_DEMO_MN}) is not in the registry: its data waits\n"
             "in quarantine until you register it, then becomes ordinary readings.\n"
             "Ctrl-C stops the demo; the data stays in the data directory.\n",
             flush=True,
         )
         sim = asyncio.create_task(
-            run_simulator("127.0.0.1", port, duration_s=args.duration, seed=args.seed,
-                          speed=args.speed, devices=[*fleet, stranger], log=log.info,
-                          first_incident_after_s=20.0)  # a newcomer sees an alarm in the first minute
+            run_demo_simulator("127.0.0.1" if settings.hj212_host in ANY_HOST else settings.hj212_host, port,
+                               start_ms=int(platform.clock() * 1000), duration_s=args.duration,
+                               seed=args.seed, speed=args.speed, log=log.info)
         )
         ticker = asyncio.create_task(_report_every(platform, settings, 15.0))
         try:

@@ -23,7 +23,9 @@ class IncidentKind(StrEnum):
 
     GAS_LEAK = "gas_leak"  # a combustible-gas detector reads 25-60 %LEL
     TREATMENT_OFF = "treatment_off"  # treatment meters read ~0 while production runs
+    DUST_EXCEED = "dust_exceed"  # PM10 (and the TSP that follows it) far above the limits
     FUME_EXCEED = "fume_exceed"  # oil fume above the 2.0 mg/m3 national limit
+    PURIFIER_OFF = "purifier_off"  # a kitchen's fan runs with its purifier switched off
     SILENT = "silent"  # the device sends nothing
     MALFORMED = "malformed"  # one broken packet (bad CRC or garbage bytes)
 
@@ -34,7 +36,8 @@ class Incident:
 
     ``target`` narrows it: the detector tag for a gas leak (``GD2``), the variant for a
     malformed packet (``bad_crc`` or ``garbage``); empty means the whole device. ``level``
-    is the value it forces (``%LEL`` for a leak, mg/m3 for fume), 0 when it forces none.
+    is the value it forces (``%LEL`` for a leak, ug/m3 PM10 for dust, mg/m3 for fume), 0 when
+    it forces none.
     """
 
     kind: IncidentKind
@@ -55,7 +58,9 @@ class Incident:
         what = {
             IncidentKind.GAS_LEAK: f"detector {self.target} reads ~{self.level:.0f} %LEL",
             IncidentKind.TREATMENT_OFF: "treatment equipment off while production runs",
+            IncidentKind.DUST_EXCEED: f"PM10 ~{self.level:.0f} ug/m3, TSP above 0.8 mg/m3",
             IncidentKind.FUME_EXCEED: f"oil fume ~{self.level:.1f} mg/m3 (limit 2.0)",
+            IncidentKind.PURIFIER_OFF: "exhaust fan runs with the purifier off",
             IncidentKind.SILENT: "device stops sending",
             IncidentKind.MALFORMED: f"one malformed packet ({self.target})",
         }[self.kind]

@@ -6,12 +6,16 @@ and a start instant replay the same demo: useful when a bug report says "seed 7,
 incident". An incident only goes where it can be seen: a treatment-off while production
 runs, an oil-fume exceedance while the kitchen's fan runs, a gas leak where there are
 detectors; when no device qualifies for the drawn kind, another kind is drawn.
+
+A demo also schedules some incidents at set instants (:class:`Scheduled`), so that a
+newcomer sees every domain's alarm early instead of whenever chance has it.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from forewarn.sim.fleet import SimDevice
 from forewarn.sim.incidents import MALFORMED_VARIANTS, Incident, IncidentKind
@@ -19,14 +23,18 @@ from forewarn.sim.power import production_running
 from forewarn.sim.profiles import IncidentSpec
 from forewarn.sim.signals import fans_on
 
-__all__ = ["DEFAULT_INCIDENT_RATE", "IncidentPlanner", "eligible"]
+__all__ = ["DEFAULT_INCIDENT_RATE", "IncidentPlanner", "Scheduled", "eligible"]
 
 #: Incidents per simulated minute across the fleet: one noticeable event every ~1.5 minutes.
 DEFAULT_INCIDENT_RATE = 0.6
 
 
-def eligible(kind: IncidentKind, device: SimDevice, ms: int) -> bool:
-    """Whether ``kind`` would be visible on ``device`` at ``ms``."""
+def eligible(kind: IncidentKind, device: SimDevice, ms: int, *, any_hour: bool = False) -> bool:
+    """Whether ``kind`` would be visible on ``device`` at ``ms``.
+
+    ``any_hour``: a fume exceedance may also go to a kitchen outside its hours (it runs the
+    fan itself: a kitchen cooking late), so that a scheduled one happens whatever the time.
+    """
     if kind is IncidentKind.GAS_LEAK:
         return any(p.field == "LEL" for p in device.points)
     if kind is IncidentKind.TREATMENT_OFF:
@@ -35,9 +43,24 @@ def eligible(kind: IncidentKind, device: SimDevice, ms: int) -> bool:
             and any(p.role == "treatment" for p in device.points)
             and production_running(device, ms)
         )
+    if kind is IncidentKind.DUST_EXCEED:
+        return "a34002" in device.profile.fields and device.profile.power is None
     if kind is IncidentKind.FUME_EXCEED:
+        return device.profile.meals is not None and (any_hour or fans_on(device, ms))
+    if kind is IncidentKind.PURIFIER_OFF:
         return device.profile.meals is not None and fans_on(device, ms)
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """An incident due at ``at_ms`` for ``duration_ms``, at a site of one of ``site_types``
+    when one qualifies (any qualifying device otherwise)."""
+
+    at_ms: int
+    kind: IncidentKind
+    duration_ms: int
+    site_types: tuple[str, ...] = ()
 
 
 class IncidentPlanner:
@@ -51,25 +74,26 @@ class IncidentPlanner:
         rate_per_min: float,
         seed: int | None,
         start_ms: int,
-        first: tuple[int, IncidentKind] | None = None,
+        scheduled: Sequence[Scheduled] = (),
     ) -> None:
-        """``first`` (instant, kind) schedules the first incident, e.g. so that a demo shows
-        a gas-leak alarm within its first minute instead of whenever chance has it."""
+        """``scheduled`` incidents happen at their instants, besides the drawn ones (a kind
+        scheduled needs its settings in ``specs``, with any weight)."""
         self._devices = list(devices)
-        self._specs = {IncidentKind(k): s for k, s in specs.items() if s.weight > 0}
+        self._all_specs = {IncidentKind(k): s for k, s in specs.items()}
+        self._specs = {k: s for k, s in self._all_specs.items() if s.weight > 0}
         self._rate_per_ms = max(0.0, rate_per_min) / 60_000
         self._rng = random.Random(seed)
         self._issued: list[Incident] = []
         self._next: int | None = None
-        self._first_kind: IncidentKind | None = None
+        self._scheduled = sorted(scheduled, key=lambda s: s.at_ms) if self._devices else []
         if self._rate_per_ms > 0 and self._devices and self._specs:
             self._next = start_ms + self._gap()
-            if first is not None:
-                self._next, self._first_kind = first
 
     @property
     def next_at(self) -> int | None:
         """Simulated instant (epoch ms) of the next incident; None when there will be none."""
+        if self._scheduled and (self._next is None or self._scheduled[0].at_ms <= self._next):
+            return self._scheduled[0].at_ms
         return self._next
 
     def _gap(self) -> int:
@@ -85,19 +109,14 @@ class IncidentPlanner:
 
     def pop(self) -> Incident | None:
         """The incident due at :attr:`next_at` (None if no device can take one now)."""
-        at = self._next
+        at = self.next_at
         if at is None:
             return None
-        self._next = at + self._gap()
         self._issued = [i for i in self._issued if i.end_ms > at]
+        if self._scheduled and self._scheduled[0].at_ms == at:
+            return self._pop_scheduled(self._scheduled.pop(0))
+        self._next = at + self._gap()
         kinds = list(self._specs)
-        if self._first_kind is not None:
-            first, self._first_kind = self._first_kind, None
-            candidates = [d for d in self._devices if eligible(first, d, at)]
-            if candidates:
-                incident = self._make(first, self._rng.choice(candidates), at)
-                self._issued.append(incident)
-                return incident
         while kinds:
             kind = self._rng.choices(kinds, weights=[self._specs[k].weight for k in kinds])[0]
             candidates = [d for d in self._devices
@@ -109,17 +128,31 @@ class IncidentPlanner:
             kinds.remove(kind)
         return None
 
-    def _make(self, kind: IncidentKind, device: SimDevice, at: int) -> Incident:
-        spec = self._specs[kind]
+    def _pop_scheduled(self, item: Scheduled) -> Incident | None:
+        at = item.at_ms
+        candidates = [d for d in self._devices if eligible(item.kind, d, at, any_hour=True)
+                      and not self._busy(d, item.kind, at)]
+        preferred = [d for d in candidates if d.site_type in item.site_types]
+        if not candidates:
+            return None
+        incident = self._make(item.kind, self._rng.choice(preferred or candidates), at,
+                              duration_ms=item.duration_ms)
+        self._issued.append(incident)
+        return incident
+
+    def _make(self, kind: IncidentKind, device: SimDevice, at: int,
+              duration_ms: int | None = None) -> Incident:
+        spec = self._all_specs[kind]
         rng = self._rng
         if kind is IncidentKind.MALFORMED:
             # One tick of the device falls in a window one interval long: exactly one packet.
             return Incident(kind, device.mn, device.site, at, at + device.interval_s * 1000,
                             target=rng.choice(MALFORMED_VARIANTS))
-        end = at + round(rng.uniform(spec.min_s, spec.max_s) * 1000)
+        drawn = round(rng.uniform(spec.min_s, spec.max_s) * 1000)
+        end = at + (drawn if duration_ms is None else duration_ms)
         target, level = "", 0.0
         if kind is IncidentKind.GAS_LEAK:
             target = rng.choice([p.code for p in device.points if p.field == "LEL"])
-        if kind in (IncidentKind.GAS_LEAK, IncidentKind.FUME_EXCEED):
+        if kind in (IncidentKind.GAS_LEAK, IncidentKind.FUME_EXCEED, IncidentKind.DUST_EXCEED):
             level = round(rng.uniform(spec.low, spec.high), 2)
         return Incident(kind, device.mn, device.site, at, end, target=target, level=level)

@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "RHYTHMS",
+    "DemoSpec",
     "DeviceProfile",
     "FieldSpec",
     "IncidentSpec",
@@ -24,6 +25,7 @@ __all__ = [
     "PowerSpec",
     "Profiles",
     "Schedule",
+    "ScriptedIncident",
     "parse_profiles",
 ]
 
@@ -123,11 +125,34 @@ class IncidentSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptedIncident:
+    """An incident the demo schedules instead of drawing it: ``at_s`` from the demo's start
+    (negative: in the replayed history), lasting ``duration_s``, at a site of one of
+    ``site_types`` when one qualifies (any site otherwise)."""
+
+    at_s: float
+    kind: str
+    duration_s: float
+    site_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSpec:
+    """How ``forewarn demo`` opens: ``history_s`` of simulated past replayed at
+    ``replay_speed`` before it runs in real time, and the scripted incidents."""
+
+    history_s: float = 0.0
+    replay_speed: float = 60.0
+    opening: tuple[ScriptedIncident, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Profiles:
-    """All device profiles (per kind, per site type) and the incident settings."""
+    """All device profiles (per kind, per site type), the incident settings and the demo's."""
 
     by_kind: Mapping[str, Mapping[str, DeviceProfile]]
     incidents: Mapping[str, IncidentSpec]
+    demo: DemoSpec = DemoSpec()
 
     def for_device(self, kind: str, site_type: str) -> DeviceProfile:
         """The profile of a kind, with the site type's overrides applied when there are any."""
@@ -228,5 +253,32 @@ def parse_profiles(text: str) -> Profiles:
         name: IncidentSpec(**{k: float(v) for k, v in body.items()})
         for name, body in raw.pop("incidents", {}).items()
     }
+    demo = _demo_spec(raw.pop("demo", {}), incidents)
     by_kind = {kind: _kind_profile(kind, body) for kind, body in raw.items()}
-    return Profiles(by_kind=by_kind, incidents=incidents)
+    return Profiles(by_kind=by_kind, incidents=incidents, demo=demo)
+
+
+def _demo_spec(raw: Mapping[str, Any], incidents: Mapping[str, IncidentSpec]) -> DemoSpec:
+    unknown = set(raw) - {"history_s", "replay_speed", "opening"}
+    if unknown:
+        raise ValueError(f"demo: unknown keys {sorted(unknown)}")
+    opening = []
+    for n, body in enumerate(raw.get("opening", ()), 1):
+        where = f"demo.opening #{n}"
+        extra = set(body) - {f.name for f in fields(ScriptedIncident)}
+        if extra:
+            raise ValueError(f"{where}: unknown keys {sorted(extra)}")
+        try:
+            item = ScriptedIncident(float(body["at_s"]), str(body["kind"]), float(body["duration_s"]),
+                                    tuple(str(t) for t in body.get("site_types", ())))
+        except KeyError as exc:
+            raise ValueError(f"{where}: {exc.args[0]} is missing") from None
+        if item.kind not in incidents:
+            raise ValueError(f"{where}: kind {item.kind!r} has no [incidents.{item.kind}] settings")
+        if item.duration_s <= 0:
+            raise ValueError(f"{where}: duration_s must be positive")
+        opening.append(item)
+    spec = DemoSpec(float(raw.get("history_s", 0.0)), float(raw.get("replay_speed", 60.0)), tuple(opening))
+    if spec.history_s < 0 or spec.replay_speed <= 1:
+        raise ValueError("demo: history_s must be >= 0 and replay_speed above 1")
+    return spec

@@ -7,6 +7,8 @@ reconnects with exponential backoff when the connection drops. A planner task in
 incidents. ``speed`` makes simulated time run faster than the wall clock: intervals,
 incident durations, re-send timeouts and backoff shrink by that factor, and the timestamps
 in the packets run ahead accordingly; ``duration_s`` is always wall-clock seconds.
+``history_s`` starts the simulated clock that far in the past and replays it fast until it
+meets the present (the demo: charts with data in them, alarms that need minutes raised).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from forewarn.protocols.hj212.framing import FrameTooLarge, StreamFramer
 from forewarn.sim.fleet import SimDevice, load_fleet, load_profiles
 from forewarn.sim.incidents import Incident, IncidentKind
 from forewarn.sim.packets import render
-from forewarn.sim.planner import DEFAULT_INCIDENT_RATE, IncidentPlanner
-from forewarn.sim.profiles import IncidentSpec
+from forewarn.sim.planner import DEFAULT_INCIDENT_RATE, IncidentPlanner, Scheduled
+from forewarn.sim.profiles import IncidentSpec, ScriptedIncident
 from forewarn.sim.rhythm import stable_unit
 
 __all__ = ["SimClock", "SimStats", "run_simulator"]
@@ -32,6 +34,9 @@ __all__ = ["SimClock", "SimStats", "run_simulator"]
 _DATA_ANSWER = "9014"
 #: Shortest wall-clock pause between reconnect attempts, whatever the speed.
 _MIN_BACKOFF_WALL_S = 0.05
+#: Shortest wall-clock wait for an answer before re-sending while the history is replayed: at
+#: 120x, a device would otherwise re-send whatever a busy platform took 80 ms to commit.
+_MIN_RESEND_WALL_S = 0.5
 
 
 @dataclass(slots=True)
@@ -53,23 +58,52 @@ class SimStats:
 
 
 class SimClock:
-    """Simulated time: starts at ``start_ms`` and runs ``speed`` times faster than ``wall``."""
+    """Simulated time: runs ``speed`` times faster than ``wall`` from ``live_ms`` on.
 
-    def __init__(self, start_ms: int, speed: float, wall: Callable[[], float]) -> None:
+    With ``history_ms``, it starts that much earlier (:attr:`start_ms`) and runs at
+    ``replay_speed`` until it catches up with where it would be without the history; from
+    then on it is the plain clock. Both pieces are straight lines, so the clock is continuous
+    and never runs backwards.
+    """
+
+    def __init__(self, start_ms: int, speed: float, wall: Callable[[], float], *,
+                 history_ms: int = 0, replay_speed: float = 60.0) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
-        self.start_ms = start_ms
+        if history_ms and replay_speed <= speed:
+            raise ValueError(f"replay_speed {replay_speed} must be above speed {speed}")
+        self.live_ms = start_ms
+        self.start_ms = start_ms - history_ms
         self.speed = speed
+        self._fast = replay_speed if history_ms else speed
+        #: wall seconds after which the replay has caught up
+        self._catch_up_s = history_ms / 1000 / (self._fast - speed) if history_ms else 0.0
         self._wall = wall
         self._t0 = wall()
 
     def now_ms(self) -> int:
         """The simulated instant, epoch milliseconds."""
-        return self.start_ms + int((self._wall() - self._t0) * 1000 * self.speed)
+        elapsed = self._wall() - self._t0
+        if elapsed < self._catch_up_s:
+            return self.start_ms + int(elapsed * 1000 * self._fast)
+        return self.live_ms + int(elapsed * 1000 * self.speed)
+
+    @property
+    def replaying(self) -> bool:
+        """Whether the history is still being replayed."""
+        return self._wall() - self._t0 < self._catch_up_s
+
+    def span_ms(self, wall_s: float) -> int:
+        """Simulated milliseconds that pass in ``wall_s`` wall seconds at the present rate."""
+        return int(wall_s * 1000 * (self._fast if self.replaying else self.speed))
 
     def wall_delay(self, sim_ms: int) -> float:
         """Wall-clock seconds until the simulated instant ``sim_ms`` (0 if it has passed)."""
-        return max(0.0, (sim_ms - self.now_ms()) / 1000 / self.speed)
+        if sim_ms < self.live_ms + self._catch_up_s * 1000 * self.speed:
+            at = (sim_ms - self.start_ms) / 1000 / self._fast
+        else:
+            at = (sim_ms - self.live_ms) / 1000 / self.speed
+        return max(0.0, at - (self._wall() - self._t0))
 
 
 @dataclass(slots=True)
@@ -136,8 +170,12 @@ class _DeviceLink:
                 return
             if packet.retry_frame is not None:
                 self._s.stats.sent += 1
-                due = self._s.clock.now_ms() + self._s.resend_ms
-                self._pending[packet.qn] = _Pending(packet.retry_frame, due)
+                self._pending[packet.qn] = _Pending(packet.retry_frame, self._resend_at(self._s.clock.now_ms()))
+
+    def _resend_at(self, now: int) -> int:
+        clock = self._s.clock
+        floor = clock.span_ms(_MIN_RESEND_WALL_S) if clock.replaying else 0
+        return now + max(self._s.resend_ms, floor)
 
     async def _resend_due(self, now: int) -> None:
         for qn, pending in list(self._pending.items()):
@@ -148,7 +186,7 @@ class _DeviceLink:
                 self._s.stats.unanswered += 1
                 continue
             pending.tries += 1
-            pending.due_ms = now + self._s.resend_ms
+            pending.due_ms = self._resend_at(now)
             if self._writer is None or not await self._write(pending.frame):
                 continue
             self._s.stats.resent += 1
@@ -261,7 +299,9 @@ async def run_simulator(
     connect_timeout_s: float = 5.0,
     max_backoff_s: float = 30.0,
     incident_specs: Mapping[str, IncidentSpec] | None = None,
-    first_incident_after_s: float | None = None,
+    history_s: float = 0.0,
+    replay_speed: float = 60.0,
+    opening: Sequence[ScriptedIncident] = (),
 ) -> SimStats:
     """Play the fleet (the seed fleet by default) against an HJ 212 server until stopped.
 
@@ -269,23 +309,26 @@ async def run_simulator(
     either way; cancellation is re-raised). ``incident_rate`` is incidents per simulated
     minute across the fleet (0 for none); ``seed`` makes incidents repeatable. ``start_ms``
     sets the simulated start instant (now by default); ``resend_after_s`` and
-    ``max_backoff_s`` are in simulated seconds.
+    ``max_backoff_s`` are in simulated seconds. ``history_s``: the clock starts that long
+    before ``start_ms`` and replays it at ``replay_speed`` (at least six times ``speed``).
+    ``opening``: incidents at set instants (``at_s`` from ``start_ms``), besides the drawn ones.
     """
     fleet = [d for d in (load_fleet() if devices is None else devices) if d.protocol == "hj212"]
     specs = load_profiles().incidents if incident_specs is None else incident_specs
     loop = asyncio.get_running_loop()
-    clock = SimClock(int(time.time() * 1000) if start_ms is None else start_ms, speed, loop.time)
+    clock = SimClock(int(time.time() * 1000) if start_ms is None else start_ms, speed, loop.time,
+                     history_ms=round(history_s * 1000), replay_speed=max(replay_speed, 6 * speed))
     stats = SimStats()
     settings = _Settings(host, port, clock, stats, log, round(resend_after_s * 1000), max_resends,
                          connect_timeout_s, max_backoff_s)
     links = {d.mn: _DeviceLink(d, settings) for d in fleet}
-    first = None
-    if first_incident_after_s is not None:
-        first = (clock.start_ms + int(first_incident_after_s * 1000), IncidentKind.GAS_LEAK)
+    scheduled = [Scheduled(clock.live_ms + round(o.at_s * 1000), IncidentKind(o.kind),
+                           round(o.duration_s * 1000), o.site_types) for o in opening]
     planner = IncidentPlanner(fleet, specs, rate_per_min=incident_rate, seed=seed,
-                              start_ms=clock.start_ms, first=first)
+                              start_ms=clock.start_ms, scheduled=scheduled)
+    replay = f", replaying the last {history_s / 60:g} min first" if history_s else ""
     log(f"simulator: {len(fleet)} devices -> {host}:{port}, speed x{speed:g}, seed {seed}, "
-        f"{incident_rate:g} incidents/min")
+        f"{incident_rate:g} incidents/min{replay}")
     tasks = [asyncio.create_task(link.run(), name=f"sim-{mn}") for mn, link in links.items()]
     tasks.append(asyncio.create_task(_plan(planner, links, settings), name="sim-incidents"))
     try:

@@ -34,6 +34,7 @@ Values = dict[str, dict[str, float]]
 
 _RTD = "Rtd"
 _FUME = "a34041"
+_PM10 = "a34002"
 _LEL = "LEL"
 
 
@@ -105,10 +106,14 @@ def fans_on(device: SimDevice, ms: int) -> bool:
 def facility_status(
     device: SimDevice, ms: int, incidents: Sequence[Incident] = ()
 ) -> dict[str, int]:
-    """CN 2021 running states: ``SB1`` exhaust fan, ``SB2`` purifier (1 running, 0 stopped)."""
+    """CN 2021 running states: ``SB1`` exhaust fan, ``SB2`` purifier (1 running, 0 stopped).
+
+    A fume exceedance runs the fan whatever the hour (a kitchen cooking late); a purifier-off
+    incident stops only the purifier, so the fan runs unpurified.
+    """
     running = fans_on(device, ms) or any(active(incidents, ms, IncidentKind.FUME_EXCEED, device.mn))
-    state = 1 if running else 0
-    return {"SB1": state, "SB2": state}
+    purifying = running and not any(active(incidents, ms, IncidentKind.PURIFIER_OFF, device.mn))
+    return {"SB1": 1 if running else 0, "SB2": 1 if purifying else 0}
 
 
 def sample(device: SimDevice, ms: int, incidents: Sequence[Incident] = ()) -> Values:
@@ -129,9 +134,13 @@ def sample(device: SimDevice, ms: int, incidents: Sequence[Incident] = ()) -> Va
             out[code] = {p.field: got[p.field] for p in device.points_of(code) if p.field in got}
         return out
     # Factor-based devices (dust, fume): each profile field is a factor code with an Rtd.
+    # Forcing PM10 forces what follows it too (PM2.5, TSP), as a real dust plume would.
     forced = {}
     for incident in active(incidents, ms, IncidentKind.FUME_EXCEED, device.mn):
         forced[_FUME] = incident.level
+    if _PM10 in specs:
+        for incident in active(incidents, ms, IncidentKind.DUST_EXCEED, device.mn):
+            forced[_PM10] = incident.level
     values = _field_values(device, "", specs, ms, rng, forced)
     return {code: {_RTD: value} for code, value in values.items()}
 
