@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from forewarn.access.roles import Role
+from forewarn.access.scope import Scope
 from forewarn.catalogue import Catalogue
 from forewarn.cli.common import UserError, actor_name, open_store, settings_from
 from forewarn.config import Settings
 from forewarn.ingest.claim import ClaimCounts, OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.registry.files import (
+    RegistryFileError,
     RegistrySheets,
     read_registry_files,
     write_devices_csv,
@@ -20,7 +23,7 @@ from forewarn.registry.files import (
     write_regions_csv,
     write_xlsx,
 )
-from forewarn.registry.import_audit import ImportAudit
+from forewarn.registry.imports import ImportRefused, import_sheets
 from forewarn.store.base import ImportResult
 
 __all__ = ["add_commands", "import_files"]
@@ -58,20 +61,15 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, ClaimCounts]:
-    """Import registry files in one transaction and claim any quarantined data they free."""
+    """Import registry files in one transaction (the import use case, as the API's, with the reach
+    of whoever holds the data directory: everything) and claim any quarantined data they free."""
     sheets = read_registry_files(files, Catalogue())
-    known_mns = {d.mn for d in sheets.devices}
-    missing = sorted({p.mn for p in sheets.points} - known_mns)
     with open_store(settings, create=True) as store:
-        registered = store.device_infos()
-        missing = [mn for mn in missing if mn not in registered]
-        if missing:
-            raise UserError(
-                f"points refer to device(s) neither registered nor in these files: {', '.join(missing[:5])}"
-            )
-        audited = ImportAudit(sheets, actor_name(), "cli", [str(f) for f in files])
-        result = store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_apply=audited.before,
-                                      before_commit=audited.after)
+        try:
+            result = import_sheets(store, sheets, scope=Scope(Role.CITY_ADMIN), actor=actor_name(), origin="cli",
+                                   sources=[str(f) for f in files])
+        except ImportRefused as exc:
+            raise RegistryFileError(exc.findings) from None
         handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s)
         claimed = claim_quarantined(store, handler, store.device_infos())
     return result, claimed

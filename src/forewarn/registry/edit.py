@@ -30,7 +30,9 @@ from typing import Any
 from forewarn.access import audit
 from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.catalogue import Catalogue
+from forewarn.model import SiteStatus
 from forewarn.registry.files import BAD_ID_CHARS, PROTOCOLS, QUIRKS, division_code_problem, nesting_problem
+from forewarn.registry.lifecycle import record_change, transition_problem
 
 __all__ = ["ENTITIES", "EditError", "Entity", "Field", "check_fields", "create", "get_one", "retire", "update"]
 
@@ -61,6 +63,8 @@ class Field:
     check: Check | None = None
     #: never returned nor audited (a device's password)
     secret: bool = False
+    #: not changed by a PATCH: how to change it instead (a site's status follows its lifecycle)
+    changed_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class Entity:
     #: the region that decides who may change the entity, from its stored or proposed columns
     region_of: Callable[[sqlite3.Connection, Mapping[str, Any]], str | None]
     statuses: tuple[str, ...] = ("active", "retired")
+    #: the column its audit entries are keyed by: a device's MN, which is what people search
+    #: the log for (and what an import and a claim record), else the key
+    audit_key: str = ""
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -216,13 +223,14 @@ ENTITIES: dict[str, Entity] = {
             Field("region_code", str, required=True, check=_division),
             Field("longitude", float, nullable=True, check=_between(-180, 180)),
             Field("latitude", float, nullable=True, check=_between(-90, 90)),
-            Field("status", str, check=_status("active", "stopped", "retired")),
+            Field("status", str, check=_status(*SiteStatus),
+                  changed_by="change it with POST /api/v1/sites/{id}/lifecycle, with the date and reason"),
         ),
         "SELECT s.id, s.enterprise_id, e.name AS enterprise, s.name, s.site_type, s.region_code, "
         "r.name AS region_name, s.longitude, s.latitude, s.status FROM sites s "
         "JOIN enterprises e ON e.id = s.enterprise_id LEFT JOIN regions r ON r.code = s.region_code "
         "WHERE s.id = ? AND {scope}",
-        "sites", "s", _region_column, ("active", "stopped", "retired"),
+        "sites", "s", _region_column, tuple(SiteStatus),
     ),
     "device": Entity(
         "device", "devices", "id",
@@ -236,9 +244,11 @@ ENTITIES: dict[str, Entity] = {
             Field("device_kind", str, check=_text(64)),
             Field("status", str, check=_status("active", "retired")),
         ),
-        "SELECT d.id, d.mn, d.site_id, s.name AS site, d.protocol, d.interval_s, d.leniency, d.device_kind, "
-        "d.status, d.registered_ms FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = ? AND {scope}",
-        "sites", "s", _region_of_site,
+        "SELECT d.id, d.mn, d.site_id, s.name AS site, e.name AS enterprise, s.region_code, d.protocol, "
+        "d.interval_s, d.leniency, d.device_kind, d.status, d.registered_ms, a.last_ms AS last_seen_ms "
+        "FROM devices d JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
+        "LEFT JOIN device_activity a ON a.device_id = d.id WHERE d.id = ? AND {scope}",
+        "sites", "s", _region_of_site, audit_key="mn",
     ),
     "point": Entity(
         "point", "points", "id",
@@ -293,6 +303,9 @@ def check_fields(entity: Entity, body: Mapping[str, Any], catalogue: Catalogue, 
                 problems.append(f"{f.name}: required")
             continue
         value = body[f.name]
+        if not creating and f.changed_by:
+            problems.append(f"{f.name}: {f.changed_by}")
+            continue
         if not creating and not f.mutable:
             problems.append(f"{f.name}: cannot be changed once created (create a new {entity.name} instead)")
             continue
@@ -401,8 +414,11 @@ def _bump(db: sqlite3.Connection) -> None:
 
 
 def create(db: sqlite3.Connection, entity: Entity, body: Mapping[str, Any], scope: Scope, catalogue: Catalogue,
-           *, actor: str, origin: str) -> dict[str, Any]:
-    """Create one entity (inside the caller's transaction); return it as the user sees it."""
+           *, actor: str, origin: str, action: str = "create") -> dict[str, Any]:
+    """Create one entity (inside the caller's transaction); return it as the user sees it.
+
+    The one way a device, site or any other entity is created by hand: the API's POST, a
+    quarantined MN claimed to a site (``action="claim"``) and the dashboard all come here."""
     values = check_fields(entity, body, catalogue, creating=True)
     _references(db, entity, values, scope)
     _reach(db, entity, values, scope)
@@ -430,21 +446,27 @@ def create(db: sqlite3.Connection, entity: Entity, body: Mapping[str, Any], scop
     key = values["code"] if entity.key == "code" else int(cur.lastrowid or 0)
     stored = _stored(db, entity, key)
     assert stored is not None
-    audit.record(db, actor, f"{entity.name}.create", entity.name, key, None, _public(entity, stored), origin,
-                 at_ms=now)
-    _bump(db)
     found = get_one(db, entity, key, scope)
     if found is None:  # created where the user cannot see it: _reach forbids that
         raise EditError(403, f"this {entity.name} would be outside your scope")
+    # the entity as it is seen (a device with its site, enterprise and region), secrets never
+    audit.record(db, actor, f"{entity.name}.{action}", entity.name, stored[entity.audit_key or entity.key], None,
+                 _public(entity, found), origin, at_ms=now)
+    if entity.name == "site":  # its lifecycle starts here
+        record_change(db, int(key), None, str(stored["status"]), effective_ms=now, reason="registered", actor=actor,
+                      origin=origin, at_ms=now)
+    _bump(db)
     return found
 
 
 def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[str, Any], scope: Scope,
-           catalogue: Catalogue, *, actor: str, origin: str, action: str = "update") -> dict[str, Any]:
-    """Change some columns of one entity; the user must reach it before and after (404/403)."""
+           catalogue: Catalogue, *, actor: str, origin: str, action: str = "update", retiring: str = ""
+           ) -> dict[str, Any]:
+    """Change some columns of one entity; the user must reach it before and after (404/403).
+    ``retiring``: the reason a site is retired (its status otherwise follows its lifecycle)."""
     if get_one(db, entity, key, scope) is None:
         raise EditError(404, f"no {entity.name} {key} in your scope")
-    values = check_fields(entity, body, catalogue, creating=False)
+    values = {"status": "retired"} if retiring else check_fields(entity, body, catalogue, creating=False)
     before = _stored(db, entity, key)
     assert before is not None
     _reach(db, entity, before, scope)
@@ -454,6 +476,10 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
     _placement(db, entity, key, values, scope)
     if entity.name == "point":
         _check_limits(after_row)
+    if entity.name == "site" and "status" in values:
+        problem = transition_problem(str(before["status"]), values["status"])
+        if problem:
+            raise EditError(409, problem)
     sets = ", ".join(f"{c} = ?" for c in values)
     try:
         db.execute(f"UPDATE {entity.table} SET {sets} WHERE {entity.key} = ?", [*values.values(), key])
@@ -464,7 +490,12 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
     public_before, public_after = _public(entity, before), _public(entity, after)
     if any(entity.field(c) is not None and entity.field(c).secret for c in values):  # type: ignore[union-attr]
         public_after["password"] = "(changed)"
-    audit.record(db, actor, f"{entity.name}.{action}", entity.name, key, public_before, public_after, origin)
+    now = int(time.time() * 1000)
+    audit.record(db, actor, f"{entity.name}.{action}", entity.name, before[entity.audit_key or entity.key],
+                 public_before, public_after, origin, at_ms=now)
+    if entity.name == "site" and "status" in values:
+        record_change(db, int(str(key)), str(before["status"]), values["status"], effective_ms=now, reason=retiring,
+                      actor=actor, origin=origin, at_ms=now)
     _bump(db)
     found = get_one(db, entity, key, scope)
     assert found is not None
@@ -472,9 +503,12 @@ def update(db: sqlite3.Connection, entity: Entity, key: object, body: Mapping[st
 
 
 def retire(db: sqlite3.Connection, entity: Entity, key: object, scope: Scope, catalogue: Catalogue, *,
-           actor: str, origin: str) -> dict[str, Any]:
+           actor: str, origin: str, reason: str = "") -> dict[str, Any]:
     """Retire one entity: its status becomes ``retired``; rows, readings and alarms stay
-    (``PATCH {"status": "active"}`` brings it back)."""
+    (``PATCH {"status": "active"}`` brings it back; a site: its lifecycle, which keeps ``reason``)."""
+    if entity.name == "site":
+        return update(db, entity, key, {}, scope, catalogue, actor=actor, origin=origin, action="retire",
+                      retiring=reason or "retired")
     return update(db, entity, key, {"status": "retired"}, scope, catalogue, actor=actor, origin=origin,
                   action="retire")
 

@@ -32,6 +32,7 @@ from forewarn.web.routes_registry_import import (
     revoke_tokens,
 )
 from forewarn.web.routes_series import point_series
+from forewarn.web.routes_site_lifecycle import SITE_LIFECYCLE_ROUTES
 from forewarn.web.routes_sites import SITE_ROUTES
 from forewarn.web.routes_users import USER_ROUTES
 
@@ -57,7 +58,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES,
             point_series, site_latest, region_latest, *SITE_ROUTES,
-            *REGISTRY_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
+            *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
             *DASHBOARD_ROUTES,
         ],

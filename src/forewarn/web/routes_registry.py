@@ -23,12 +23,14 @@ from litestar.params import FromPath, QueryParameter
 from forewarn.access.roles import Action
 from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.catalogue import Catalogue
-from forewarn.online import online_sql
+from forewarn.online import is_online, online_sql
 from forewarn.registry.edit import ENTITIES, EditError, Entity, create, get_one, retire, update
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_json
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
+from forewarn.web.query import check_choice, reject_unknown_query
+from forewarn.web.reads import read
 from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 from forewarn.web.writes import write
 
@@ -57,7 +59,15 @@ async def _changed(ctx: ApiContext, change: Callable[[sqlite3.Connection], dict[
     retired a moment ago must not be accepted for the seconds until the next registry poll."""
     result = await write(ctx, change)
     await ctx.pipeline.reload_registry()  # built on a reader thread: the devices are not kept waiting
-    return result
+    return _shown(ctx, result)
+
+
+def _shown(ctx: ApiContext, found: dict[str, Any]) -> dict[str, Any]:
+    """One entity as the API answers it: a device says whether it is online now, as the list does."""
+    if "last_seen_ms" in found and "interval_s" in found:
+        found["online"] = is_online(found["last_seen_ms"], found["interval_s"], int(ctx.pipeline.now_ms()),
+                                    ctx.settings.offline_after_intervals)
+    return found
 
 
 def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
@@ -74,10 +84,11 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
     def read_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
                  ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
         user = require_user(request, ctx, Action.READ)
+        reject_unknown_query(request)
         found = get_one(ctx.store.db, entity, _key(entity, key), user.scope)
         if found is None:
             raise ApiProblem(404, f"no {name} {key} in your scope")
-        return found
+        return _shown(ctx, found)
 
     @post(base, tags=tags, summary=f"Create {a} {name}", security=BEARER, status_code=201,
           operation_id=f"create_{name}", name=f"create_{name}",
@@ -125,20 +136,26 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
 # ------------------------------------------------------------------ lists
 
 
-def _page(
+async def _page(
     request: Request[Any, Any, Any], ctx: ApiContext, scope: Scope, sql: str, filters: list[tuple[str, object]],
     order: str, limit: int, offset: int, fmt: str, name: str, *, alias: str = "s", over: str = "sites",
-    booleans: tuple[str, ...] = (),
+    booleans: tuple[str, ...] = (), lead: list[object] | None = None,
 ) -> Any:
-    """Run a scoped list query with its optional filters (``(clause, value)``), one page of it."""
+    """Run a scoped list query with its optional filters (``(clause, value)``), one page of it, on a
+    reader thread (a count over 10,000 devices must not hold up the devices' answers). ``lead``:
+    parameters of ``sql`` itself (before its WHERE)."""
     page = check_page(limit, offset)
     where = "".join(f" AND {clause}" for clause, _ in filters)
-    params = [value for _, value in filters]
+    params = [*(lead or []), *(value for _, value in filters)]
     query = scoped(sql + " WHERE {scope}" + where, scope, params, site_alias=alias, over=over)
-    total = int(ctx.store.db.execute(f"SELECT COUNT(*) FROM ({query.sql})", query.params).fetchone()[0])
-    cur = ctx.store.db.execute(f"{query.sql} ORDER BY {order} LIMIT ? OFFSET ?", [*query.params, *page])
-    columns = [c[0] for c in cur.description]
-    items = [dict(zip(columns, row, strict=True)) for row in cur]
+
+    def run(db: sqlite3.Connection) -> tuple[list[str], list[dict[str, Any]], int]:
+        total = int(db.execute(f"SELECT COUNT(*) FROM ({query.sql})", query.params).fetchone()[0])
+        cur = db.execute(f"{query.sql} ORDER BY {order} LIMIT ? OFFSET ?", [*query.params, *page])
+        columns = [c[0] for c in cur.description]
+        return columns, [dict(zip(columns, row, strict=True)) for row in cur], total
+
+    columns, items, total = await read(ctx, run)
     for item in items:  # SQLite answers 0/1
         for column in booleans:
             item[column] = bool(item[column])
@@ -156,85 +173,125 @@ def _eq(column: str, value: object | None) -> list[tuple[str, object]]:
     return [] if value is None or value == "" else [(f"{column} = ?", value)]
 
 
-@get("/api/v1/regions", tags=["registry"], summary="Regions", security=BEARER, sync_to_thread=False)
-def list_regions(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], parent: Text = None,
-                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
+def _status(entity: str, value: str | None) -> str | None:
+    """The ``status`` filter, one of the entity's statuses (400 naming them otherwise)."""
+    return check_choice("status", value, ENTITIES[entity].statuses)
+
+
+def _online(ctx: ApiContext, last_ms: str, interval_s: str) -> str:
+    """The one definition of online (:mod:`forewarn.online`) over two columns, at this moment."""
+    return online_sql(last_ms, interval_s, ctx.pipeline.now_ms(), ctx.settings.offline_after_intervals)
+
+
+def _is(expression: str, wanted: bool | None) -> list[tuple[str, object]]:
+    return [] if wanted is None else [(f"({expression}) = ?", int(wanted))]
+
+
+Online = Annotated[bool | None, QueryParameter(description="true: only those online now; false: only those not")]
+
+
+@get("/api/v1/regions", tags=["registry"], summary="Regions", security=BEARER)
+async def list_regions(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], parent: Text = None,
+                       status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0,
+                       format_: Format = "") -> Any:
     """Regions (GB/T 2260 codes) in your scope: a district sees its own and those under it."""
     user = require_user(request, ctx, Action.READ)
-    return _page(request, ctx, user.scope, "SELECT r.code, r.name, r.parent_code, r.status FROM regions r",
-                 _eq("r.parent_code", parent) + _eq("r.status", status), "r.code", limit, offset, format_,
-                 "regions", alias="r", over="regions")
+    reject_unknown_query(request)
+    return await _page(request, ctx, user.scope, "SELECT r.code, r.name, r.parent_code, r.status FROM regions r",
+                       _eq("r.parent_code", parent) + _eq("r.status", _status("region", status)), "r.code", limit,
+                       offset, format_, "regions", alias="r", over="regions")
 
 
-@get("/api/v1/enterprises", tags=["registry"], summary="Enterprises", security=BEARER, sync_to_thread=False)
-def list_enterprises(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
-                     status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0,
+@get("/api/v1/enterprises", tags=["registry"], summary="Enterprises", security=BEARER)
+async def list_enterprises(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
+                           status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0,
+                           format_: Format = "") -> Any:
+    """Enterprises registered in your region or with a site in it; an enterprise user sees their own.
+    ``sites`` counts the enterprise's sites that you may see."""
+    user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
+    in_scope, lead = user.scope.sites_clause("x")
+    return await _page(request, ctx, user.scope,
+                       "SELECT e.id, e.name, e.region_code, e.status, "
+                       f"(SELECT COUNT(*) FROM sites x WHERE x.enterprise_id = e.id AND {in_scope}) AS sites "
+                       "FROM enterprises e",
+                       _prefix_filter("e.region_code", region) + _eq("e.status", _status("enterprise", status)),
+                       "e.id", limit, offset, format_, "enterprises", alias="e", over="enterprises", lead=lead)
+
+
+def _sites_sql(online: str) -> str:
+    return (
+        "SELECT s.id, s.enterprise_id, e.name AS enterprise, s.name, s.site_type, s.region_code, "
+        "r.name AS region_name, s.longitude, s.latitude, s.status, "
+        "(SELECT COUNT(*) FROM devices x WHERE x.site_id = s.id) AS devices, "
+        f"{online} AS online FROM sites s "
+        "JOIN enterprises e ON e.id = s.enterprise_id LEFT JOIN regions r ON r.code = s.region_code"
+    )
+
+
+@get("/api/v1/sites", tags=["registry"], summary="Sites", security=BEARER)
+async def list_sites(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
+                     enterprise_id: Annotated[int | None, QueryParameter()] = None, site_type: Text = None,
+                     status: Text = None, online: Online = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0,
                      format_: Format = "") -> Any:
-    """Enterprises registered in your region or with a site in it; an enterprise user sees their own."""
+    """Sites in your scope with their position (for the map), type, enterprise, region, status (its
+    lifecycle: new, active, maintenance, stopped, retired) and whether any of its devices is online."""
     user = require_user(request, ctx, Action.READ)
-    return _page(request, ctx, user.scope,
-                 "SELECT e.id, e.name, e.region_code, e.status, "
-                 "(SELECT COUNT(*) FROM sites x WHERE x.enterprise_id = e.id) AS sites FROM enterprises e",
-                 _prefix_filter("e.region_code", region) + _eq("e.status", status), "e.id", limit, offset, format_,
-                 "enterprises", alias="e", over="enterprises")
-
-
-_SITES_SQL = (
-    "SELECT s.id, s.enterprise_id, e.name AS enterprise, s.name, s.site_type, s.region_code, "
-    "r.name AS region_name, s.longitude, s.latitude, s.status, "
-    "(SELECT COUNT(*) FROM devices x WHERE x.site_id = s.id) AS devices FROM sites s "
-    "JOIN enterprises e ON e.id = s.enterprise_id LEFT JOIN regions r ON r.code = s.region_code"
-)
-
-
-@get("/api/v1/sites", tags=["registry"], summary="Sites", security=BEARER, sync_to_thread=False)
-def list_sites(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext], region: Text = None,
-               enterprise_id: Annotated[int | None, QueryParameter()] = None, site_type: Text = None,
-               status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
-    """Sites in your scope with their position (for the map), type, enterprise and region."""
-    user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
+    kind = None
+    if site_type:
+        kind = _CATALOGUE.site_type_id(site_type)
+        if kind is None:
+            check_choice("site_type", site_type, _CATALOGUE.site_types)
+    online_now = ("EXISTS (SELECT 1 FROM devices x JOIN device_activity ax ON ax.device_id = x.id "
+                  f"WHERE x.site_id = s.id AND x.status = 'active' AND {_online(ctx, 'ax.last_ms', 'x.interval_s')})")
     filters = (_prefix_filter("s.region_code", region) + _eq("s.enterprise_id", enterprise_id)
-               + _eq("s.site_type", site_type) + _eq("s.status", status))
-    return _page(request, ctx, user.scope, _SITES_SQL, filters, "s.id", limit, offset, format_, "sites")
+               + _eq("s.site_type", kind) + _eq("s.status", _status("site", status)) + _is(online_now, online))
+    return await _page(request, ctx, user.scope, _sites_sql(online_now), filters, "s.id", limit, offset, format_,
+                       "sites", booleans=("online",))
 
 
-@get("/api/v1/devices", tags=["registry"], summary="Devices", security=BEARER, sync_to_thread=False)
-def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
-                 site_id: Annotated[int | None, QueryParameter()] = None, region: Text = None, mn: Text = None,
-                 status: Text = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
+@get("/api/v1/devices", tags=["registry"], summary="Devices", security=BEARER)
+async def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
+                       site_id: Annotated[int | None, QueryParameter()] = None, region: Text = None,
+                       mn: Text = None, status: Text = None, online: Online = None, limit: Limit = DEFAULT_LIMIT,
+                       offset: Offset = 0, format_: Format = "") -> Any:
     """Devices in your scope, with when each was last heard and whether it is online now."""
     user = require_user(request, ctx, Action.READ)
-    online = online_sql("a.last_ms", "d.interval_s", ctx.pipeline.now_ms(), ctx.settings.offline_after_intervals)
+    reject_unknown_query(request)
+    online_now = _online(ctx, "a.last_ms", "d.interval_s")
     sql = (
         "SELECT d.id, d.mn, d.site_id, s.name AS site, e.name AS enterprise, s.region_code, d.protocol, "
         "d.interval_s, d.leniency, d.device_kind, d.status, d.registered_ms, a.last_ms AS last_seen_ms, "
-        f"{online} AS online "
+        f"{online_now} AS online "
         "FROM devices d JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
         "LEFT JOIN device_activity a ON a.device_id = d.id"
     )
     filters = (_eq("d.site_id", site_id) + _prefix_filter("s.region_code", region) + _eq("d.mn", mn)
-               + _eq("d.status", status))
-    return _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format_, "devices",
-                 booleans=("online",))
+               + _eq("d.status", _status("device", status)) + _is(online_now, online))
+    return await _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format_, "devices",
+                       booleans=("online",))
 
 
-@get("/api/v1/points", tags=["registry"], summary="Points", security=BEARER, sync_to_thread=False)
-def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
-                device_id: Annotated[int | None, QueryParameter()] = None,
-                site_id: Annotated[int | None, QueryParameter()] = None, mn: Text = None,
-                discovered: Annotated[bool | None, QueryParameter()] = None, status: Text = None,
-                limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
+@get("/api/v1/points", tags=["registry"], summary="Points", security=BEARER)
+async def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
+                      device_id: Annotated[int | None, QueryParameter()] = None,
+                      site_id: Annotated[int | None, QueryParameter()] = None, mn: Text = None,
+                      discovered: Annotated[bool | None, QueryParameter()] = None, status: Text = None,
+                      limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, format_: Format = "") -> Any:
     """Points (what a device's code and sub-field measure) in your scope; ``discovered``: created from data."""
     user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
     sql = (
         "SELECT p.id, p.device_id, d.mn, d.site_id, p.code, p.field, p.name, p.quantity, p.unit, p.lower, p.upper, "
         "p.role, p.discovered, p.status FROM points p JOIN devices d ON d.id = p.device_id "
         "JOIN sites s ON s.id = d.site_id"
     )
     filters = (_eq("p.device_id", device_id) + _eq("d.site_id", site_id) + _eq("d.mn", mn)
-               + _eq("p.discovered", None if discovered is None else int(discovered)) + _eq("p.status", status))
-    return _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format_, "points",
-                 booleans=("discovered",))
+               + _eq("p.discovered", None if discovered is None else int(discovered))
+               + _eq("p.status", _status("point", status)))
+    return await _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format_, "points",
+                       booleans=("discovered",))
 
 
 REGISTRY_ROUTES: list[Callable[..., Any] | HTTPRouteHandler] = [

@@ -13,10 +13,10 @@ import asyncio
 import io
 import sqlite3
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
@@ -25,28 +25,29 @@ from forewarn.access.roles import Action
 from forewarn.access.scope import Scope, scoped
 from forewarn.access.users import issue_device_token, revoke_device_tokens
 from forewarn.catalogue import Catalogue
-from forewarn.registry.edit import parent_problem
 from forewarn.registry.files import (
+    Finding,
     RegistryFileError,
     RegistrySheets,
-    read_registry_files,
     write_devices_csv,
     write_points_csv,
     write_regions_csv,
     write_xlsx,
 )
-from forewarn.registry.import_audit import ImportAudit
+from forewarn.registry.imports import ImportRefused, import_sheets, read_upload
 from forewarn.store.base import ImportResult
 from forewarn.store.sqlite import SqliteStore
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_body
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
+from forewarn.web.query import reject_unknown_query
 from forewarn.web.writes import on_writer, write
 
-__all__ = ["export_registry", "import_registry", "issue_token", "revoke_tokens"]
+__all__ = ["ImportAnswer", "ImportFinding", "export_registry", "import_registry", "issue_token", "revoke_tokens"]
 
 MAX_IMPORT_BYTES = 20_000_000
+_CATALOGUE = Catalogue()
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SUFFIX = {
     "text/csv": ".csv",
@@ -55,98 +56,70 @@ _SUFFIX = {
 }
 
 
-def _device_region(db: sqlite3.Connection, mn: str) -> str | None:
-    """The region of the site a registered MN belongs to ("" for a site without one); None: not registered."""
-    row = db.execute(
-        "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?", (mn,)
-    ).fetchone()
-    return None if row is None else str(row[0] or "")
+class ImportFinding(msgspec.Struct):
+    """One mistake found in an uploaded sheet, where a person finds it (row 1 is the header)."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
 
 
-def _out_of_reach(sheets: RegistrySheets, scope: Scope, db: sqlite3.Connection) -> list[str]:
-    """Rows a district administrator may not import: regions, sites or points outside their region."""
-    problems = [f"region {r.code}: outside your region" for r in sheets.regions if not scope.allows_region(r.code)]
-    problems += [f"device {d.mn}: region {d.region_code} is outside yours" for d in sheets.devices
-                 if not scope.allows_region(d.region_code)]
-    in_file = {d.mn for d in sheets.devices}
-    for p in sheets.points:
-        if p.mn in in_file:
-            continue
-        region = _device_region(db, p.mn)
-        if region is None:
-            problems.append(f"point {p.mn} {p.code}-{p.field}: device {p.mn} is neither registered nor in this file")
-        elif not scope.allows_region(region):
-            problems.append(f"point {p.mn} {p.code}-{p.field}: the device is outside your region")
-    # what exists elsewhere may not be moved into this district by naming it in a sheet: an MN,
-    # an enterprise (matched by name) or a site (by enterprise and name) registered outside
-    for d in sheets.devices:
-        region = _device_region(db, d.mn)
-        if region is not None and not scope.allows_region(region):
-            problems.append(f"device {d.mn}: registered in region {region}, outside yours")
-        row = db.execute("SELECT region_code FROM enterprises WHERE name = ?", (d.enterprise,)).fetchone()
-        if row is not None and not scope.allows_region(row[0]):
-            problems.append(f"enterprise {d.enterprise}: registered in region {row[0]}, outside yours "
-                            "(a city administrator can change it)")
-        row = db.execute(
-            "SELECT s.region_code FROM sites s JOIN enterprises e ON e.id = s.enterprise_id "
-            "WHERE e.name = ? AND s.name = ?", (d.enterprise, d.site),
-        ).fetchone()
-        if row is not None and not scope.allows_region(row[0]):
-            problems.append(f"site {d.enterprise}/{d.site}: registered in region {row[0]}, outside yours")
-    regions = [(r.code, r.parent_code) for r in sheets.regions]
-    regions += [(d.region_code, d.parent_region_code) for d in sheets.devices]
-    for code, parent in regions:
-        problem = parent_problem(code, parent or None, scope, db, explicit=bool(parent))
-        if problem:
-            problems.append(f"region {code}: {problem}")
-    return sorted(set(problems), key=problems.index)
+class ImportAnswer(msgspec.Struct):
+    """What an import changed."""
+
+    imported: ImportResult
+    note: str
 
 
-def _read_sheet(body: bytes, suffix: str) -> RegistrySheets:
-    """The sheets of one uploaded file, every mistake named as "the sheet" (not a server path)."""
-    with tempfile.TemporaryDirectory(prefix="forewarn-import-") as folder:
-        path = Path(folder) / f"registry{suffix}"
-        path.write_bytes(body)
-        try:
-            return read_registry_files([path], Catalogue())
-        except RegistryFileError as exc:
-            raise RegistryFileError([p.replace(str(path), "the sheet") for p in exc.problems]) from None
+def _findings(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(ImportFinding(f.file, f.row, f.column, f.message)) for f in findings]
+
+
+def _upload_name(filename: str | None, suffix: str) -> str:
+    """The name findings call the file by: the one the browser sent (its last path part, printable,
+    at most 100 characters), or "the sheet"."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:100]
+    return name or f"the sheet ({suffix.lstrip('.')})"
 
 
 @post("/api/v1/registry/import", tags=["registry"], summary="Import a registry sheet (CSV or XLSX)", security=BEARER,
       status_code=200)
-async def import_registry(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+async def import_registry(
+    request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
+    filename: Annotated[str | None, QueryParameter(description="the file's own name, used in the findings")] = None,
+) -> ImportAnswer:
     """The body is one file: ``Content-Type: text/csv`` (UTF-8 or GBK) or the XLSX type. Devices,
     points and regions sheets as in the README; re-importing updates and never duplicates. Every
-    mistake is listed (400) and nothing is imported until all are fixed."""
+    mistake is listed (400; 403 when rows lie outside your region), each in ``findings`` with its
+    file, row (1 is the header) and column, and nothing is imported until all are fixed."""
     user = require_user(request, ctx, Action.WRITE_REGISTRY)
+    reject_unknown_query(request)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     suffix = _SUFFIX.get(media)
     if suffix is None:
         raise ApiProblem(415, f"send the sheet as text/csv or as an XLSX file (got {media or 'no content type'})",
                          title="Unsupported media type")
     body = await read_body(request, MAX_IMPORT_BYTES)
+    name = _upload_name(filename, suffix)
     try:  # a large workbook takes seconds to read: not on the loop that answers every device
-        sheets = await asyncio.to_thread(_read_sheet, body, suffix)
+        sheets = await asyncio.to_thread(read_upload, body, suffix, name, _CATALOGUE)
     except RegistryFileError as exc:
-        raise ApiProblem(400, str(exc), problems=exc.problems) from None
-    if not (sheets.devices or sheets.points or sheets.regions):
-        raise ApiProblem(400, "the sheet holds no rows")
-    actor = user.name
+        raise ApiProblem(400, str(exc), problems=exc.problems, findings=_findings(exc.findings)) from None
+    sources = [f"{name} (HTTP, {media}, {len(body):,} bytes)"]
 
     def apply(store: SqliteStore) -> ImportResult:
-        problems = _out_of_reach(sheets, user.scope, store.db)
-        if problems:
-            raise ApiProblem(403, "; ".join(problems[:20]), problems=problems)
+        return import_sheets(store, sheets, scope=user.scope, actor=user.name, origin="api", sources=sources)
 
-        audited = ImportAudit(sheets, actor, "api", [f"HTTP body ({media}, {len(body):,} bytes)"])
-        return store.apply_registry(sheets.devices, sheets.points, sheets.regions, before_apply=audited.before,
-                                    before_commit=audited.after)
-
-    result = await on_writer(ctx, apply)
-    ctx.pipeline.reload_registry_if_changed()  # the new devices are accepted now, not at the next poll
-    return {"imported": asdict(result),
-            "note": "quarantined packets of newly registered devices are claimed within seconds"}
+    try:
+        result = await on_writer(ctx, apply)
+    except ImportRefused as exc:
+        problems = [str(f) for f in exc.findings]
+        raise ApiProblem(exc.status, "; ".join(problems[:20]), problems=problems,
+                         findings=_findings(exc.findings)) from None
+    await ctx.pipeline.reload_registry()  # the new devices are accepted now, not at the next poll
+    return ImportAnswer(result, "quarantined packets of newly registered devices are claimed within seconds")
 
 
 @get("/api/v1/registry/export", tags=["registry"], summary="Export the registry sheets (CSV or XLSX)",
