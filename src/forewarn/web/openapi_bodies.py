@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forewarn.model import Kind
+from forewarn.model import Kind, SiteStatus
 from forewarn.registry.edit import ENTITIES, Entity
 
 __all__ = ["with_request_bodies"]
@@ -25,7 +25,7 @@ _PLURAL = {"region": "regions", "enterprise": "enterprises", "site": "sites", "d
 def _entity(entity: Entity, *, creating: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for f in entity.fields:
-        if not creating and not f.mutable:
+        if not creating and (not f.mutable or f.changed_by):
             continue
         schema: dict[str, Any] = {"type": _JSON_TYPES[f.kind]}
         if f.nullable:
@@ -75,6 +75,9 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         ["site_id"], site_id={"type": "integer"}, password=_TEXT, interval_s={"type": "integer"},
         leniency=_TEXT, device_kind=_TEXT)),
     ("post", "/api/v1/registry/import"): ("text/csv", {"type": "string", "description": "a registry sheet"}),
+    ("post", "/api/v1/sites/{site_id}/lifecycle"): ("application/json", _object(
+        ["status", "reason"], status={"type": "string", "enum": [s.value for s in SiteStatus]}, reason=_TEXT,
+        effective={"type": "string", "description": "ISO 8601 date or time; default now"})),
     ("post", "/api/v1/users"): ("application/json", _object(
         ["name", "role", "password"], name=_TEXT, password=_TEXT, region_code=_TEXT, enterprise_id={"type": "integer"},
         role={"type": "string", "enum": ["city_admin", "district_admin", "enterprise_user", "auditor"]})),
