@@ -109,10 +109,11 @@ def _prepare(data_dir: Path) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """forewarn with the demo fleet, fed by the simulator (no random incidents: the tests make
-    their own), for the whole browser session."""
+    their own), for every browser test. Package-scoped: it (and Playwright, whose sync API holds
+    an event loop on the main thread) ends before the other suites' asyncio.run() tests."""
     settings = _prepare(tmp_path_factory.mktemp("e2e") / "data")
     ready: dict[str, Any] = {}
     started = threading.Event()
@@ -165,7 +166,7 @@ def _wait_for_data(srv: Server, timeout: float = 30.0) -> None:
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
