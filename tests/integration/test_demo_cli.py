@@ -130,3 +130,12 @@ def test_users_tokens_labels_its_times(demo_dir: Path) -> None:
         store.close()
     line = next(x for x in forewarn("users", "tokens", "pingcheng", cwd=tmp_path).stdout.splitlines() if "pingcheng" in x)
     assert re.search(r"created \S+, last used \S+, ends \S+$", line), line
+
+
+@pytest.mark.parametrize(("cookie_secure", "warned"), [(1, True), (0, False)])
+def test_serving_plain_http_beyond_loopback_says_what_to_set(tmp_path: Path, cookie_secure: int, warned: bool) -> None:
+    (tmp_path / "forewarn.toml").write_text(f"cookie_secure = {cookie_secure}\n", encoding="utf-8")
+    out = forewarn("serve", "--hj212-host", "127.0.0.1", "--hj212-port", "0", "--http-host", "0.0.0.0",
+                   "--http-port", "0", "--duration", "0.5", cwd=tmp_path).stdout
+    assert re.search(r"the dashboard on http://127\.0\.0\.1:\d+/", out)
+    assert ("set cookie_secure = 0" in out) is warned

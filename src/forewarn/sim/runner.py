@@ -324,8 +324,9 @@ async def run_simulator(
     links = {d.mn: _DeviceLink(d, settings) for d in fleet}
     scheduled = [Scheduled(clock.live_ms + round(o.at_s * 1000), IncidentKind(o.kind),
                            round(o.duration_s * 1000), o.site_types) for o in opening]
+    # drawn incidents begin with the present: the replayed history holds only the opening
     planner = IncidentPlanner(fleet, specs, rate_per_min=incident_rate, seed=seed,
-                              start_ms=clock.start_ms, scheduled=scheduled)
+                              start_ms=clock.live_ms, scheduled=scheduled)
     replay = f", replaying the last {history_s / 60:g} min first" if history_s else ""
     log(f"simulator: {len(fleet)} devices -> {host}:{port}, speed x{speed:g}, seed {seed}, "
         f"{incident_rate:g} incidents/min{replay}")
