@@ -57,3 +57,16 @@ def test_a_file_that_is_no_feature_collection_gets_one_line(text: str) -> None:
     with pytest.raises(GeoJsonError) as caught:
         read_outlines(text, "x.geojson")
     assert len(caught.value.problems) == 1 and "x.geojson" in str(caught.value)
+
+
+def test_simplifying_keeps_the_shape_closed_and_drops_positions_on_straight_edges() -> None:
+    from forewarn.geo.geojson import simplify_ring
+
+    # a square with 10 positions on each edge and one sharp notch that must survive
+    edge = [i / 10 for i in range(10)]
+    ring = ([[x, 0.0] for x in edge] + [[1.0, y] for y in edge] + [[1.0 - x, 1.0] for x in edge]
+            + [[0.0, 1.0 - y] for y in edge[:5]] + [[0.3, 0.5]] + [[0.0, 1.0 - y] for y in edge[6:]] + [[0.0, 0.0]])
+    simple = simplify_ring(ring, 0.01)
+    assert simple[0] == simple[-1] == [0.0, 0.0]
+    assert [1.0, 0.0] in simple and [1.0, 1.0] in simple and [0.0, 1.0] in simple and [0.3, 0.5] in simple
+    assert len(simple) <= 8 < len(ring)

