@@ -2,21 +2,19 @@
 
 Each step records who and when, and may only follow the steps that make sense before it;
 a step out of order gets an error that says what to do first. Comments are allowed at any
-time. Attachments of an on-site check are copied into the data directory with their digest,
-so the record does not depend on a file that may move.
+time. Attachments of an on-site check are kept in the data directory with their digest
+(:func:`forewarn.alarms.handling.keep_attachments`), so the record does not depend on a file
+that may move.
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from forewarn.alarms.records import AlarmRecorder, step
 
-__all__ = ["ACTIONS", "AlarmError", "StepRequest", "apply_step", "keep_attachments"]
+__all__ = ["ACTIONS", "AlarmError", "StepRequest", "apply_step"]
 
 
 class AlarmError(Exception):
@@ -52,13 +50,8 @@ class StepRequest:
     to: str = ""
     findings: str = ""
     measures: str = ""
-    #: files already kept by :func:`keep_attachments` (copied before the transaction begins)
+    #: files already kept by :func:`forewarn.alarms.handling.keep_attachments` (before the transaction begins)
     attachments: list[dict[str, object]] = field(default_factory=list)
-
-
-def keep_attachments(paths: list[Path], folder: Path) -> list[dict[str, object]]:
-    """Copy an on-site check's files into the data directory (before any lock is taken)."""
-    return [_keep(path, folder.resolve()) for path in paths]
 
 
 def apply_step(db: sqlite3.Connection, alarm_id: int, req: StepRequest, now_ms: int,
@@ -104,13 +97,3 @@ def apply_step(db: sqlite3.Connection, alarm_id: int, req: StepRequest, now_ms: 
     if recorder is not None and req.action != "comment":
         recorder.announce(db, alarm_id, _EVENT[req.action], now_ms)
     return target or state
-
-
-def _keep(path: Path, folder: Path) -> dict[str, object]:
-    if not path.is_file():
-        raise AlarmError(f"attachment {path} is not a file")
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    kept = folder / f"{digest[:12]}-{path.name}"
-    shutil.copyfile(path, kept)
-    return {"name": path.name, "stored": str(kept), "sha256": digest, "bytes": path.stat().st_size}

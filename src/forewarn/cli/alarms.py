@@ -1,4 +1,9 @@
-"""``forewarn alarms``: list, show, and take each handling step; ``forewarn rules``."""
+"""``forewarn alarms``: list, show, and take each handling step; ``forewarn rules``.
+
+The steps and silences are the alarm desk's own use cases (:mod:`forewarn.alarms.handling`),
+the same the API and the dashboard call; here they run in the command's own transaction as
+the person at the command line, who holds the database file and so every alarm.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,24 @@ import argparse
 import csv
 import json
 import shutil
-import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from forewarn.access import audit
+from forewarn.alarms.handling import (
+    Actor,
+    HandlingError,
+    SilenceInput,
+    StepInput,
+    add_silence,
+    keep_attachments,
+    take_step,
+)
 from forewarn.alarms.queries import alarm_detail, list_alarms
 from forewarn.alarms.records import AlarmRecorder
-from forewarn.alarms.workflow import AlarmError, StepRequest, apply_step, keep_attachments
+from forewarn.alarms.views import Silence, StepAnswer
 from forewarn.cli.common import UserError, actor_name, iso, open_store, parse_time, settings_from
 from forewarn.rules.files import RuleFileError, load_rules, preset_texts
 from forewarn.rules.loader import load_effective_rules, number_versions, rule_files
@@ -153,39 +166,32 @@ def show_cmd(args: argparse.Namespace) -> int:
 
 
 def step_cmd(args: argparse.Namespace) -> int:
+    """A handling step by the person at the command line: the same use case as the API's
+    (:func:`forewarn.alarms.handling.take_step`), audited with origin ``cli``."""
     settings = settings_from(args)
-    store = open_store(settings)
+    files = []
+    for path in getattr(args, "attach", []):
+        if not path.is_file():
+            raise UserError(f"attachment {path} is not a file")
+        files.append((path.name, path.read_bytes()))
     try:
-        kept = keep_attachments(getattr(args, "attach", []), settings.attachments_path / str(args.id))
-    except AlarmError as exc:
-        store.close()
-        raise UserError(str(exc)) from None
-    req = StepRequest(args.action, actor_name(args.by), note=getattr(args, "text", "") or args.note,
-                      to=getattr(args, "to", "") or "", findings=getattr(args, "findings", "") or "",
-                      measures=getattr(args, "measures", "") or "", attachments=kept)
+        kept = keep_attachments(files, settings.attachments_path / str(args.id)) if files else []
+    except HandlingError as exc:
+        raise UserError(exc.detail) from None
+    step = StepInput(args.action, note=getattr(args, "text", "") or args.note, to=getattr(args, "to", "") or "",
+                     findings=getattr(args, "findings", "") or "", measures=getattr(args, "measures", "") or "",
+                     attachments=kept)
+    actor = Actor.operator(actor_name(args.by))
     recorder = AlarmRecorder(settings.tz, _route(settings), time.time)
-    states: list[str] = []
-
-    def take(db: sqlite3.Connection) -> None:
-        now = int(time.time() * 1000)
-        before = _handling(db, args.id)
-        states.append(apply_step(db, args.id, req, now, recorder))
-        audit.record(db, req.actor, f"alarm.{req.action}", "alarm", args.id, before, _handling(db, args.id), "cli",
-                     at_ms=now)
-
-    try:
-        store.run_in_transaction(take)
-    except AlarmError as exc:
-        raise UserError(str(exc)) from None
-    finally:
-        store.close()
-    print(f"alarm {args.id}: {states[0]}")
+    answers: list[StepAnswer] = []
+    with open_store(settings) as store:
+        try:
+            store.run_in_transaction(lambda db: answers.append(take_step(
+                db, actor, args.id, step, int(time.time() * 1000), recorder=recorder, tz=settings.tz)))
+        except HandlingError as exc:
+            raise UserError(exc.detail) from None
+    print(f"alarm {args.id}: {answers[0].state}")
     return 0
-
-
-def _handling(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
-    row = db.execute("SELECT state, level, assignee FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
-    return None if row is None else {"state": row[0], "level": row[1], "assignee": row[2]}
 
 
 def _route(settings: Any) -> Any:
@@ -196,28 +202,23 @@ def _route(settings: Any) -> Any:
 
 
 def silence_cmd(args: argparse.Namespace) -> int:
+    """A maintenance window (:func:`forewarn.alarms.handling.add_silence`, as the API's); it may
+    lie in the past, for data that arrives after the fact."""
     settings = settings_from(args)
     now = int(time.time() * 1000)
-    start = parse_time(args.from_, settings.tz, "--from") or now
     until = parse_time(args.until, settings.tz, "--until")
     assert until is not None
-    if until <= start:
-        raise UserError("--until must be after the start")
-    actor = actor_name(args.by)
-
-    def add(db: sqlite3.Connection) -> None:
-        cur = db.execute(
-            "INSERT INTO silences (mn, site_id, rule_id, from_ms, until_ms, reason, actor, created_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (args.mn or "", args.site, args.rule, start, until, args.note, actor, now),
-        )
-        audit.record(db, actor, "silence.create", "silence", cur.lastrowid, None,
-                     {"mn": args.mn or "", "site_id": args.site, "rule_id": args.rule, "from_ms": start,
-                      "until_ms": until, "reason": args.note}, "cli", at_ms=now)
-
+    spec = SilenceInput(mn=args.mn, site_id=args.site, until_ms=until,
+                        from_ms=parse_time(args.from_, settings.tz, "--from"), rule_id=args.rule, note=args.note)
+    actor = Actor.operator(actor_name(args.by))
+    made: list[Silence] = []
     with open_store(settings) as store:
-        store.run_in_transaction(add)
-    print(f"silenced {args.mn or 'site ' + str(args.site)} until {iso(until, settings.tz)}")
+        try:
+            store.run_in_transaction(lambda db: made.append(add_silence(db, actor, spec, now, tz=settings.tz,
+                                                                        past_allowed=True)))
+        except HandlingError as exc:
+            raise UserError(exc.detail.replace('"until"', "--until")) from None
+    print(f"silenced {args.mn or 'site ' + str(args.site)} until {made[0].until}")
     return 0
 
 

@@ -10,6 +10,11 @@ rather than whoever holds the database file:
   for reads and for steps alike (the scope is checked again inside the step's transaction, on
   the writer thread, so nothing can move the alarm out of reach between the check and the step).
 
+Each use case lives in :mod:`forewarn.alarms.handling` (which the CLI and the dashboard call
+too); a route here parses the request, calls it on the writer thread and shapes the answer.
+Reads run on the reader threads (:func:`forewarn.web.reads.read`), not the loop that answers
+devices.
+
 Who may do what: reading needs ``read``; acknowledge, dispatch, resolve, close and silence need
 ``handle_alarms``; an on-site check needs ``record_checks`` (an enterprise user records checks
 on its own sites' alarms); a comment needs either.
@@ -20,86 +25,97 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
-import json
 import mimetypes
-import re
-import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from forewarn.access import audit
 from forewarn.access.roles import Action
 from forewarn.access.users import User
 from forewarn.alarms.api_queries import (
     STATES,
     AlarmFilter,
     alarm_brief,
+    alarm_rule,
     count_alarms,
     count_silences,
-    device_site_in_scope,
     page_alarms,
     scoped_alarm_detail,
     scoped_silences,
-    silence_in_scope,
-    site_in_scope,
 )
-from forewarn.alarms.workflow import AlarmError, StepRequest, apply_step
-from forewarn.times import iso, parse_moment
+from forewarn.alarms.handling import (
+    BULK_STEPS,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    MAX_BULK,
+    Actor,
+    HandlingError,
+    SilenceInput,
+    StepInput,
+    add_silence,
+    allowed_steps,
+    bulk_step,
+    check_permission,
+    end_silence,
+    keep_attachments,
+    take_step,
+)
+from forewarn.alarms.views import (
+    LIST_COLUMNS,
+    SILENCE_COLUMNS,
+    AlarmDetail,
+    AlarmPage,
+    BulkAnswer,
+    Silence,
+    SilencePage,
+    StepAnswer,
+    alarm_detail_view,
+    alarm_item,
+    silence_view,
+)
+from forewarn.model import ALARM_LEVELS, Domain
+from forewarn.times import parse_moment
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.fields import read_object, text_field
 from forewarn.web.problems import ApiProblem
-from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
+from forewarn.web.query import check_choice, reject_unknown_query
+from forewarn.web.reads import read
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, next_page, table_response, wants_csv
 from forewarn.web.writes import write
 
-__all__ = ["ALARM_ROUTES", "ack_alarm", "add_silence", "alarm_list", "alarm_show", "close_alarm", "comment_alarm",
-           "dispatch_alarm", "list_silences", "record_alarm", "resolve_alarm"]
+__all__ = ["ALARM_ROUTES", "ack_alarm", "add_silence_route", "alarm_list", "alarm_show", "bulk_alarms", "close_alarm",
+           "comment_alarm", "dispatch_alarm", "list_silences", "record_alarm", "resolve_alarm"]
 
 _MAX_ID = 2**63 - 1
-#: a step's body holds a few notes; an on-site check may also carry photos (base64)
-_STEP_BODY_BYTES = 64_000
-_RECORD_BODY_BYTES = 8_000_000
-_MAX_ATTACHMENTS = 5
-_LIST_COLUMNS = ("id", "rule_id", "rule_version", "level", "state", "condition", "live", "silenced", "escalated",
-                 "overdue", "mn", "site_id", "site", "enterprise", "region_code", "region_name", "point", "title",
-                 "explanation", "first_ts", "last_ts", "cleared_ts", "repeats", "assignee", "created", "updated",
-                 "acked", "closed")
-_SILENCE_COLUMNS = ("id", "mn", "site_id", "site", "rule_id", "from", "until", "note", "actor", "created")
+#: an on-site check may carry photos as base64 (4 bytes for every 3), besides a few notes
+_RECORD_BODY_BYTES = MAX_ATTACHMENT_BYTES * 4 // 3 + 200_000
+_RECORD_TOO_LARGE = (f"an on-site check carries at most {MAX_ATTACHMENTS} files of "
+                     f"{MAX_ATTACHMENT_BYTES // 1_000_000} MB in all (as base64 in the JSON body): send smaller "
+                     "photos, or the rest with another record step")
+_DOMAINS = tuple(d.value for d in Domain)
 
 
-# ---------------------------------------------------------------- shaping
+# ---------------------------------------------------------------- shared pieces
 
 
-def _when(ms: int | None, tz: ZoneInfo) -> str | None:
-    return None if ms is None else iso(int(ms), tz)
+def _actor(user: User) -> Actor:
+    return Actor(user.name, user.scope, "api", str(user.role))
 
 
-def _alarm_item(row: dict[str, Any], lang: str, tz: ZoneInfo) -> dict[str, Any]:
-    """An alarm as the API shows it: times ISO 8601 with offset, title and explanation in ``lang``."""
-    item = {k: row[k] for k in ("id", "rule_id", "rule_version", "level", "state", "condition", "mn", "site_id",
-                                "site", "enterprise", "region_code", "region_name", "point", "repeats", "assignee")}
-    for flag in ("live", "silenced", "escalated", "overdue"):
-        item[flag] = bool(row[flag])
-    item["title"] = row[f"title_{lang}"]
-    item["explanation"] = row[f"explanation_{lang}"]
-    for key in ("first_ts", "last_ts", "cleared_ts"):
-        item[key] = _when(row[key], tz)
-    for key in ("created", "updated", "acked", "closed"):
-        item[key] = _when(row[f"{key}_ms"], tz)
-    return {k: item[k] for k in _LIST_COLUMNS}
-
-
-def _silence_item(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    return {"id": row["id"], "mn": row["mn"] or None, "site_id": row["site_id"], "site": row["site"],
-            "rule_id": row["rule_id"] or None, "from": iso(row["from_ms"], tz), "until": iso(row["until_ms"], tz),
-            "note": row["reason"], "actor": row["actor"], "created": iso(row["created_ms"], tz)}
+def _problem(exc: HandlingError) -> ApiProblem:
+    """A use case's refusal as problem+json (a 404 also says where to find what exists)."""
+    detail = exc.detail
+    if exc.status == 404 and exc.title == "Unknown alarm":
+        detail += " (see GET /api/v1/alarms)"
+    extra = {"state": exc.state} if exc.state is not None else {}
+    return ApiProblem(exc.status, detail, title=exc.title, **extra)
 
 
 def _not_found(alarm_id: int) -> ApiProblem:
@@ -119,21 +135,31 @@ def _moment(text: str, tz: ZoneInfo, name: str) -> int:
 
 
 def _lang(lang: str) -> str:
-    if lang not in ("zh", "en"):
-        raise ApiProblem(400, f"lang={lang!r}: use zh or en")
-    return lang
+    return check_choice("lang", lang, ("zh", "en")) or "zh"
+
+
+def _permitted(user: User, action: str) -> Actor:
+    actor = _actor(user)
+    try:
+        check_permission(actor, action)
+    except HandlingError as exc:
+        raise _problem(exc) from None
+    return actor
 
 
 # ---------------------------------------------------------------- reading
 
 
-@get("/api/v1/alarms", tags=["alarms"], summary="Alarms, newest first", security=BEARER, sync_to_thread=False)
-def alarm_list(
+@get("/api/v1/alarms", tags=["alarms"], summary="Alarms, newest first", security=BEARER)
+async def alarm_list(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
     # "state" is a name Litestar reserves for the app's state
-    state_: Annotated[str | None, QueryParameter(name="state", description=f"one of {', '.join(STATES)}")] = None,
+    state_: Annotated[str | None, QueryParameter(name="state", description=f"one of {', '.join(STATES)}",
+                                                 schema_extra={"enum": list(STATES)})] = None,
     level: Annotated[int | None, QueryParameter(description="1 to 4")] = None,
+    domain: Annotated[str | None, QueryParameter(description=f"one of {', '.join(_DOMAINS)} (told by the rule id)",
+                                                 schema_extra={"enum": list(_DOMAINS)})] = None,
     site: Annotated[int | None, QueryParameter(description="a site id")] = None,
     region: Annotated[str | None, QueryParameter(description="a division code: that region and those under it")]
     = None,
@@ -143,92 +169,100 @@ def alarm_list(
     from_: Annotated[str | None, QueryParameter(name="from", description="first seen at or after (ISO 8601 or "
                                                                           "epoch ms)")] = None,
     to: Annotated[str | None, QueryParameter(description="first seen at or before (ISO 8601 or epoch ms)")] = None,
-    lang: Annotated[str, QueryParameter(description="zh or en: the language of title and explanation")] = "zh",
+    lang: Annotated[str, QueryParameter(description="zh or en: the language of title and explanation",
+                                        schema_extra={"enum": ["zh", "en"]})] = "zh",
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
     format_: Format = "",
-) -> Response[Any]:
+) -> Response[AlarmPage]:
     """The alarms in your scope, newest first, as a page (``items``, ``total``, ``next``) or CSV.
 
     Times are ISO 8601 with the offset of the configured time zone; ``from``/``to`` bound when an
-    alarm was first seen. Alarms without a site (platform-wide) are shown only to the city
-    administrators and to auditors without a region."""
+    alarm was first seen. ``domain`` is told by the rule id (``gas.lel`` is gas). Alarms without
+    a site (platform-wide) are shown only to the city administrators and to auditors without a
+    region. A query parameter this list does not take, or a value outside a parameter's
+    choices, is 400 naming what it takes."""
     user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
     tz = ctx.settings.tz
     page = check_page(limit, offset)
     lang = _lang(lang)
-    if state_ is not None and state_ not in STATES:
-        raise ApiProblem(400, f"state={state_!r}: use one of {', '.join(STATES)}")
-    if level is not None and not 1 <= level <= 4:
-        raise ApiProblem(400, f"level={level}: use 1 to 4")
+    csv = wants_csv(request, format_)
+    state = check_choice("state", state_, STATES)
+    if level is not None and level not in ALARM_LEVELS:
+        raise ApiProblem(400, f"level={level} is not one of {', '.join(map(str, ALARM_LEVELS))}")
     if region is not None and not region.strip():
         raise ApiProblem(400, "region is empty: give a division code such as 451202, or leave it out")
     flt = AlarmFilter(
-        state=state_, level=level, site_id=site, region=region.strip() if region else None,
-        rule_id=rule or None, open=open_,
+        state=state, level=level, site_id=site, region=region.strip() if region else None,
+        rule_id=rule or None, domain=check_choice("domain", domain, _DOMAINS), open=open_,
         from_ms=_moment(from_, tz, "from") if from_ is not None else None,
         to_ms=_moment(to, tz, "to") if to is not None else None,
     )
     if flt.from_ms is not None and flt.to_ms is not None and flt.from_ms > flt.to_ms:
         raise ApiProblem(400, "from is after to: swap them")
-    db = ctx.store.db
-    rows = page_alarms(db, user.scope, flt, *page)
-    total = count_alarms(db, user.scope, flt)
-    items = [_alarm_item(r, lang, tz) for r in rows]
-    return table_response(request, items, total, page, format_, columns=_LIST_COLUMNS, name="alarms")
+
+    def query(db: Any) -> tuple[list[Any], int]:
+        rows = page_alarms(db, user.scope, flt, *page)
+        return [alarm_item(r, lang, tz) for r in rows], count_alarms(db, user.scope, flt)
+
+    items, total = await read(ctx, query)
+    if csv:
+        return table_response(request, [msgspec.to_builtins(i) for i in items], total, page, "csv",
+                              columns=LIST_COLUMNS, name="alarms")
+    return Response(AlarmPage(items=items, total=total, limit=page[0], offset=page[1],
+                              next=next_page(request, page, len(items), total)))
 
 
 @get("/api/v1/alarms/{alarm_id:int}", tags=["alarms"], summary="One alarm with its handling and evidence",
-     security=BEARER, sync_to_thread=False)
-def alarm_show(
+     security=BEARER)
+async def alarm_show(
     alarm_id: FromPath[int],
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
-    lang: Annotated[str, QueryParameter(description="zh or en: the language of title and explanation")] = "zh",
-) -> dict[str, Any]:
+    lang: Annotated[str, QueryParameter(description="zh or en: the language of title and explanation",
+                                        schema_extra={"enum": ["zh", "en"]})] = "zh",
+) -> AlarmDetail:
     """The alarm (as in the list, plus both languages' titles and explanations), every handling
-    step (``step``, ``actor``, ``at``, ``note``, ``data``) oldest first, and the stored readings
-    kept as its evidence. An alarm outside your scope is 404."""
+    step (``step``, ``actor``, ``at``, ``note``, ``data``) oldest first, the stored readings
+    kept as its evidence, its rule as the recorded version stood (with the limits that applied
+    to its point), and ``next_steps``: the steps its state allows that you may take. An alarm
+    outside your scope is 404."""
     user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
     lang = _lang(lang)
     _check_id(alarm_id)
-    detail = scoped_alarm_detail(ctx.store.db, user.scope, alarm_id)
-    if detail is None:
-        raise _not_found(alarm_id)
     tz = ctx.settings.tz
-    out = _alarm_item(detail, lang, tz)
-    out.update({k: detail[k] for k in ("subject", "title_zh", "title_en", "explanation_zh", "explanation_en")})
-    out["steps"] = [{"step": s["step"], "actor": s["actor"], "at": iso(s["at_ms"], tz), "note": s["note"],
-                     "data": _public_data(alarm_id, s["data"])} for s in detail["steps"]]
-    out["evidence"] = [{"mn": e["mn"], "code": e["code"], "field": e["field"], "kind": e["kind"],
-                        "ts": iso(e["ts_ms"], tz), "value": e["value"], "flag": e["flag"]} for e in detail["evidence"]]
-    return out
+    actor = _actor(user)
 
+    def query(db: Any) -> AlarmDetail | None:
+        detail = scoped_alarm_detail(db, user.scope, alarm_id)
+        if detail is None:
+            return None
+        mine = []
+        for step in allowed_steps(detail["state"]):
+            try:
+                check_permission(actor, step)
+            except HandlingError:
+                continue
+            mine.append(step)
+        return alarm_detail_view(detail, lang, tz, alarm_rule(db, detail), mine)
 
-def _public_data(alarm_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """A step's data as a client may see it: an attachment's address on this API instead of
-    where the server keeps the file."""
-    files = data.get("attachments")
-    if not isinstance(files, list):
-        return data
-    shown = []
-    for f in files:
-        if isinstance(f, dict):
-            f = {k: v for k, v in f.items() if k != "stored"}
-            f["url"] = f"/api/v1/alarms/{alarm_id}/attachments/{f.get('sha256', '')}"
-        shown.append(f)
-    return {**data, "attachments": shown}
+    shown = await read(ctx, query)
+    if shown is None:
+        raise _not_found(alarm_id)
+    return shown
 
 
 @get("/api/v1/alarms/{alarm_id:int}/attachments/{sha256:str}", tags=["alarms"],
-     summary="A file of an on-site check", security=BEARER, sync_to_thread=False)
-def alarm_attachment(alarm_id: FromPath[int], sha256: FromPath[str], request: Request[Any, Any, Any],
-                     ctx: NamedDependency[ApiContext]) -> Response[bytes]:
+     summary="A file of an on-site check", security=BEARER)
+async def alarm_attachment(alarm_id: FromPath[int], sha256: FromPath[str], request: Request[Any, Any, Any],
+                           ctx: NamedDependency[ApiContext]) -> Response[bytes]:
     """The photo or document recorded with an on-site check of this alarm (by its SHA-256, as
     the step lists it). An alarm outside your scope is 404."""
     user = require_user(request, ctx, Action.READ)
     _check_id(alarm_id)
-    detail = scoped_alarm_detail(ctx.store.db, user.scope, alarm_id)
+    detail = await read(ctx, lambda db: scoped_alarm_detail(db, user.scope, alarm_id))
     if detail is None:
         raise _not_found(alarm_id)
     for s in detail["steps"]:
@@ -242,7 +276,8 @@ def alarm_attachment(alarm_id: FromPath[int], sha256: FromPath[str], request: Re
                 media = mimetypes.guess_type(name)[0] or ""
                 if not (media.startswith("image/") and media != "image/svg+xml" or media == "application/pdf"):
                     media = "application/octet-stream"  # an uploaded page or script never runs here
-                return Response(path.read_bytes(), media_type=media, headers={
+                data = await asyncio.to_thread(path.read_bytes)
+                return Response(data, media_type=media, headers={
                     "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                     "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
     raise ApiProblem(404, f"alarm {alarm_id} has no attachment {sha256}")
@@ -251,39 +286,17 @@ def alarm_attachment(alarm_id: FromPath[int], sha256: FromPath[str], request: Re
 # ---------------------------------------------------------------- handling steps
 
 
-def _require_any(request: Request[Any, Any, Any], ctx: ApiContext, *actions: Action) -> User:
-    user = require_user(request, ctx, Action.READ)
-    if not any(user.scope.can(a) for a in actions):
-        wanted = " or ".join(a.value.replace("_", " ") for a in actions)
-        raise ApiProblem(403, f"user {user.name!r} ({user.role}) may not {wanted}")
-    return user
-
-
-async def _step(ctx: ApiContext, user: User, alarm_id: int, req: StepRequest) -> dict[str, Any]:
-    """Take the step on the writer thread: scope, workflow, audit, all in one transaction."""
+async def _step(ctx: ApiContext, actor: Actor, alarm_id: int, step: StepInput) -> StepAnswer:
+    """The step on the writer thread: permission, scope, workflow, audit, all in one transaction
+    (so nothing can move the alarm out of reach between the check and the step)."""
     _check_id(alarm_id)
     now = ctx.pipeline.now_ms()
     recorder = ctx.recorder()
-
-    def work(db: sqlite3.Connection) -> dict[str, Any]:
-        before = alarm_brief(db, user.scope, alarm_id)
-        if before is None:
-            raise _not_found(alarm_id)
-        try:
-            apply_step(db, alarm_id, req, now, recorder)
-        except AlarmError as exc:
-            raise ApiProblem(409, str(exc), title="Step not allowed now", state=before["state"]) from None
-        after = alarm_brief(db, user.scope, alarm_id)
-        audit.record(db, user.name, f"alarm.{req.action}", "alarm", alarm_id, before, after, "api", at_ms=now)
-        step_row = db.execute("SELECT step, actor, at_ms, note, data FROM alarm_steps WHERE alarm_id = ? "
-                              "ORDER BY id DESC LIMIT 1", (alarm_id,)).fetchone()
-        assert after is not None and step_row is not None
-        name, actor, at_ms, note, data = step_row
-        return {"id": alarm_id, **after,
-                "step": {"step": name, "actor": actor, "at": iso(at_ms, ctx.settings.tz), "note": note,
-                         "data": _public_data(alarm_id, json.loads(data))}}
-
-    return await write(ctx, work)
+    try:
+        return await write(ctx, lambda db: take_step(db, actor, alarm_id, step, now, recorder=recorder,
+                                                     tz=ctx.settings.tz))
+    except HandlingError as exc:
+        raise _problem(exc) from None
 
 
 _STEP_DOC = ("Answers the alarm's new ``state``, ``level``, ``assignee`` and the ``step`` recorded (you are its "
@@ -293,68 +306,75 @@ _STEP_DOC = ("Answers the alarm's new ``state``, ``level``, ``assignee`` and the
 @post("/api/v1/alarms/{alarm_id:int}/ack", tags=["alarms"], summary="Acknowledge an alarm", security=BEARER,
       status_code=200, description=f'Body (optional): {{"note": "..."}}. Needs handle_alarms. {_STEP_DOC}')
 async def ack_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
-                    ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+                    ctx: NamedDependency[ApiContext]) -> StepAnswer:
     """Acknowledge: someone on duty has seen the alarm (it stops escalating)."""
-    user = require_user(request, ctx, Action.HANDLE_ALARMS)
+    actor = _permitted(require_user(request, ctx, Action.READ), "ack")
     body = await read_object(request, ("note",))
-    return await _step(ctx, user, alarm_id, StepRequest("ack", user.name, note=text_field(body, "note")))
+    return await _step(ctx, actor, alarm_id, StepInput("ack", note=text_field(body, "note")))
 
 
 @post("/api/v1/alarms/{alarm_id:int}/dispatch", tags=["alarms"], summary="Send a unit or person", security=BEARER,
       status_code=200, description=f'Body: {{"to": "...", "note": "..."}}. Needs handle_alarms. {_STEP_DOC}')
 async def dispatch_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
-                         ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+                         ctx: NamedDependency[ApiContext]) -> StepAnswer:
     """Dispatch to a unit or person (who becomes the alarm's assignee); may be repeated to send someone else."""
-    user = require_user(request, ctx, Action.HANDLE_ALARMS)
+    actor = _permitted(require_user(request, ctx, Action.READ), "dispatch")
     body = await read_object(request, ("to", "note"))
     to = text_field(body, "to", required='dispatch needs "to": the unit or person sent')
-    return await _step(ctx, user, alarm_id, StepRequest("dispatch", user.name, note=text_field(body, "note"), to=to))
+    return await _step(ctx, actor, alarm_id, StepInput("dispatch", note=text_field(body, "note"), to=to))
 
 
 @post("/api/v1/alarms/{alarm_id:int}/record", tags=["alarms"], summary="Record the on-site check", security=BEARER,
       status_code=200,
       description='Body: {"findings": "...", "measures": "...", "note": "...", "attachments": [{"name": "photo.jpg", '
-                  f'"base64": "..."}}]}}. At most {_MAX_ATTACHMENTS} attachments, the whole body at most '
-                  f'{_RECORD_BODY_BYTES // 1_000_000} MB. Needs record_checks. {_STEP_DOC}')
+                  f'"base64": "..."}}]}}. At most {MAX_ATTACHMENTS} attachments of '
+                  f'{MAX_ATTACHMENT_BYTES // 1_000_000} MB in all (before base64). Needs record_checks. {_STEP_DOC}')
 async def record_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
-                       ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+                       ctx: NamedDependency[ApiContext]) -> StepAnswer:
     """Record what was found on site and what was done, with photos or documents if any.
 
     Attachments are kept in the data directory under their SHA-256 digest, like those of
     ``forewarn alarms record --attach``; they are written only after the alarm was found in your
     scope, before the step's transaction (a refused step may leave an unused file behind)."""
-    user = require_user(request, ctx, Action.RECORD_CHECKS)
+    actor = _permitted(require_user(request, ctx, Action.READ), "record")
     _check_id(alarm_id)
-    if alarm_brief(ctx.store.db, user.scope, alarm_id) is None:
+    if alarm_brief(ctx.store.db, actor.scope, alarm_id) is None:  # before taking megabytes in
         raise _not_found(alarm_id)
-    body = await read_object(request, ("findings", "measures", "note", "attachments"), _RECORD_BODY_BYTES)
+    body = await read_object(request, ("findings", "measures", "note", "attachments"), _RECORD_BODY_BYTES,
+                             advice=_RECORD_TOO_LARGE)
     findings = text_field(body, "findings", required='an on-site check needs "findings": what was found')
     measures = text_field(body, "measures")
-    files = _attachments(body.get("attachments"))
-    kept = await asyncio.to_thread(_keep, files, ctx.settings.attachments_path / str(alarm_id)) if files else []
-    req = StepRequest("record", user.name, note=text_field(body, "note"), findings=findings, measures=measures,
-                      attachments=kept)
-    return await _step(ctx, user, alarm_id, req)
+    note = text_field(body, "note")
+    given = body.get("attachments")
+    kept: list[dict[str, object]] = []
+    if given:
+        folder = ctx.settings.attachments_path / str(alarm_id)
+        try:  # decoding and writing megabytes: off the loop that answers devices
+            kept = await asyncio.to_thread(lambda: keep_attachments(_attachments(given), folder))
+        except HandlingError as exc:
+            raise _problem(exc) from None
+    step = StepInput("record", note=note, findings=findings, measures=measures, attachments=kept)
+    return await _step(ctx, actor, alarm_id, step)
 
 
 @post("/api/v1/alarms/{alarm_id:int}/resolve", tags=["alarms"], summary="Mark an alarm resolved", security=BEARER,
       status_code=200, description=f'Body (optional): {{"note": "..."}}. Needs handle_alarms. {_STEP_DOC}')
 async def resolve_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
-                        ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+                        ctx: NamedDependency[ApiContext]) -> StepAnswer:
     """Resolve: the cause is dealt with; the alarm waits for review (close)."""
-    user = require_user(request, ctx, Action.HANDLE_ALARMS)
+    actor = _permitted(require_user(request, ctx, Action.READ), "resolve")
     body = await read_object(request, ("note",))
-    return await _step(ctx, user, alarm_id, StepRequest("resolve", user.name, note=text_field(body, "note")))
+    return await _step(ctx, actor, alarm_id, StepInput("resolve", note=text_field(body, "note")))
 
 
 @post("/api/v1/alarms/{alarm_id:int}/close", tags=["alarms"], summary="Close an alarm after review", security=BEARER,
       status_code=200, description=f'Body (optional): {{"note": "..."}}. Needs handle_alarms. {_STEP_DOC}')
 async def close_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
-                      ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+                      ctx: NamedDependency[ApiContext]) -> StepAnswer:
     """Close after review; the condition firing again later opens a new alarm."""
-    user = require_user(request, ctx, Action.HANDLE_ALARMS)
+    actor = _permitted(require_user(request, ctx, Action.READ), "close")
     body = await read_object(request, ("note",))
-    return await _step(ctx, user, alarm_id, StepRequest("close", user.name, note=text_field(body, "note")))
+    return await _step(ctx, actor, alarm_id, StepInput("close", note=text_field(body, "note")))
 
 
 @post("/api/v1/alarms/{alarm_id:int}/comment", tags=["alarms"], summary="Comment on an alarm", security=BEARER,
@@ -362,78 +382,98 @@ async def close_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
       description=f'Body: {{"text": "..."}}. Any state, closed included. Needs record_checks or handle_alarms. '
                   f'{_STEP_DOC}')
 async def comment_alarm(alarm_id: FromPath[int], request: Request[Any, Any, Any],
-                        ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+                        ctx: NamedDependency[ApiContext]) -> StepAnswer:
     """A comment changes nothing but the record; it is allowed at any time."""
-    user = _require_any(request, ctx, Action.RECORD_CHECKS, Action.HANDLE_ALARMS)
+    actor = _permitted(require_user(request, ctx, Action.READ), "comment")
     body = await read_object(request, ("text",))
     text = text_field(body, "text", required='a comment needs "text"')
-    return await _step(ctx, user, alarm_id, StepRequest("comment", user.name, note=text))
+    return await _step(ctx, actor, alarm_id, StepInput("comment", note=text))
+
+
+@post("/api/v1/alarms/bulk", tags=["alarms"], summary="One step on many alarms", security=BEARER, status_code=200,
+      description=f'Body: {{"ids": [1, 2, ...], "step": "{BULK_STEPS[0]}", "note": "...", "to": "..."}} with step one '
+                  f'of {", ".join(BULK_STEPS)} (a comment\'s text is its note; dispatch needs "to"); at most '
+                  f"{MAX_BULK} alarms. Each alarm's step is audited on its own; the answer lists each alarm: ok with "
+                  "its new state, or the status and detail the step alone would have been answered. 200 even when "
+                  "some are refused.")
+async def bulk_alarms(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> BulkAnswer:
+    """Handle an alarm storm at once (many devices silent after a network cut): select many,
+    take one step for all."""
+    user = require_user(request, ctx, Action.READ)
+    body = await read_object(request, ("ids", "step", "note", "to"))
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ApiProblem(400, '"ids" must be a list of alarm ids (numbers)')
+    action = body.get("step")
+    if not isinstance(action, str) or action not in BULK_STEPS:
+        raise ApiProblem(400, f'"step" must be one of {", ".join(BULK_STEPS)}'
+                              + (" (an on-site check is recorded alarm by alarm)" if action == "record" else ""))
+    actor = _permitted(user, action)
+    step = StepInput(action, note=text_field(body, "note"), to=text_field(body, "to"))
+    now = ctx.pipeline.now_ms()
+    recorder = ctx.recorder()
+    # an id beyond what SQLite holds is one that does not exist: answered per id, as alone
+    wanted = [i if 0 < i <= _MAX_ID else 0 for i in ids]
+    try:
+        return await write(ctx, lambda db: bulk_step(db, actor, wanted, step, now, recorder=recorder,
+                                                     tz=ctx.settings.tz))
+    except HandlingError as exc:
+        raise _problem(exc) from None
 
 
 # ---------------------------------------------------------------- attachments
 
-_SAFE_NAME = re.compile(r"[^\w.\-]+")
-
 
 def _attachments(value: object) -> list[tuple[str, bytes]]:
     """(name, bytes) of each ``{"name", "base64"}``; 400 with what to send otherwise."""
-    if value is None:
-        return []
     if not isinstance(value, list):
-        raise ApiProblem(400, '"attachments" must be a list of {"name": "...", "base64": "..."}')
-    if len(value) > _MAX_ATTACHMENTS:
-        raise ApiProblem(400, f"{len(value)} attachments: send at most {_MAX_ATTACHMENTS} with one check "
-                              "(add more with another record step)")
+        raise HandlingError(400, '"attachments" must be a list of {"name": "...", "base64": "..."}')
+    if len(value) > MAX_ATTACHMENTS:
+        raise HandlingError(400, f"{len(value)} attachments: send at most {MAX_ATTACHMENTS} with one check "
+                                 "(add more with another record step)")
     out = []
     for i, item in enumerate(value):
         if not (isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("base64"), str)):
-            raise ApiProblem(400, f'attachment {i + 1}: send {{"name": "photo.jpg", "base64": "..."}}')
-        name = _SAFE_NAME.sub("_", Path(item["name"].replace("\\", "/")).name).strip("._")[:100] or "attachment"
+            raise HandlingError(400, f'attachment {i + 1}: send {{"name": "photo.jpg", "base64": "..."}}')
         try:
             data = base64.b64decode(item["base64"], validate=True)
         except (binascii.Error, ValueError):
-            raise ApiProblem(400, f"attachment {i + 1} ({name}): base64 is not valid (standard alphabet, padded)") \
-                from None
-        if not data:
-            raise ApiProblem(400, f"attachment {i + 1} ({name}) is empty")
-        out.append((name, data))
+            raise HandlingError(400, f"attachment {i + 1} ({item['name'][:100]}): base64 is not valid (standard "
+                                     "alphabet, padded)") from None
+        out.append((item["name"], data))
     return out
-
-
-def _keep(files: list[tuple[str, bytes]], folder: Path) -> list[dict[str, object]]:
-    """Write each file as ``<digest[:12]>-<name>`` (in a worker thread: the loop serves devices)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    kept: list[dict[str, object]] = []
-    for name, data in files:
-        digest = hashlib.sha256(data).hexdigest()
-        path = folder / f"{digest[:12]}-{name}"
-        path.write_bytes(data)
-        kept.append({"name": name, "stored": str(path), "sha256": digest, "bytes": len(data)})
-    return kept
 
 
 # ---------------------------------------------------------------- silences
 
 
-@get("/api/v1/silences", tags=["alarms"], summary="Silences running now or to come", security=BEARER,
-     sync_to_thread=False)
-def list_silences(
+@get("/api/v1/silences", tags=["alarms"], summary="Silences running now or to come", security=BEARER)
+async def list_silences(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
     format_: Format = "",
-) -> Response[Any]:
+) -> Response[SilencePage]:
     """Maintenance windows in your scope that have not ended, the soonest to end first. During a
     silence alarms are still recorded, but not announced."""
     user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
     page = check_page(limit, offset)
+    csv = wants_csv(request, format_)
     now = ctx.pipeline.now_ms()
-    db = ctx.store.db
-    rows = scoped_silences(db, user.scope, now, *page)
-    items = [_silence_item(r, ctx.settings.tz) for r in rows]
-    return table_response(request, items, count_silences(db, user.scope, now), page, format_,
-                          columns=_SILENCE_COLUMNS, name="silences")
+    tz = ctx.settings.tz
+
+    def query(db: Any) -> tuple[list[Silence], int]:
+        rows = scoped_silences(db, user.scope, now, *page)
+        return [silence_view(r, tz) for r in rows], count_silences(db, user.scope, now)
+
+    items, total = await read(ctx, query)
+    if csv:
+        return table_response(request, [msgspec.to_builtins(i) for i in items], total, page, "csv",
+                              columns=SILENCE_COLUMNS, name="silences")
+    return Response(SilencePage(items=items, total=total, limit=page[0], offset=page[1],
+                                next=next_page(request, page, len(items), total)))
 
 
 def _moment_field(body: dict[str, Any], key: str, tz: ZoneInfo) -> int | None:
@@ -447,7 +487,7 @@ def _moment_field(body: dict[str, Any], key: str, tz: ZoneInfo) -> int | None:
 
 @post("/api/v1/silences", tags=["alarms"], summary="Silence a device or site for maintenance", security=BEARER,
       status_code=201)
-async def add_silence(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+async def add_silence_route(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> Silence:
     """Body: ``{"mn": "..."}`` or ``{"site_id": N}``, with ``"until"`` (ISO 8601 or epoch ms) and
     optionally ``"rule_id"`` (only that rule), ``"from"`` (default now) and ``"note"``.
 
@@ -457,81 +497,39 @@ async def add_silence(request: Request[Any, Any, Any], ctx: NamedDependency[ApiC
     body = await read_object(request, ("mn", "site_id", "rule_id", "from", "until", "note"))
     tz = ctx.settings.tz
     mn, site_id = body.get("mn"), body.get("site_id")
-    if (mn is None) == (site_id is None):
-        raise ApiProblem(400, 'say what to silence: "mn" (one device) or "site_id" (one site), not both')
-    if mn is not None and (not isinstance(mn, str) or not mn.strip()):
+    if mn is not None and not isinstance(mn, str):
         raise ApiProblem(400, '"mn" must be a device\'s MN')
     if site_id is not None and (isinstance(site_id, bool) or not isinstance(site_id, int)):
         raise ApiProblem(400, '"site_id" must be a site\'s id (a number)')
-    rule_id = text_field(body, "rule_id")
-    note = text_field(body, "note")
-    now = ctx.pipeline.now_ms()
-    start = _moment_field(body, "from", tz)
-    start = now if start is None else start
     until = _moment_field(body, "until", tz)
     if until is None:
         raise ApiProblem(400, '"until" is needed: when the maintenance ends (ISO 8601 or epoch ms)')
-    if until <= start:
-        raise ApiProblem(400, f'"until" ({iso(until, tz)}) must be after the start ({iso(start, tz)})')
-    if until <= now:
-        raise ApiProblem(400, f'"until" ({iso(until, tz)}) has passed: a silence must end in the future')
-
-    def work(db: sqlite3.Connection) -> dict[str, Any]:
-        if mn is not None:
-            found = device_site_in_scope(db, user.scope, mn.strip())
-            if found is None:
-                raise ApiProblem(404, f"MN {mn.strip()} is not a registered device in your scope",
-                                 title="Unknown device")
-            site_name = db.execute("SELECT name FROM sites WHERE id = ?", (found,)).fetchone()[0]
-        else:
-            assert isinstance(site_id, int)
-            site = site_in_scope(db, user.scope, site_id)
-            if site is None:
-                raise ApiProblem(404, f"no site {site_id} in your scope", title="Unknown site")
-            site_name = site["name"]
-        cur = db.execute(
-            "INSERT INTO silences (mn, site_id, rule_id, from_ms, until_ms, reason, actor, created_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (mn.strip() if mn is not None else "", site_id, rule_id, start, until, note, user.name, now),
-        )
-        row = {"id": int(cur.lastrowid or 0), "mn": mn.strip() if mn is not None else "", "site_id": site_id,
-               "site": site_name, "rule_id": rule_id, "from_ms": start, "until_ms": until, "reason": note,
-               "actor": user.name, "created_ms": now}
-        item = _silence_item(row, tz)
-        audit.record(db, user.name, "silence.create", "silence", row["id"], None, item, "api", at_ms=now)
-        return item
-
-    return await write(ctx, work)
+    spec = SilenceInput(mn=mn, site_id=site_id, until_ms=until, from_ms=_moment_field(body, "from", tz),
+                        rule_id=text_field(body, "rule_id"), note=text_field(body, "note"))
+    actor = _actor(user)
+    now = ctx.pipeline.now_ms()
+    try:
+        return await write(ctx, lambda db: add_silence(db, actor, spec, now, tz=tz))
+    except HandlingError as exc:
+        raise _problem(exc) from None
 
 
 @delete("/api/v1/silences/{silence_id:int}", tags=["alarms"], summary="End a silence now", security=BEARER,
         status_code=200)
-async def end_silence(silence_id: FromPath[int], request: Request[Any, Any, Any],
-                      ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
+async def end_silence_route(silence_id: FromPath[int], request: Request[Any, Any, Any],
+                            ctx: NamedDependency[ApiContext]) -> Silence:
     """The maintenance window ends now (one set by mistake, or work finished early): alarms are
     announced again from this moment. Its record stays. Needs handle_alarms; audited."""
     user = require_user(request, ctx, Action.HANDLE_ALARMS)
     if not 0 < silence_id < 2**63:
         raise ApiProblem(404, f"no silence {silence_id} in your scope")
+    actor = _actor(user)
     now = ctx.pipeline.now_ms()
-    tz = ctx.settings.tz
-
-    def work(db: sqlite3.Connection) -> dict[str, Any]:
-        before = silence_in_scope(db, user.scope, silence_id)
-        if before is None:
-            raise ApiProblem(404, f"no silence {silence_id} in your scope")
-        if before["until_ms"] <= now:
-            raise ApiProblem(409, f"silence {silence_id} ended at {iso(before['until_ms'], tz)} already")
-        # a window that had not begun yet ends before it begins: it never silenced anything
-        start = min(before["from_ms"], now)
-        db.execute("UPDATE silences SET from_ms = ?, until_ms = ? WHERE id = ?", (start, now, silence_id))
-        after = {**before, "from_ms": start, "until_ms": now}
-        audit.record(db, user.name, "silence.end", "silence", silence_id, _silence_item(before, tz),
-                     _silence_item(after, tz), "api", at_ms=now)
-        return _silence_item(after, tz)
-
-    return await write(ctx, work)
+    try:
+        return await write(ctx, lambda db: end_silence(db, actor, silence_id, now, tz=ctx.settings.tz))
+    except HandlingError as exc:
+        raise _problem(exc) from None
 
 #: every handler of this module, for the app's route list
 ALARM_ROUTES = [alarm_list, alarm_show, alarm_attachment, ack_alarm, dispatch_alarm, record_alarm, resolve_alarm,
-                close_alarm, comment_alarm, list_silences, add_silence, end_silence]
+                close_alarm, comment_alarm, bulk_alarms, list_silences, add_silence_route, end_silence_route]
