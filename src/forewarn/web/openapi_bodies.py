@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forewarn.alarms.handling import BULK_STEPS, MAX_BULK
 from forewarn.model import Kind, SiteStatus
 from forewarn.registry.edit import ENTITIES, Entity
 
@@ -65,8 +66,8 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("post", "/api/v1/alarms/{alarm_id}/dispatch"): ("application/json", _object(["to"], to=_TEXT, note=_TEXT)),
     ("post", "/api/v1/alarms/{alarm_id}/comment"): ("application/json", _object(["text"], text=_TEXT)),
     ("post", "/api/v1/alarms/bulk"): ("application/json", _object(
-        ["ids", "step"], ids={"type": "array", "items": {"type": "integer"}, "maxItems": 500},
-        step={"type": "string", "enum": ["ack", "dispatch", "resolve", "close", "comment"]}, note=_TEXT, to=_TEXT)),
+        ["ids", "step"], ids={"type": "array", "items": {"type": "integer"}, "maxItems": MAX_BULK},
+        step={"type": "string", "enum": list(BULK_STEPS)}, note=_TEXT, to=_TEXT)),
     ("post", "/api/v1/alarms/{alarm_id}/record"): ("application/json", _object(
         ["findings"], findings=_TEXT, measures=_TEXT, note=_TEXT,
         attachments={"type": "array", "maxItems": 5,
