@@ -91,7 +91,7 @@ def read_overview(db: sqlite3.Connection, scope: Scope, flt: OverviewFilter, *, 
                   offline_after_intervals: float, catalogue: Catalogue, tile_url: str = "") -> Overview:
     """The overview of ``scope`` as ``flt`` narrows it, at ``now_ms`` (raises OverviewError for
     a filter value that names nothing)."""
-    regions = [RegionChoice(code=c, name=n, parent_code=p) for c, n, p in db.execute(*scoped(
+    regions = [RegionChoice(code=c, name=n, parent_code=p, prefix=region_prefix(c)) for c, n, p in db.execute(*scoped(
         "SELECT r.code, r.name, r.parent_code FROM regions r WHERE {scope} AND r.status = 'active' ORDER BY r.code",
         scope, site_alias="r", over="regions"))]
     _check(flt, regions, catalogue)
@@ -170,7 +170,10 @@ def read_overview(db: sqlite3.Connection, scope: Scope, flt: OverviewFilter, *, 
     (outlines,) = db.execute(*scoped(
         "SELECT COUNT(*) FROM region_outlines o JOIN regions r ON r.code = o.region_code WHERE {scope}",
         scope, site_alias="r", over="regions")).fetchone()
-    types = [SiteTypeChoice(id=t.id, name=Texts(zh=t.name_zh, en=t.name_en)) for t in catalogue.site_types.values()]
+    present = {t for (t,) in db.execute(*scoped(
+        "SELECT DISTINCT s.site_type FROM sites s WHERE {scope} AND s.status != 'retired'", scope))}
+    types = [SiteTypeChoice(id=t.id, name=Texts(zh=t.name_zh, en=t.name_en))
+             for t in catalogue.site_types.values() if t.id in present]
     return Overview(generated_at=iso(now_ms, tz), sites=sites, kpis=kpis, newest_alarms=newest, regions=regions,
                     site_types=types, states=_SHOWN_STATES,
                     map=MapConfig(tile_url=tile_url or None, outlines=int(outlines)))

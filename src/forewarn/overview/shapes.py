@@ -100,6 +100,9 @@ class RegionChoice(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     name: str
     parent_code: str | None
+    #: the code's prefix shared by every region under it (451200 -> 4512): region=CODE selects the
+    #: sites whose region code starts with it, so a page can narrow a list it holds the same way
+    prefix: str
 
 
 class SiteTypeChoice(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,7 +124,7 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     sites: list[OverviewSite]
     kpis: Kpis
     newest_alarms: list[AlarmBrief]
-    #: the values the filters take: your regions, the site types, the states
+    #: the values the filters take: your regions, the site types of your sites, the states
     regions: list[RegionChoice]
     site_types: list[SiteTypeChoice]
     states: list[str]

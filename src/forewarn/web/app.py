@@ -22,6 +22,7 @@ from forewarn.web.routes_ingest import ingest, telemetry
 from forewarn.web.routes_latest import region_latest, site_latest
 from forewarn.web.routes_live import live_sse, live_ws
 from forewarn.web.routes_openapi import openapi_json
+from forewarn.web.routes_overview import OVERVIEW_ROUTES
 from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_registry import REGISTRY_ROUTES
 from forewarn.web.routes_registry_import import (
@@ -57,7 +58,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             telemetry, ingest,
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES,
-            point_series, site_latest, region_latest, *SITE_ROUTES,
+            point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES,
             *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
             *DASHBOARD_ROUTES,
