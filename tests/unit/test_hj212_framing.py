@@ -77,3 +77,49 @@ def test_incomplete_frame_waits_for_more() -> None:
     assert framer.feed(p[:-5]) == []
     assert framer.flush_unterminated() == []  # not complete yet: keep waiting
     assert len(framer.feed(p[-5:])) == 1
+
+
+def test_a_frame_whose_last_bytes_are_late_is_waited_for_not_cut() -> None:
+    """A cellular link delivers the last CRC digits or the CRLF a second late (issue 12, item 8)."""
+    p = packets(1)[0]
+    for late in range(1, 7):  # 1-4 CRC digits and/or the CRLF still on their way
+        framer = StreamFramer()
+        assert framer.feed(p[:-late]) == []
+        if late > 2:  # the declared length is not reached yet: nothing may be taken
+            assert framer.unterminated() is None
+            assert framer.take_unterminated() == []
+        out = framer.feed(p[-late:])
+        assert [(f.data, f.crlf) for f in out] == [(p[:-2], True)], late
+        assert framer.garbage_bytes == 0 and framer.pending == 0
+
+
+def test_only_a_frame_complete_by_its_length_is_taken_without_crlf() -> None:
+    p = packets(1)[0]
+    for tail in (b"", b"\r"):
+        framer = StreamFramer()
+        framer.feed(p[:-2] + tail)
+        [frame] = framer.take_unterminated()
+        assert (frame.data, frame.crlf) == (p[:-2], False)
+        assert framer.pending == 0
+
+
+def test_a_wrong_length_without_crlf_is_taken_only_when_the_frame_time_is_up() -> None:
+    good = packets(1)[0][:-2]
+    stale = b"##9999" + good[6:]  # says more is coming; it never will
+    framer = StreamFramer()
+    framer.feed(stale)
+    assert framer.unterminated() is None
+    [frame] = framer.take_unterminated(trust_length=False)
+    assert frame.data == stale
+    short = b"##0010" + good[6:]  # a length that points nowhere near a CRC: unusable
+    framer.feed(short)
+    assert [f.data for f in framer.take_unterminated()] == [short]
+
+
+def test_frames_are_taken_one_at_a_time_and_the_rest_waits() -> None:
+    framer = StreamFramer()
+    framer.push(b"".join(packets(3)))
+    first = framer.next_frame()
+    assert first is not None and first.data == packets(1)[0][:-2]
+    assert framer.pending == sum(map(len, packets(3))) - len(packets(1)[0])
+    assert len(framer.feed(b"")) == 2
