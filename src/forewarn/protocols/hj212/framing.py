@@ -123,7 +123,7 @@ class StreamFramer:
                 and buf[seg_end - 2 : seg_end] == b"&&"
                 and all(b in _HEXB for b in buf[seg_end:crc_end])
             ):
-                rest = buf[crc_end:]
+                rest = bytes(buf[crc_end:])
                 return RawFrame(bytes(buf[:crc_end]), False) if rest in (b"", b"\r") else None
         body = buf[:-1] if buf.endswith(b"\r") else buf
         closing = body.rfind(b"&&")
