@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from forewarn.app import Platform
+from forewarn.cli import main
 from forewarn.cli.registry import import_files
 from tests.integration.api import DATONG_MN, HECHI_MN, HECHI_MN2, TZ, Fleet, assert_problem, bearer, run
 from tests.integration.harness import FakeDevice, data_packet, registry_csv, send_stored
@@ -243,5 +244,31 @@ def test_a_reimport_without_site_status_keeps_a_stopped_site_and_a_sheets_status
         history = (await client.get(path, headers=hechi)).json()
         assert history["status"] == "active"
         assert history["changes"][0]["previous"] == "stopped" and "import" in history["changes"][0]["reason"]
+
+    run(fleet.settings, scenario)
+
+
+def test_the_command_line_changes_a_sites_status_through_the_same_use_case(
+        fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data", str(fleet.settings.data_dir)]
+    db = sqlite3.connect(fleet.settings.db_path)
+    try:
+        (site_id,) = db.execute("SELECT id FROM sites WHERE name = '一号车间'").fetchone()
+    finally:
+        db.close()
+    assert main(["registry", "site-status", str(site_id), "stopped", "--reason", "责令停产整改", "--by", "zhang",
+                 *data]) == 0
+    assert "stopped" in capsys.readouterr().out
+    # the lifecycle refuses what it refuses from the API, in the same words
+    assert main(["registry", "site-status", str(site_id), "new", "--reason", "x", *data]) == 2
+    assert "a stopped site cannot become new" in capsys.readouterr().err
+    assert main(["registry", "site-status", str(site_id), "active", *data]) == 2
+    assert "reason" in capsys.readouterr().err
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        state = (await client.get(f"/api/v1/sites/{site_id}/lifecycle", headers=bearer(fleet.tokens["datong"]))).json()
+        assert state["status"] == "stopped"
+        assert (state["changes"][0]["reason"], state["changes"][0]["actor"], state["changes"][0]["origin"]) == (
+            "责令停产整改", "zhang", "cli")
 
     run(fleet.settings, scenario)

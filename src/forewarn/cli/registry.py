@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
 from forewarn.catalogue import Catalogue
-from forewarn.cli.common import UserError, actor_name, open_store, settings_from
+from forewarn.cli.common import UserError, actor_name, open_store, parse_time, settings_from
 from forewarn.config import Settings
 from forewarn.ingest.claim import ClaimCounts, OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
@@ -24,6 +25,7 @@ from forewarn.registry.files import (
     write_xlsx,
 )
 from forewarn.registry.imports import ImportRefused, import_sheets
+from forewarn.registry.lifecycle import LifecycleError, SiteLifecycle, change_site_status, site_lifecycle
 from forewarn.store.base import ImportResult
 
 __all__ = ["add_commands", "import_files"]
@@ -58,6 +60,19 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     pts.add_argument("--discovered", action="store_true",
                      help="only points created from data the registry did not list")
     pts.set_defaults(handler=points_cmd)
+
+    st = rsub.add_parser(
+        "site-status", parents=[common], help="change a site's status (its lifecycle), with a reason",
+        description="Move a site to new, active, maintenance, stopped or retired, as the lifecycle allows; "
+        "the change is kept in the site's history with its date and reason, and audited. "
+        "Without STATUS: the site's status and history.",
+    )
+    st.add_argument("site_id", type=int, metavar="SITE_ID")
+    st.add_argument("status", nargs="?", metavar="STATUS", help="new, active, maintenance, stopped or retired")
+    st.add_argument("--reason", help="why (required for a change)")
+    st.add_argument("--effective", metavar="ISO", help="when it took effect (date or time; default now)")
+    st.add_argument("--by", help="who makes the change (default $FOREWARN_USER or the login name)")
+    st.set_defaults(handler=site_status_cmd)
 
 
 def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, ClaimCounts]:
@@ -134,4 +149,31 @@ def points_cmd(args: argparse.Namespace) -> int:
         print(f"{p.mn:<26} {p.code + '-' + p.field:<18} {p.name} [{p.quantity}, {p.unit}]{mark}")
     if not points:
         print("no points")
+    return 0
+
+
+def site_status_cmd(args: argparse.Namespace) -> int:
+    """The site lifecycle's use case from the command line (the API's and the dashboard's too)."""
+    settings = settings_from(args)
+    tz = settings.tz
+    scope = Scope(Role.CITY_ADMIN)  # whoever holds the data directory reaches everything
+    with open_store(settings) as store:
+        if args.status is None:
+            state = site_lifecycle(store.db, args.site_id, scope, tz)
+        else:
+            effective = parse_time(args.effective, tz, "--effective")
+            box: list[SiteLifecycle] = []
+            try:
+                store.run_in_transaction(lambda db: box.append(change_site_status(
+                    db, args.site_id, args.status, reason=args.reason or "", effective_ms=effective, scope=scope,
+                    actor=actor_name(args.by), origin="cli", now_ms=int(time.time() * 1000), tz=tz)))
+            except LifecycleError as exc:
+                raise UserError(exc.message) from None
+            state = box[0]
+    if state is None:
+        raise UserError(f"no site {args.site_id} (see 'forewarn registry export')")
+    since = f" since {state.since}" if state.since else ""
+    print(f"site {state.site_id} {state.enterprise} / {state.site}: {state.status}{since}")
+    for c in state.changes:
+        print(f"  {c.effective}  {c.previous or '-'} -> {c.status}  {c.reason}  ({c.actor}, {c.origin})")
     return 0
