@@ -53,8 +53,13 @@ def session_of(request: Request[Any, Any, Any], ctx: ApiContext) -> tuple[int, U
     return session_id, user, token
 
 
-def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Action) -> User:
+def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Action, *,
+                 doing: str | None = None) -> User:
     """The user of the request's token or session, who must be allowed ``action``: else 401 or 403.
+
+    ``doing`` names what the request does when that is not the action's own name (sending
+    readings needs ``write_registry``, but "may not write registry" would puzzle whoever sent
+    them); the 403 then says what was refused and who may do it.
 
     The lookup runs on the read connection without writing; noting when the token was last
     used is a job for the writer thread, so that the event loop never waits for the write lock.
@@ -64,7 +69,7 @@ def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Actio
     else:
         user = _token_user(request, ctx)
     if not user.scope.can(action):
-        raise ApiProblem(403, f"user {user.name!r} ({user.role}) may not {action.value.replace('_', ' ')}")
+        raise ApiProblem(403, f"user {user.name!r} ({user.role}) may not {doing or action.value.replace('_', ' ')}")
     return user
 
 

@@ -97,7 +97,9 @@ async def ingest(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     in that user's scope, else nothing is stored. A 200 means stored; the first value stored for
     a point and time is kept (sending it again changes nothing), and each request is audited.
     """
-    user = require_user(request, ctx, Action.WRITE_REGISTRY)
+    user = require_user(request, ctx, Action.WRITE_REGISTRY, doing=(
+        "send readings with POST /api/v1/ingest: that takes a city or district administrator's token; "
+        "a device sends its own with its device token (POST /api/v1/{device_token}/telemetry)"))
     payload = await read_json(request)
     now_ms = ctx.pipeline.now_ms()
     try:
