@@ -18,8 +18,6 @@ addStrings({
     'site.replay': '回放', 'site.more': '全部告警（{n}）', 'site.noequipment': '规则未定义该站点的设施（风机、净化器、生产、治污）',
     'site.noalarms': '暂无告警', 'site.pick': '点击一行查看趋势', 'site.on': '运行', 'site.off': '停止',
     'site.zoomhint': '滚轮或拖动缩放：从一年到单条数据（峰值保留）',
-    'state.normal': '正常', 'state.over_limit': '超限', 'state.no_limit': '—', 'state.no_data': '无数据',
-    'state.not_valid': '无效数据',
     'status.new': '新建', 'status.active': '运行', 'status.maintenance': '维护', 'status.stopped': '停运',
     'status.retired': '撤销',
   },
@@ -34,8 +32,6 @@ addStrings({
     'site.replay': 'Play back', 'site.more': 'All alarms ({n})', 'site.noequipment': 'No rule defines equipment (fan, purifier, production, treatment) for this site',
     'site.noalarms': 'No alarms', 'site.pick': 'Click a row to see its trend', 'site.on': 'ON', 'site.off': 'OFF',
     'site.zoomhint': 'Wheel or drag to zoom: from a year down to single readings (peaks kept)',
-    'state.normal': 'normal', 'state.over_limit': 'over limit', 'state.no_limit': '—', 'state.no_data': 'no data',
-    'state.not_valid': 'not valid',
     'status.new': 'new', 'status.active': 'active', 'status.maintenance': 'maintenance', 'status.stopped': 'stopped',
     'status.retired': 'retired',
   },
@@ -59,7 +55,7 @@ export default {
     root.append(h('section', {class: 'card site-head'},
       h('div', {class: 'row'},
         h('div', {class: 'grow'},
-          h('h1', null, site.name, ' ', h('span', {class: `badge ${site.status}`}, ctx.t(`status.${site.status}`))),
+          h('h1', null, site.name, ' ', h('span', {class: `badge ${site.status === 'active' ? 'normal' : site.status}`}, ctx.t(`status.${site.status}`))),
           h('dl', {class: 'facts'},
             h('dt', null, ctx.t('site.enterprise')), h('dd', null, site.enterprise),
             h('dt', null, ctx.t('site.type')), h('dd', null, ctx.pick({zh: site.site_type_zh, en: site.site_type_en})),
@@ -223,7 +219,10 @@ export default {
           h('td', null, fmtTime(a.first_ts_ms)),
           h('td', null, a.state, a.condition === 'active' ? ' · ●' : ''),
           h('td', null, h('a', {href: `/playback?alarm=${a.id}`, 'data-test': 'alarm-playback'}, ctx.t('site.replay'))))))),
-      page.alarms_total > page.alarms.length ? h('p', null, h('a', {href: `/alarms?site=${site.id}`}, ctx.t('site.more', {n: page.alarms_total}))) : null);
+);
+      if (page.alarms_total > page.alarms.length) {
+        alarmsCard.append(h('p', null, h('a', {href: `/alarms?site=${site.id}`}, ctx.t('site.more', {n: page.alarms_total}))));
+      }
     }
 
     // ---------------------------------------------------------------- cameras (none in the registry yet)

@@ -2,6 +2,14 @@
 // judgement as the API's limit_state in rules/limits.py), the limits as text, a state badge,
 // and the page's stylesheet.
 import {h} from '../lib/dom.js';
+import {addStrings} from '../lib/i18n.js';
+
+addStrings({
+  zh: {'state.normal': '正常', 'state.over_limit': '超限', 'state.no_limit': '—', 'state.no_data': '无数据',
+    'state.not_valid': '无效数据'},
+  en: {'state.normal': 'normal', 'state.over_limit': 'over limit', 'state.no_limit': '—', 'state.no_data': 'no data',
+    'state.not_valid': 'not valid'},
+});
 
 function beyond(value, op, limit) {
   if (op === '>=') return value >= limit;
