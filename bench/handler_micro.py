@@ -44,6 +44,12 @@ class _Conn:
     def send(self, data: bytes) -> None:
         pass
 
+    def hold(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
 
 def main() -> None:
     frames = _frames(0, FRAMES)

@@ -17,6 +17,7 @@ from forewarn.config import Settings
 from forewarn.heap import freeze_long_lived, thaw
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
+from forewarn.limits import connection_caps, open_files_limit
 from forewarn.live.feed import LiveFeed
 from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
@@ -88,11 +89,21 @@ class Platform:
         self.pipeline.on_registry_change.append(self._claim)
         # packets quarantined before their devices were registered while we were down
         self._claim(dict(self.pipeline.devices))
+        # each port's connections capped within the open-file limit, leaving room for the other
+        caps = connection_caps(open_files_limit(), s.max_connections, s.http_max_connections)
+        if caps.warning:
+            log.warning("%s", caps.warning)
         self.hj212 = Hj212Server(
             self.handler,
             idle_timeout_s=s.idle_timeout_s,
             max_frame_bytes=s.max_frame_bytes,
             max_garbage_bytes=s.max_garbage_bytes,
+            frame_timeout_s=s.frame_timeout_s,
+            max_connections=caps.hj212,
+            max_connections_per_peer=s.max_connections_per_peer,
+            max_unstored_per_connection=s.max_unstored_per_connection,
+            writer_queue_max=s.writer_queue_max,
+            queue_depth=self.writer.queue_depth,
         )
         await self.hj212.start(s.hj212_host, s.hj212_port)
         if self.serve_http:
@@ -108,7 +119,8 @@ class Platform:
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
                                  recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
                                  readers=self.readers, rules=self._rules_in_force)
-            self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log")
+            self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
+                                   request_timeout_s=s.http_request_timeout_s, max_connections=caps.http)
             await self.http.start(s.http_host, s.http_port)
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if self.alarms is not None:
@@ -154,6 +166,8 @@ class Platform:
             await self.hj212.close()  # connections hand over what they held
         if self.alarms is not None:
             await self.alarms.stop()  # the engine's state goes in the last batch
+        if self.pipeline is not None:
+            self.pipeline.flush_rejections()  # counted in memory until now
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         await asyncio.sleep(0)  # run the last commit's callbacks

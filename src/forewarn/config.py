@@ -41,7 +41,36 @@ class Settings:
         8192, "largest frame accepted; a peer sending more without a frame end is cut off", 1100, None
     )
     max_garbage_bytes: int = _setting(
-        4096, "close a connection after this many bytes outside frames since its last frame", 0, None
+        4096, "close a device connection after this many bytes outside frames and of refused frames since "
+        "its last good frame", 0, None
+    )
+    frame_timeout_s: float = _setting(
+        30.0, "close a device connection whose frame is not complete this long after its first byte (a frame "
+        "complete by its length is then taken without its CRLF)", 0.5, None
+    )
+    max_connections: int = _setting(
+        0, "most device connections the HJ 212 port holds; more are closed at once and counted as "
+        "connection_limit (0: as many as the open-file limit leaves after the HTTP port's; lowered at start "
+        "when the limit is smaller)", 0, None
+    )
+    max_connections_per_peer: int = _setting(
+        256, "most device connections from one address; raise it when many devices share one address "
+        "(a carrier's NAT, a private APN) (0: no limit)", 0, None
+    )
+    max_unstored_per_connection: int = _setting(
+        64, "a device connection with this many batches not yet stored is not read until half are", 1, None
+    )
+    writer_queue_max: int = _setting(
+        10000, "batches waiting for the writer beyond which a connection that sends more is not read until "
+        "its own are stored (backpressure)", 1, None
+    )
+    http_max_connections: int = _setting(
+        1000, "HTTP connections and requests at once; more are answered 503 (lowered at start when the "
+        "open-file limit is smaller)", 1, None
+    )
+    http_request_timeout_s: float = _setting(
+        30.0, "close an HTTP connection whose request (headers and body) is not all received this long "
+        "after it began; answered 408", 1, None
     )
     batch_max_rows: int = _setting(20000, "most readings committed in one transaction", 1, None)
     future_tolerance_s: float = _setting(

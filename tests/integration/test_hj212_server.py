@@ -159,7 +159,7 @@ def test_time_calibration_gets_9013_then_1012_with_platform_time(tmp_path: Path)
     run(scenario())
 
 
-def test_bad_crc_is_rejected_with_reason_and_not_answered(tmp_path: Path) -> None:
+def test_bad_crc_is_rejected_with_reason_and_answered_qnrtn_9_only_to_its_device(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     register(settings, tmp_path, [{"mn": MN}])
 
@@ -168,14 +168,20 @@ def test_bad_crc_is_rejected_with_reason_and_not_answered(tmp_path: Path) -> Non
             dev = await FakeDevice.connect(platform.hj212_port)
             good = data_packet(MN)
             await dev.send(good[:-6] + b"0000\r\n")
-            await dev.no_answer()
+            answer = await dev.answer()  # the standard's CRC error: the device sends again at once
+            assert (answer.cn, answer.params, answer.qn) == ("9011", {"QnRtn": "9"}, "20261122080000123")
+            stranger = data_packet("NOTREGISTERED00000000001")
+            wrong_pw = data_packet(MN, pw="654321")
+            for junk in (stranger, wrong_pw, b"##0010garbage&&0000\r\n"):
+                await dev.send(junk[:-6] + b"0000\r\n")
+            await dev.no_answer()  # refused frames of strangers are not echoed back
             await dev.send(good)  # the same connection still works
             assert (await dev.answer()).cn == "9014"
             await dev.close()
         store = open_store(settings)
         rejections = store.status(0, 3)["rejections"]
         store.close()
-        assert rejections["crc_mismatch"]["count"] == 1  # type: ignore[index]
+        assert rejections["crc_mismatch"]["count"] == 3  # type: ignore[index]
         assert "expected=" in rejections["crc_mismatch"]["last_detail"]  # type: ignore[index]
 
     run(scenario())

@@ -169,6 +169,7 @@ def _one_run(tmp: Path, name: str, settings: Settings, devices: int, frames_per_
     bench_settings = load_settings(
         None, data_dir=tmp / name, hj212_host="127.0.0.1", hj212_port=0,
         batch_max_rows=settings.batch_max_rows, timezone=settings.timezone, rules_enabled=int(rules),
+        max_connections_per_peer=0,  # every device of the benchmark connects from 127.0.0.1
     )
     _register(bench_settings, devices)
     print(f"end to end, rules {'on (every preset)' if rules else 'off'}: {devices} connections, "
@@ -229,7 +230,7 @@ def _raise_fd_limit() -> None:
 def _idle_server(data_dir: str, port_q: mp.Queue, stop_q: mp.Queue) -> None:  # type: ignore[type-arg]
     _raise_fd_limit()
     settings = load_settings(None, data_dir=Path(data_dir), hj212_host="127.0.0.1", hj212_port=0,
-                             idle_timeout_s=3600.0)
+                             idle_timeout_s=3600.0, max_connections_per_peer=0)  # all from 127.0.0.1
 
     async def run() -> None:
         platform = Platform(settings)

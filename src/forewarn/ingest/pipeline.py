@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from forewarn.logs import Throttle
+from forewarn.logs import Throttle, excerpt
 from forewarn.store import registry_reads
 from forewarn.store.base import DeviceInfo, IngestBatch, Rejection, Store
 from forewarn.store.readers import ReaderPool, snapshot
@@ -39,6 +39,8 @@ Clock = Callable[[], float]
 #: needs there, and returns the swap: a cheap function run on the loop that puts it in force.
 RegistryLoader = Callable[[sqlite3.Connection], Callable[[], None]]
 _Loaded = tuple[int, int, dict[str, DeviceInfo] | None, list[Callable[[], None]]]
+#: rejections are counted in memory and stored at most this long after the first of a batch
+REJECTIONS_FLUSH_S = 1.0
 
 
 class Pipeline:
@@ -79,6 +81,9 @@ class Pipeline:
         #: called on the loop with each submitted batch once it is committed (never before, never
         #: for a batch that could not be stored): the live stream shows only stored data
         self.on_committed: list[Callable[[IngestBatch], None]] = []
+        #: rejections counted since the last flush, by reason (see reject)
+        self._rejections: dict[str, Rejection] = {}
+        self._rejections_flush: asyncio.TimerHandle | None = None
         writer.dispatch = self._dispatch
 
     def now_ms(self) -> int:
@@ -126,12 +131,31 @@ class Pipeline:
         return done
 
     def reject(self, reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None:
-        """Count and log a rejected packet; the count is stored with the next batch."""
+        """Count and log a rejection; the counts are stored together within a second.
+
+        Counted here in memory, one entry per reason, and written as one batch by
+        :meth:`flush_rejections`: a flood of 20,000 malformed frames a second once cost 20,000
+        writer batches a second, queued without bound ahead of every good device's data. The
+        peer's bytes in ``mn`` and ``detail`` are escaped and cut short before they reach the
+        log or the store.
+        """
+        mn, detail = excerpt(mn, 64), excerpt(detail)
         self._log.warning(
-            reason, "rejected a packet from %s%s: %s %s", peer or "?", f" MN={mn}" if mn else "",
-            reason, detail,
+            reason, "rejected from %s%s: %s %s", peer or "?", f" MN={mn}" if mn else "", reason, detail,
         )
-        self.submit(IngestBatch(rejections=[Rejection(reason, self.now_ms(), mn, detail)]))
+        held = self._rejections.get(reason)
+        self._rejections[reason] = Rejection(reason, self.now_ms(), mn, detail, 1 if held is None else held.count + 1)
+        if self._rejections_flush is None:
+            self._rejections_flush = self.loop.call_later(REJECTIONS_FLUSH_S, self.flush_rejections)
+
+    def flush_rejections(self) -> None:
+        """Hand the rejections counted since the last flush to the writer, as one batch."""
+        if self._rejections_flush is not None:
+            self._rejections_flush.cancel()
+            self._rejections_flush = None
+        if self._rejections:
+            rejections, self._rejections = list(self._rejections.values()), {}
+            self.submit(IngestBatch(rejections=rejections))
 
     def _dispatch(self, callbacks: list[WriteDone], error: BaseException | None) -> None:
         """From the writer thread: run this commit's callbacks on the loop, in one wake-up."""

@@ -121,10 +121,14 @@ class QuarantinedPacket:
 
 @dataclass(slots=True, frozen=True)
 class Rejection:
+    """``count`` rejections for one reason; the MN, detail and time are the last one's (the
+    pipeline adds up a flood's rejections in memory and stores one row per reason)."""
+
     reason: str
     at_ms: int
     mn: str = ""
     detail: str = ""
+    count: int = 1
 
 
 @dataclass(slots=True)

@@ -35,7 +35,9 @@ __all__ = ["SqliteStore", "StoreError"]
 
 _TABLE = {kind: f"readings_{kind.value}" for kind in Kind}
 #: rejection reasons that count something other than a whole packet
-_NOT_PACKETS = frozenset({"bad_value", "garbage", "garbage_connection_closed", "frame_too_large"})
+_NOT_PACKETS = frozenset({
+    "bad_value", "garbage", "garbage_connection_closed", "frame_too_large", "frame_timeout", "connection_limit",
+})
 
 
 class StoreError(Exception):
@@ -277,13 +279,13 @@ class SqliteStore:
                     "UPDATE quarantine SET refused = ? WHERE id = ?",
                     [(reason[:500], i) for i, reason in batch.refused_quarantine],
                 )
-            for rej in batch.rejections:
-                db.execute(
+            if batch.rejections:
+                db.executemany(
                     "INSERT INTO rejections (reason, count, last_ms, last_mn, last_detail) "
-                    "VALUES (?, 1, ?, ?, ?) ON CONFLICT (reason) DO UPDATE SET "
-                    "count = count + 1, last_ms = excluded.last_ms, last_mn = excluded.last_mn, "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (reason) DO UPDATE SET "
+                    "count = count + excluded.count, last_ms = excluded.last_ms, last_mn = excluded.last_mn, "
                     "last_detail = excluded.last_detail",
-                    (rej.reason, rej.at_ms, rej.mn, rej.detail[:500]),
+                    [(rej.reason, rej.count, rej.at_ms, rej.mn, rej.detail[:500]) for rej in batch.rejections],
                 )
             for (device_id, quirk), count in batch.quirks.items():
                 db.execute(

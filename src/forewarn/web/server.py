@@ -21,6 +21,7 @@ import uvicorn
 from litestar import Litestar
 
 from forewarn.web.access_log import AccessLog, access_logger
+from forewarn.web.http_limits import timed_protocol
 
 __all__ = ["HttpListenError", "HttpServer"]
 
@@ -45,9 +46,16 @@ class _Server(uvicorn.Server):
 class HttpServer:
     """Serves one ASGI app on one address until :meth:`close`."""
 
-    def __init__(self, app: Litestar, access_log: Path | None = None) -> None:
-        """``access_log``: a file for one line per request (see :mod:`forewarn.web.access_log`)."""
+    def __init__(
+        self, app: Litestar, access_log: Path | None = None, *, request_timeout_s: float = 30.0,
+        max_connections: int | None = None,
+    ) -> None:
+        """``access_log``: a file for one line per request (see :mod:`forewarn.web.access_log`).
+        ``request_timeout_s``: to receive a request's headers and body (:mod:`forewarn.web.http_limits`);
+        ``max_connections``: connections and requests at once, more are answered 503."""
         self.app = app
+        self.request_timeout_s = request_timeout_s
+        self.max_connections = max_connections
         self.asgi: Any = app if access_log is None else AccessLog(app, access_logger(access_log))
         self._server: _Server | None = None
         self._socket: socket.socket | None = None
@@ -72,7 +80,8 @@ class HttpServer:
             self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         config = uvicorn.Config(
             self.asgi, lifespan="on", log_config=None, log_level="warning", access_log=False, server_header=False,
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=5, http=timed_protocol(self.request_timeout_s),
+            limit_concurrency=self.max_connections,
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="forewarn-http")

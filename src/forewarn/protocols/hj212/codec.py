@@ -173,10 +173,12 @@ def check_quirks(frame: Frame, allow: Collection[str]) -> None:
             raise Hj212Error(quirk.value, f"{detail} (allow it in the device's leniency if expected)")
 
 
-def parse(raw: bytes, *, crlf: bool = True) -> Frame:
+def parse(raw: bytes, *, crlf: bool = True, check_crc: bool = True) -> Frame:
     """Parse one frame (``##`` ... CRC, with or without its CRLF), recording quirks.
 
-    ``crlf`` says whether the framing layer saw the CRLF that ends the frame.
+    ``crlf`` says whether the framing layer saw the CRLF that ends the frame. Without
+    ``check_crc`` the CRC is not looked at: only to read who sent a frame already refused for
+    its CRC, so that it can be told (9011 with QnRtn=9), never to accept one.
     """
     quirks: dict[Quirk, str] = {}
     if raw.endswith(b"\r\n"):
@@ -203,7 +205,8 @@ def parse(raw: bytes, *, crlf: bool = True) -> Frame:
         quirks[Quirk.LENGTH_MISMATCH] = f"declared={shown or '(none)'} actual={actual:04d}"
     if actual > MAX_SEGMENT:
         quirks[Quirk.OVERSIZE] = f"segment is {actual} bytes, the limit is {MAX_SEGMENT}"
-    _check_crc(segment, crc_text, quirks)
+    if check_crc:
+        _check_crc(segment, crc_text, quirks)
 
     try:
         text = segment.decode("utf-8")

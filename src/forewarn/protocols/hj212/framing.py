@@ -64,6 +64,14 @@ class StreamFramer:
         """Bytes held waiting for the rest of a frame."""
         return len(self._buf)
 
+    def head(self, count: int) -> bytes:
+        """The first ``count`` bytes held (to show what a peer left unfinished)."""
+        return bytes(self._buf[:count])
+
+    def discard_all(self) -> None:
+        """Forget everything held, unread (the connection is being cut off)."""
+        self._buf.clear()
+
     def feed(self, data: bytes) -> list[RawFrame]:
         """Add bytes; return the frames they complete. Raises FrameTooLarge."""
         self.push(data)

@@ -4,8 +4,12 @@ Per frame: parse it; find the device by MN (unknown MNs go to quarantine, kept r
 that device's leniency and password; turn data uploads into readings; hand the batch to the
 pipeline; and answer as the standard asks only once the pipeline says the batch is stored
 (9014), or at once where no storage is involved (9013, 1012 time setting, 9011 for a wrong
-password). Nothing here touches a socket or the database: the connection passes itself in
-as something that can ``send``, and the pipeline is reached through a small port.
+password, 9011 with QnRtn=9 for a registered device's frame whose CRC is wrong). Nothing
+here touches a socket or the database: the connection passes itself in as something that can
+``send`` (and ``hold``/``release``: one hold per batch not yet stored, so the connection can
+stop reading a peer that sends faster than the store writes), and the pipeline is reached
+through a small port. :meth:`Hj212Handler.handle` says whether the frame was good: the
+connection's budget of garbage and refused frames is reset only by a good one.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from forewarn.logs import Throttle
+from forewarn.logs import Throttle, excerpt
 from forewarn.model import KIND_BY_CN
 from forewarn.protocols.hj212.codec import Frame, Hj212Error, check_quirks, parse
 from forewarn.protocols.hj212.framing import RawFrame
 from forewarn.protocols.hj212.readings import DataTimeConverter, frame_rows
 from forewarn.protocols.hj212.replies import (
+    QNRTN_CRC_ERROR,
     QNRTN_WRONG_PASSWORD,
     data_answer,
     notification_answer,
@@ -47,6 +52,9 @@ class Peer(Protocol):
     peer: str
 
     def send(self, data: bytes) -> None: ...
+    def hold(self) -> None:
+        """A batch from this connection went to the writer (released once stored or failed)."""
+    def release(self) -> None: ...
 
 
 class IngestPort(Protocol):
@@ -77,18 +85,20 @@ class Hj212Handler:
 
     # ------------------------------------------------------------------ live frames
 
-    def handle(self, raw: RawFrame, conn: Peer) -> None:
+    def handle(self, raw: RawFrame, conn: Peer) -> bool:
+        """Judge one frame, store what it carries, answer it; False when it was refused."""
         port = self.port
         try:
             frame = parse(raw.data, crlf=raw.crlf)
         except Hj212Error as exc:
             port.reject(exc.reason, mn=sniff_mn(raw.data), detail=exc.detail, peer=conn.peer)
-            return
+            if exc.reason == "crc_mismatch":
+                self._answer_bad_crc(raw, conn)
+            return False
         now = port.now_ms()
         device = port.device(frame.mn)
         if device is None:
-            self._quarantine(frame, raw, conn, now)
-            return
+            return self._quarantine(frame, raw, conn, now)
         batch = IngestBatch()
         try:
             self.judge(frame, device, batch, now)
@@ -96,34 +106,66 @@ class Hj212Handler:
             port.reject(exc.reason, mn=frame.mn, detail=exc.detail, peer=conn.peer)
             if exc.reason == "wrong_password" and frame.qn is not None:
                 conn.send(request_answer(frame, QNRTN_WRONG_PASSWORD))
-            return
+            return False
         batch.note_activity(device.id, now, now)
         cn = frame.cn
         if cn in _ANSWER_AFTER_STORE:
             reply = data_answer(frame) if frame.answer_wanted else None
+            conn.hold()
             port.submit(batch, _send_when_stored(conn, reply, frame.mn))
-            return
-        port.submit(batch)
+            return True
+        conn.hold()
+        port.submit(batch, _send_when_stored(conn, None, frame.mn))
         if cn == "1013":  # time calibration request: acknowledge, then set the clock
             conn.send(notification_answer(frame))
             conn.send(set_time(frame, datetime.fromtimestamp(now / 1000, self.tz)))
         elif cn in _HEARTBEATS and frame.answer_wanted:
             conn.send(notification_answer(frame))
+        return True
 
-    def _quarantine(self, frame: Frame, raw: RawFrame, conn: Peer, now: int) -> None:
+    def _answer_bad_crc(self, raw: RawFrame, conn: Peer) -> None:
+        """9011 with QnRtn=9 (the standard's code for a CRC error) to a registered device.
+
+        Only when the rest of the frame reads as that device's (its MN, its password, a QN to
+        answer): the device then sends again at once instead of waiting out its answer
+        timeout, while junk, unregistered MNs and wrong passwords get no answer (a flood of
+        refused frames is not echoed back to its sender).
+        """
+        try:
+            frame = parse(raw.data, crlf=raw.crlf, check_crc=False)
+        except Hj212Error:
+            return
+        device = self.port.device(frame.mn)
+        if device is None or frame.qn is None or (device.password and frame.pw != device.password):
+            return
+        conn.send(request_answer(frame, QNRTN_CRC_ERROR))
+
+    def tolerates_no_crlf(self, data: bytes) -> bool:
+        """Whether the registered device that sent ``data`` may omit the CRLF.
+
+        A frame complete by its length but without its CRLF is taken after a short wait only
+        for such a device; for any other the CRLF may just be late (a cellular link), and
+        taking the frame early would refuse it as ``no_crlf``.
+        """
+        device = self.port.device(sniff_mn(data))
+        return device is not None and "no_crlf" in device.leniency
+
+    def _quarantine(self, frame: Frame, raw: RawFrame, conn: Peer, now: int) -> bool:
         """Keep a packet from an unregistered MN as it came, to be claimed on registration."""
         if not self.port.quarantine_has_room():
             self.port.reject(
                 "quarantine_full", mn=frame.mn, peer=conn.peer,
                 detail="unregistered device's packet refused: quarantine is full (register devices)",
             )
-            return
+            return False
         batch = IngestBatch(
             quarantine=[QuarantinedPacket(frame.mn, now, raw.data, raw.crlf, conn.peer)]
         )
         batch.counters["packets_quarantined"] += 1
         wanted = frame.answer_wanted and frame.cn in _ANSWER_AFTER_STORE
+        conn.hold()
         self.port.submit(batch, _send_when_stored(conn, data_answer(frame) if wanted else None, frame.mn))
+        return True
 
     # ------------------------------------------------------------------ judging
 
@@ -143,7 +185,8 @@ class Hj212Handler:
         kind, rows, problems = frame_rows(frame, self.to_ms, now_ms + self.future_tolerance_ms)
         _count_quirks(frame, device, batch)
         for problem in problems:
-            self._bad_values.warning("bad_value", "MN=%s: value not stored: %s", frame.mn, problem)
+            problem = excerpt(problem)
+            self._bad_values.warning("bad_value", "MN=%s: value not stored: %s", excerpt(frame.mn, 64), problem)
             batch.rejections.append(Rejection("bad_value", now_ms, frame.mn, problem))
         batch.readings.append(ReadingBatch(device.id, kind, rows))
         batch.counters["packets_accepted"] += 1
@@ -184,6 +227,7 @@ def _count_quirks(frame: Frame, device: DeviceInfo, batch: IngestBatch) -> None:
 
 def _send_when_stored(conn: Peer, reply: bytes | None, mn: str) -> Callable[[BaseException | None], None]:
     def done(error: BaseException | None) -> None:
+        conn.release()
         if error is not None:
             log.error("MN=%s: not stored (%s); no answer sent, the device will retry", mn, error)
         elif reply is not None:

@@ -10,6 +10,8 @@ __all__ = ["data_answer", "notification_answer", "qn_now", "request_answer", "se
 
 #: QnRtn for a request refused because of its password (HJ 212-2017 §6.6.4)
 QNRTN_WRONG_PASSWORD = 3
+#: QnRtn for a request refused because its CRC is wrong (HJ 212-2017, the table of QnRtn codes)
+QNRTN_CRC_ERROR = 9
 
 
 def _answer(frame: Frame, cn: str, params: dict[str, str]) -> bytes:
