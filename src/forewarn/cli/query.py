@@ -11,6 +11,7 @@ from typing import Any
 
 from forewarn.alarms.queries import alarm_summary
 from forewarn.cli.common import UserError, iso, open_store, parse_time, settings_from
+from forewarn.logs import excerpt
 from forewarn.model import Kind
 
 __all__ = ["add_commands"]
@@ -95,7 +96,9 @@ def status(args: argparse.Namespace) -> int:
     rejections = report["rejections"]
     assert isinstance(rejections, dict)
     for reason, info in rejections.items():
-        print(f"  {reason:<20} {info['count']:>8}  last: MN={info['last_mn']} {info['last_detail']}")
+        # escaped again: a database written before the details were escaped may hold raw bytes
+        print(f"  {reason:<20} {info['count']:>8}  last: MN={excerpt(info['last_mn'], 64)} "
+              f"{excerpt(info['last_detail'], 160)}")
     quirks = report["quirks_tolerated"]
     assert isinstance(quirks, dict)
     if quirks:

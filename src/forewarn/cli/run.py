@@ -19,6 +19,7 @@ from forewarn.alarms.queries import alarm_summary
 from forewarn.app import Platform
 from forewarn.cli.common import UserError, open_store, settings_from
 from forewarn.config import Settings
+from forewarn.limits import raise_open_files_limit
 from forewarn.web.server import HttpListenError
 
 __all__ = ["add_commands"]
@@ -202,9 +203,18 @@ def _first_start(settings: Settings) -> None:
     print(f"  an API token for it: .venv/bin/forewarn users token {ADMIN} --days 1 {data}", flush=True)
 
 
+def _raise_open_files() -> None:
+    """Every connection is an open file: the common soft limit of 1,024 let 1,100 idle
+    connections lock every device and the HTTP port out (forewarn.limits)."""
+    before, after = raise_open_files_limit()
+    if after > before:
+        log.info("open-file limit raised from %d to %d", before, after)
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _serve_settings(args)
     _first_start(settings)
+    _raise_open_files()
 
     async def main() -> None:
         platform = Platform(settings, http=True)
@@ -258,6 +268,7 @@ def demo(args: argparse.Namespace) -> int:
     fleet = demo_fleet()
     registered = _register_demo_fleet(settings, {d.mn for d in fleet if d.mn != UNREGISTERED_DEMO_MN})
     _first_start(settings)
+    _raise_open_files()
     with open_store(settings) as store:
         accounts = ensure_demo_accounts(store.db)
     print(registered, flush=True)
