@@ -27,7 +27,6 @@ import httpx
 import pytest
 
 from forewarn.access.bootstrap import DEMO_PASSWORD, ensure_demo_accounts
-from forewarn.access.users import create_user
 from forewarn.app import Platform
 from forewarn.cli.common import open_store
 from forewarn.cli.registry import import_files
@@ -39,9 +38,9 @@ T = TypeVar("T")
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 TZ = ZoneInfo("Asia/Shanghai")
-#: a city administrator of the whole platform, made for the tests
+#: the demo's administrator of the whole platform
 CITY_USER = "city"
-CITY_PASSWORD = "e2e-city-password"
+CITY_PASSWORD = DEMO_PASSWORD
 #: a Hechi gas station's detector (金城江区, 拉友液化石油气储配站), the tests' own incidents go there
 GAS_MN = "451202A1FE00000000000001"
 GAS_PASSWORD = "123456"
@@ -105,7 +104,6 @@ def _prepare(data_dir: Path) -> Settings:
     import_files(settings, [fleet_regions_file(), *fleet_files()])
     with open_store(settings) as store:
         ensure_demo_accounts(store.db)
-        create_user(store.db, CITY_USER, CITY_PASSWORD, "city_admin", actor="e2e", origin="test")
     return settings
 
 

@@ -66,6 +66,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/openapi.json"): Rule("public", why="the API's description"),
     ("GET", "/api/v1/docs"): Rule("public", why="the docs page"),
     ("GET", "/api/v1/docs/{name}"): Rule("public", why="the docs page's scripts"),
+    # the dashboard's shell and files hold no data: each page reads through the scoped API
+    **{("GET", path): Rule("public", why="the dashboard's HTML shell") for path in
+       ("/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry")},
+    ("GET", "/sites/{item}"): Rule("public", path="/sites/1", why="the dashboard's shell for a site"),
+    ("GET", "/alarms/{item}"): Rule("public", path="/alarms/1", why="the dashboard's shell for an alarm"),
+    ("GET", "/static/{path}"): Rule("public", path="/static/app.js", why="the dashboard's scripts and libraries"),
     ("GET", "/api/v1/_schema"): Rule("public", why="Litestar's schema router"),
     ("GET", "/api/v1/_schema/openapi.json"): Rule("public", why="Litestar's schema router"),
     ("GET", "/api/v1/_schema/{path}"): Rule("public", why="Litestar's schema router"),
