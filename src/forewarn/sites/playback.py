@@ -33,6 +33,7 @@ from forewarn.store.site_reads import (
     DeviceRow,
     PointRow,
     alarm_window,
+    columns,
     kind_with_data,
     latest_reading,
     runs,
@@ -156,16 +157,19 @@ def playback(db: sqlite3.Connection, scope: Scope, window: Window, now_ms: int, 
 
 def _series(db: sqlite3.Connection, point: PointRow, kind: Kind, lo: int, hi: int, max_points: int,
             limits: list[Limit]) -> PlaybackSeries:
-    rows = series(db, point.id, kind, lo, hi, max_points)
-    held = db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {TABLES[kind]} WHERE point_id = ? AND ts >= ? "
-                      "AND ts <= ? LIMIT ?)", (point.id, lo, hi, max_points + 1)).fetchone()[0]
+    held = int(db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {TABLES[kind]} WHERE point_id = ? AND ts >= ? "
+                          "AND ts <= ? LIMIT ?)", (point.id, lo, hi, max_points + 1)).fetchone()[0])
+    if held <= max_points:  # raw: as stored, read as columns
+        ts, values, flags = columns(db, kind, point.id, lo, hi)
+    else:  # denser than the resolution: each bucket's minimum and maximum, as the series query does
+        rows = series(db, point.id, kind, lo, hi, max_points)
+        ts, values, flags = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
     before = latest_reading(db, point.id, kind, lo - 1)
     return PlaybackSeries(
         point_id=point.id, device_id=point.device_id, mn=point.mn, code=point.code, field=point.field,
         kind=kind.value, name=point.name, quantity=point.quantity, unit=point.unit, role=point.role,
         limits=limits,
-        downsampled=int(held) > max_points,
-        ts=[r[0] for r in rows], values=[r[1] for r in rows], flags=[r[2] for r in rows], before=before,
+        downsampled=held > max_points, ts=ts, values=values, flags=flags, before=before,
     )
 
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+import msgspec
+
 from forewarn.access.scope import Scope, scoped
 from forewarn.model import Kind
 
-__all__ = ["AlarmRow", "AlarmStepRow", "DeviceRow", "PointRow", "SiteRow", "alarm_window", "device_last_contact",
-           "kind_with_data", "latest_reading", "runs", "site_alarms_between", "site_devices", "site_points",
-           "site_row", "steps_of"]
+__all__ = ["AlarmRow", "AlarmStepRow", "DeviceRow", "PointRow", "SiteRow", "alarm_window", "columns",
+           "device_last_contact", "kind_with_data", "latest_reading", "runs", "site_alarms_between", "site_devices",
+           "site_points", "site_row", "steps_of"]
 
 TABLES = {kind: f"readings_{kind.value}" for kind in Kind}
 #: the order in which a point's kinds are tried: what a page shows when a point has several
@@ -158,6 +160,27 @@ def latest_reading(db: sqlite3.Connection, point_id: int, kind: Kind,
         row = db.execute(f"SELECT ts, value, flag FROM {table} WHERE point_id = ? AND ts <= ? ORDER BY ts DESC "
                          "LIMIT 1", (point_id, at_ms)).fetchone()
     return None if row is None else (int(row[0]), row[1], str(row[2]))
+
+
+_INTS = msgspec.json.Decoder(list[int])
+_VALUES = msgspec.json.Decoder(list[float | None])
+_FLAGS = msgspec.json.Decoder(list[str])
+
+
+def columns(db: sqlite3.Connection, kind: Kind, point_id: int, from_ms: int, to_ms: int
+            ) -> tuple[list[int], list[float | None], list[str]]:
+    """Every reading of the point in [from_ms, to_ms] as three columns (ts, value, flag), in order.
+
+    SQLite builds each column as JSON text (``json_group_array``, with the GIL released) and
+    msgspec turns it into a list in C: a day of minute data is three short calls, not 1,440
+    Python tuples built one by one while the event loop waits for the GIL.
+    """
+    row = db.execute(
+        "SELECT json_group_array(ts), json_group_array(value), json_group_array(flag) FROM "
+        f"(SELECT ts, value, flag FROM {TABLES[kind]} WHERE point_id = ? AND ts >= ? AND ts <= ? ORDER BY ts)",
+        (point_id, from_ms, to_ms),
+    ).fetchone()
+    return _INTS.decode(row[0]), _VALUES.decode(row[1]), _FLAGS.decode(row[2])
 
 
 def _runs_sql(table: str, threshold: bool) -> str:
