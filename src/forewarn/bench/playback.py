@@ -143,8 +143,8 @@ async def _over_http(data_dir: Path, site_id: int, from_ms: int, to_ms: int, run
             idle = list(lags)
             lags.clear()
             times, size, readings = await loop.run_in_executor(pool, _client, url, params, token, runs + 1)
-        stop.set()
-        await tick
+            stop.set()  # before the pool's shutdown, which waits for its process on this loop
+            await tick
         rules = platform._rules_in_force
         view = SiteView(settings.tz, settings.offline_after_intervals, Catalogue(), rules)
         window = Window(site_id, from_ms, to_ms, from_ms)
