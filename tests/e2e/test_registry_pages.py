@@ -131,3 +131,21 @@ def test_every_registry_tab_in_both_languages(server: Server, open_page: Any) ->
             assert page.inner_text(".reg-tabs a[data-tab=sites]") == sites_label
             shot(page, f"registry-{tab}-{lang}")
             page.close()
+
+
+def test_a_district_administrator_sees_and_imports_only_within_its_district(
+        server: Server, open_page: Any, tmp_path: Path) -> None:
+    page = open_page(user="pingcheng", path="/registry?tab=sites")
+    page.wait_for_selector(".reg-table tbody tr[data-site]")
+    regions = {cell.inner_text() for cell in page.query_selector_all(".reg-table tbody tr td:nth-child(4)")}
+    assert regions == {"平城区"}, regions
+    assert page.query_selector(".reg-tabs a[data-tab=quarantine]") is None  # claims are the city's
+    shot(page, "registry-sites-district-zh")
+    # a row of another district is a finding on its row, and says nothing of what lies there
+    sheet = tmp_path / "other.csv"
+    sheet.write_text(HEADER + GOOD_ROW, encoding="utf-8")
+    page.goto("/registry?tab=upload")
+    page.set_input_files(".reg-upload input[name=sheet]", str(sheet))
+    page.click(".reg-upload button[type=submit]")
+    finding = page.wait_for_selector("tr.finding[data-row='2']").inner_text()
+    assert "451202" in finding and "region_code" in finding
