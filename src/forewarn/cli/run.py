@@ -97,6 +97,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
     b.add_argument("--duration", type=float, default=30.0, help="seconds measured (default 30)")
     b.set_defaults(handler=bench_loop)
+    b = bsub.add_parser("flood", parents=[common],
+                        help="a good device's 9014 while another peer floods the HJ 212 port (issue 12)")
+    b.add_argument("--duration", type=float, default=20.0, help="seconds of flood (default 20)")
+    b.add_argument("--mode", choices=("malformed", "valid"), default="malformed",
+                   help="## and random bytes, or a registered device's frames at full speed (default malformed)")
+    b.set_defaults(handler=bench_flood)
 
 
 def _serve_settings(args: argparse.Namespace, default_host: str | None = None) -> Settings:
@@ -401,3 +407,11 @@ def bench_loop(args: argparse.Namespace) -> int:
     if args.devices < 1 or args.duration <= 0:
         raise UserError("--devices must be at least 1, --duration positive")
     return run_loop_bench(devices=args.devices, duration_s=args.duration)
+
+
+def bench_flood(args: argparse.Namespace) -> int:
+    from forewarn.bench.flood import run_flood_bench
+
+    if args.duration <= 0:
+        raise UserError("--duration must be positive")
+    return run_flood_bench(duration_s=args.duration, mode=args.mode)
