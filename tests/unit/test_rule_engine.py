@@ -332,3 +332,38 @@ def test_a_broken_rule_costs_its_own_judgement_only() -> None:
     rules.rules["gas.lel"] = rules.rules["gas.lel"].with_params({"levels": "abc"})  # as if unchecked
     events = feed(engine(rules), 1, "GD1", "LEL", [(0, 0)], flag="D")
     assert [e.rule_id for e in events] == ["dq.fault_flag"]
+
+
+def test_the_platforms_own_downtime_is_one_event_and_silence_is_measured_from_the_last_contact() -> None:
+    eng = engine()
+    stopping = IngestBatch()
+    eng.checkpoint(stopping, T0)  # the heartbeat of the last run
+    restarted = engine(state={k: json.loads(v) for k, v in stopping.rule_states.items()})
+    assert restarted.platform_down(T0 + 60_000) is None  # a one-minute restart is not an event
+    down = restarted.platform_down(T0 + 60 * MIN)
+    assert down is not None
+    assert [(e.rule_id, e.kind, e.subject, e.live) for e in down.rule_events] == [
+        ("dq.platform_down", "fire", "platform", True), ("dq.platform_down", "clear", "platform", False)]
+    assert down.rule_events[0].explanation_zh.startswith("平台自 2026-11-22 08:00 至 2026-11-22 09:00 停机 60 分钟")
+    batch = restarted.check_silence(T0 + 62 * MIN, {1: T0}, not_before_ms=T0 + 60 * MIN)
+    assert batch is not None
+    [gas] = [e for e in batch.rule_events if e.info.mn == "GAS01"]
+    assert gas.explanation_zh == ("设备 GAS01 自 2026-11-22 08:00 起无数据，已 62 分钟（上报间隔 30 秒）；其中平台自身停机 60 分钟"
+                                  "（2026-11-22 08:00 至 2026-11-22 09:00），平台恢复后 2 分钟 仍无数据")
+    assert gas.group is not None and gas.group.key == f"restart:{T0 + 60 * MIN}"
+    # a device silent while the platform ran is grouped by time, not by the restart
+    fresh = engine()
+    [alone] = [e for e in (fresh.check_silence(T0 + 2 * MIN, {1: T0}) or IngestBatch()).rule_events
+               if e.info.mn == "GAS01"]
+    assert alone.group is not None and (alone.group.key, alone.group.min_members) == ("offline", 5)
+    assert alone.explanation_en == "device GAS01 silent since 2026-11-22 08:00, for 2 min (reports every 30 s)"
+
+
+def test_treatment_off_rules_share_one_incident_and_their_evidence_follows_every_meter() -> None:
+    timeline = [(m, 80.0, 20.0) for m in range(0, 5)] + [(m, 80.0, 0.2) for m in range(5, 16)]
+    events = [e for e in _power(engine(), timeline) if e.kind == "fire"]
+    assert [(e.rule_id, e.incident) for e in events] == [("power.early_stop", "treatment_not_running"),
+                                                         ("power.treatment_off", "treatment_not_running")]
+    start = T0 + 15 * MIN - 600_000 - 600_000 - 1  # its 10 minutes, and 10 minutes before them
+    assert sorted(events[1].evidence) == [("PWR01", "100001", "Pt", "rtd", start, T0 + 15 * MIN),
+                                          ("PWR01", "100002", "Pt", "rtd", start, T0 + 15 * MIN)]
