@@ -23,17 +23,29 @@ import gc
 
 __all__ = ["freeze_long_lived", "thaw"]
 
+#: full passes are considered after this many generation-1 passes (CPython's default: 10), so
+#: that a registry reload's build (a few hundred thousand short-lived rows) does not set one off
+#: half-way; young passes, which find nearly all garbage, run as often as before
+_FULL_EVERY = 100
+_thresholds: list[tuple[int, int, int]] = []
+
 
 def freeze_long_lived(*, full: bool = False) -> None:
     """Collect young garbage (all garbage with ``full``: at start, where a pause is harmless),
     then move every object alive now out of the collector's future passes."""
     if full:
         gc.collect()
+        if not _thresholds:
+            _thresholds.append(gc.get_threshold())
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, _FULL_EVERY)
     else:
         gc.collect(1)
     gc.freeze()
 
 
 def thaw() -> None:
-    """Give everything frozen back to the collector (when the platform stops)."""
+    """Give everything frozen back to the collector, with its usual thresholds (at the platform's stop)."""
     gc.unfreeze()
+    if _thresholds:
+        gc.set_threshold(*_thresholds.pop())

@@ -27,7 +27,7 @@ from forewarn.ingest.pipeline import Pipeline
 from forewarn.rules.emergency import CalendarError, load_calendar
 from forewarn.rules.engine import Engine
 from forewarn.rules.files import RuleFileError
-from forewarn.rules.loader import build_catalog, load_effective_rules, number_versions, rule_files
+from forewarn.rules.loader import build_catalog, load_effective_rules, number_versions, rebuild_catalog, rule_files
 from forewarn.store.base import IngestBatch
 from forewarn.store.registry_reads import rule_context
 from forewarn.store.sqlite import SqliteStore
@@ -135,12 +135,14 @@ class AlarmService:
     def _load_catalog(self, db: sqlite3.Connection) -> Callable[[], None]:
         """A ``Pipeline.registry_loaders`` entry: the rule catalogue built on a reader thread
         (over half a second for 10,000 devices), swapped into the engine on the loop."""
-        catalog = build_catalog(*rule_context(db), self.catalogue)
         engine = self.engine
         assert engine is not None
+        previous = engine.catalog
+        catalog, changed = rebuild_catalog(*rule_context(db), self.catalogue, previous)
 
         def swap() -> None:  # the rules in force then, not those when the catalogue was read
-            engine.reload(engine.rules, engine.versions, catalog)
+            engine.reload(engine.rules, engine.versions, catalog,
+                          devices=changed if engine.catalog is previous else None)
 
         return swap
 

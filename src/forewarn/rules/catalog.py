@@ -66,6 +66,11 @@ class RuleCatalog:
         self._points = points
         self._catalogue = catalogue
 
+    @property
+    def known_points(self) -> dict[tuple[int, str, str], tuple[str, str, str, str, float | None, float | None, str]]:
+        """The registered points as given (read only: a rebuild compares with them)."""
+        return self._points
+
     def point(self, device_id: int, code: str, field: str) -> PointContext | None:
         device = self.devices.get(device_id)
         if device is None:

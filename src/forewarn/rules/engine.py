@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,12 +122,32 @@ class Engine:
         self._compiled: dict[tuple[str, tuple[str, ...]], Callable[[dict[str, bool]], bool]] = {}
 
     def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog,
-               calendar: Calendar | None = None) -> None:
-        """New rules, registry or calendar: rebind lazily; state carries over by (rule, subject)."""
+               calendar: Calendar | None = None, *, devices: Collection[int] | None = None) -> None:
+        """New rules, registry or calendar: rebind lazily; state carries over by (rule, subject).
+
+        ``devices``: only these devices changed in the registry, the rules are the same objects:
+        only their points are rebound. A registry edit then costs the loop a scan of the bindings
+        (milliseconds) instead of rebinding every point of 10,000 devices at their next readings.
+        What a dropped binding had judged up to goes into its state first, so that its new
+        binding still refuses a reading it judged already (a retry).
+        """
+        partial = devices is not None and rules is self.rules and versions is self.versions and calendar is None
         self.rules, self.versions, self.catalog = rules, versions, catalog
         if calendar is not None:
             self.calendar = calendar
-        self._bindings.clear()
+        if partial:
+            assert devices is not None
+            for key in [key for key in self._bindings if key[0] in devices]:
+                bound = self._bindings.pop(key)
+                for judged in (bound, bound.history):
+                    if judged is not None and judged in self._dirty_bounds:
+                        self._dirty_bounds.discard(judged)
+                        self._keep_judged(judged)
+        else:
+            for judged in self._dirty_bounds:
+                self._keep_judged(judged)
+            self._dirty_bounds.clear()
+            self._bindings.clear()
         self._silence_rules = [r for r in rules.rules.values() if r.kind == "nodata" and r.enabled]
         self._by_mn = {d.mn: d.id for d in catalog.devices.values()}
 
@@ -304,13 +324,17 @@ class Engine:
             self.state[ALIVE_KEY] = {"t": now_ms}
             self._dirty.add(ALIVE_KEY)
         for bound in self._dirty_bounds:
-            self.state[bound.seen_key] = {"t": bound.last_ts}
-            self._dirty.add(bound.seen_key)
-            self._dirty.update(bound.keys)
+            self._keep_judged(bound)
         self._dirty_bounds.clear()
         count = len(self._dirty)
         self._save(set(self._dirty), batch)
         return count
+
+    def _keep_judged(self, bound: _Bound) -> None:
+        """What a point's rules judged since the last checkpoint, into their state (and saved next)."""
+        self.state[bound.seen_key] = {"t": bound.last_ts}
+        self._dirty.add(bound.seen_key)
+        self._dirty.update(bound.keys)
 
     def _event(self, rule: Rule, subject: str, verdict: Verdict, ts: int, live: bool,
                point: PointContext, state: dict[str, Any], kind: str) -> RuleEvent:

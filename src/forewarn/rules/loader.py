@@ -15,7 +15,7 @@ from forewarn.rules.catalog import DeviceContext, RuleCatalog
 from forewarn.rules.files import load_rules
 from forewarn.rules.model import RuleSet
 
-__all__ = ["build_catalog", "load_effective_rules", "number_versions", "rule_body"]
+__all__ = ["build_catalog", "load_effective_rules", "number_versions", "rebuild_catalog", "rule_body"]
 
 
 def rule_files(folder: Path) -> list[Path]:
@@ -54,10 +54,43 @@ def build_catalog(
     devices: list[tuple[Any, ...]], points: list[tuple[Any, ...]], catalogue: Catalogue
 ) -> RuleCatalog:
     """From the store's ``rule_context()`` rows."""
-    by_id = {row[0]: DeviceContext(*row) for row in devices}
-    known = {}
+    return rebuild_catalog(devices, points, catalogue, None)[0]
+
+
+def rebuild_catalog(
+    devices: list[tuple[Any, ...]], points: list[tuple[Any, ...]], catalogue: Catalogue,
+    previous: RuleCatalog | None,
+) -> tuple[RuleCatalog, set[int]]:
+    """The catalogue of these rows, and the ids of the devices whose context or points differ
+    from ``previous`` (all of them without one).
+
+    What did not change is taken from ``previous`` (the same objects), so that a registry edit
+    neither rebinds the engine's 10,000 other devices nor leaves hundreds of thousands of new
+    long-lived objects for the collector's next full pass to visit (see :mod:`forewarn.heap`).
+    """
+    old_devices = previous.devices if previous is not None else {}
+    old_points = previous.known_points if previous is not None else {}
+    changed: set[int] = set()
+    by_id: dict[int, DeviceContext] = {}
+    for row in devices:
+        device = DeviceContext(*row)
+        old = old_devices.get(device.id)
+        if old == device:
+            by_id[device.id] = old
+        else:
+            by_id[device.id] = device
+            changed.add(device.id)
+    changed.update(old_devices.keys() - by_id.keys())
+    known: dict[tuple[int, str, str], tuple[str, str, str, str, float | None, float | None, str]] = {}
     for device_id, code, field, name, quantity, unit, role, lower, upper in points:
+        key = (device_id, code, field)
+        was = old_points.get(key)
+        if (was is not None and was[1:6] == (quantity, unit, role, lower, upper)
+                and was[0] == (name or catalogue.point_template(code, field).name_zh)):
+            known[key] = was
+            continue
         template = catalogue.point_template(code, field)
-        known[(device_id, code, field)] = (name or template.name_zh, quantity, unit, role, lower, upper,
-                                           template.name_en)
-    return RuleCatalog(by_id, known, catalogue)
+        known[key] = (name or template.name_zh, quantity, unit, role, lower, upper, template.name_en)
+        changed.add(device_id)
+    changed.update(key[0] for key in old_points.keys() - known.keys())
+    return RuleCatalog(by_id, known, catalogue), changed
