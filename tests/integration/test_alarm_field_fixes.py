@@ -8,6 +8,7 @@ import asyncio
 import csv
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ import httpx
 from forewarn.app import Platform
 from forewarn.cli.registry import import_files
 from forewarn.config import Settings
-from tests.integration.api import HECHI_MN, Fleet, bearer, fleet, run  # noqa: F401 (fleet is a fixture)
+from tests.integration.api import HECHI_MN, HECHI_MN2, Fleet, bearer, fleet, run  # noqa: F401 (fleet is a fixture)
 from tests.integration.harness import data_packet, eventually, register, send_stored, settings_for
 
 T0 = 1_795_305_600_000  # 2026-11-22T08:00:00+08:00
@@ -215,3 +216,42 @@ def test_treatment_switched_off_while_producing_is_one_alarm_naming_the_equipmen
     assert [s for s, _ in steps] == ["fired", "escalated", "cleared"]
     # the first sign (stopped early) already named the collector that stopped and the furnace that ran
     assert steps[0][1] == "生产设施仍在运行时治污设施停止：生产设施 冶炼炉 85.2 kW 运行中；治污设施 布袋除尘设施 0.3 kW 未运行"
+
+
+def test_a_storms_alarms_are_listed_by_their_group_within_ones_scope(fleet: Fleet) -> None:  # noqa: F811
+    settings = fleet.settings
+    settings.rules_path.mkdir(parents=True, exist_ok=True)
+    (settings.rules_path / "storm.toml").write_text(
+        '[[override]]\nrule = "dq.nodata"\nregion = "4"\nparams = { storm_devices = 2 }\n'
+        '[[override]]\nrule = "dq.nodata"\nregion = "1"\nparams = { storm_devices = 2 }\n', encoding="utf-8")
+    clock = Clock(int(time.time() * 1000))
+
+    async def scenario() -> None:
+        platform = Platform(settings, clock=clock, http=True)
+        await platform.start()
+        try:
+            clock.ms += 100_000  # none of the three devices has reported: silent past three intervals
+            await eventually(lambda: len(query(settings, "SELECT id FROM alarms WHERE rule_id = 'dq.nodata'")) == 3)
+            [(group_id,)] = query(settings, "SELECT DISTINCT group_id FROM alarms WHERE rule_id = 'dq.nodata'")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{platform.http_port}", timeout=10) as client:
+                async def listed(who: str) -> list[str]:
+                    answer = await client.get("/api/v1/alarms", params={"group": str(group_id)},
+                                              headers=bearer(fleet.tokens[who]))
+                    assert answer.status_code == 200, answer.text
+                    assert {a["group_id"] for a in answer.json()["items"]} <= {group_id}
+                    return sorted(a["mn"] for a in answer.json()["items"])
+
+                assert len(await listed("city")) == 3
+                assert await listed("hechi") == sorted([HECHI_MN, HECHI_MN2])  # the district's own only
+                shown = (await client.get("/api/v1/alarms", params={"group": str(group_id + 1)},
+                                          headers=bearer(fleet.tokens["city"]))).json()
+                assert shown["items"] == []
+                hechi = bearer(fleet.tokens["hechi"])
+                first = (await client.get("/api/v1/alarms", headers=hechi)).json()["items"][0]["id"]
+                one = (await client.get(f"/api/v1/alarms/{first}", headers=hechi)).json()
+                assert one["group"]["id"] == group_id and one["group"]["cause"] == "offline_storm"
+                assert "从未上报" in one["explanation"]  # never heard: said so, not "1 minute"
+        finally:
+            await platform.stop()
+
+    asyncio.run(scenario())

@@ -427,7 +427,9 @@ class Engine:
                     restarted = not_before_ms if contact < not_before_ms else None
                     zh, en = silence_words(device.mn, device.interval_s, now_ms, heard, contact, restarted,
                                            self.down, self.utc_offset_ms)
-                    group = Grouping(f"restart:{not_before_ms}" if restarted is not None else "offline",
+                    # their common cause is the platform's downtime only when it was down (not a first start)
+                    cause = restarted is not None and self.down is not None
+                    group = Grouping(f"restart:{not_before_ms}" if cause else "offline",
                                      int(p.get("storm_devices", 5)), int(float(p.get("storm_window_s", 300)) * 1000))
                     batch.rule_events.append(RuleEvent(
                         rule.id, self.versions.get(rule.id, 1), key[1], "fire", resolved.level, now_ms, True,

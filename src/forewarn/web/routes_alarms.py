@@ -169,6 +169,8 @@ async def alarm_list(
     from_: Annotated[str | None, QueryParameter(name="from", description="first seen at or after (ISO 8601 or "
                                                                           "epoch ms)")] = None,
     to: Annotated[str | None, QueryParameter(description="first seen at or before (ISO 8601 or epoch ms)")] = None,
+    group: Annotated[int | None, QueryParameter(description="a storm's group_id: its alarms, to handle together")]
+    = None,
     lang: Annotated[str, QueryParameter(description="zh or en: the language of title and explanation",
                                         schema_extra={"enum": ["zh", "en"]})] = "zh",
     limit: Limit = DEFAULT_LIMIT,
@@ -197,7 +199,7 @@ async def alarm_list(
         state=state, level=level, site_id=site, region=region.strip() if region else None,
         rule_id=rule or None, domain=check_choice("domain", domain, _DOMAINS), open=open_,
         from_ms=_moment(from_, tz, "from") if from_ is not None else None,
-        to_ms=_moment(to, tz, "to") if to is not None else None,
+        to_ms=_moment(to, tz, "to") if to is not None else None, group_id=group,
     )
     if flt.from_ms is not None and flt.to_ms is not None and flt.from_ms > flt.to_ms:
         raise ApiProblem(400, "from is after to: swap them")
