@@ -93,7 +93,7 @@ export default {
 
     function steps(a) {
       return h('ol', {class: 'steps'}, a.steps.map((s) => h('li', {dataset: {step: s.step}},
-        h('span', {class: 'when'}, fmtTime(s.at)), h('span', {class: 'who'}, s.actor),
+        h('span', {class: 'when'}, fmtTime(s.at)), h('span', {class: 'actor'}, s.actor),
         h('span', {class: 'what'}, t(`event.${s.step}`)), s.note ? ` — ${s.note}` : '',
         stepData(s.data))));
     }
@@ -106,13 +106,19 @@ export default {
       if (data.measures) parts.push(h('div', null, `${t('alarm.measures')}: ${data.measures}`));
       for (const f of data.attachments || []) {
         parts.push(h('div', null, `${t('alarm.attachment')}: `, h('a', {href: f.url, target: '_blank', rel: 'noopener'},
-          f.name), ` (${fmtNum((f.bytes || 0) / 1000, 0)} kB)`));
+          f.name), ` (${size(f.bytes || 0)})`));
       }
       return parts.length ? h('div', {class: 'data'}, parts) : null;
     }
 
+    function size(bytes) {
+      return bytes < 1000 ? `${bytes} B` : bytes < 1e6 ? `${fmtNum(bytes / 1e3, 0)} kB` : `${fmtNum(bytes / 1e6, 1)} MB`;
+    }
+
     function forms(a) {
-      const mine = FORMS.filter(([step]) => mayTake(step));
+      // the steps possible now first; the others stay at hand (the API says why one cannot be taken)
+      const mine = FORMS.filter(([step]) => mayTake(step))
+        .sort(([x], [y]) => Number(a.next_steps.includes(y)) - Number(a.next_steps.includes(x)));
       if (!mine.length) return null;
       return h('section', {class: 'card'}, h('h2', null, t('alarm.actions')),
         h('div', {class: 'step-forms'}, mine.map(([step, fields]) => stepForm(a, step, fields))));

@@ -41,7 +41,7 @@ export default {
       ...sites.items.map((s) => [s.id, `${s.enterprise || ''} ${s.name}`.trim()])], filter.site);
     const fromIn = h('input', {type: 'datetime-local', name: 'from', value: filter.from});
     const toIn = h('input', {type: 'datetime-local', name: 'to', value: filter.to});
-    const form = h('form', {class: 'filters', onsubmit: (e) => { e.preventDefault(); apply(); }},
+    const form = h('form', {class: 'filters desk-filters', onsubmit: (e) => { e.preventDefault(); apply(); }},
       h('label', null, t('f.state'), stateSel), h('label', null, t('f.level'), levelSel),
       h('label', null, t('f.domain'), domainSel), h('label', null, t('f.region'), regionSel),
       h('label', null, t('f.site'), siteSel), h('label', null, t('f.from'), fromIn), h('label', null, t('f.to'), toIn),
