@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from forewarn.access.bootstrap import DEMO_PASSWORD, ensure_demo_accounts
+from forewarn.access.users import issue_api_token
 from forewarn.app import Platform
 from forewarn.cli.common import open_store
 from forewarn.cli.registry import import_files
@@ -86,16 +87,15 @@ class Server:
     def gas_leak(self, value: float = 62.0, code: str = "GD1") -> int:
         """A combustible-gas reading over the second-stage limit (50 %LEL) now; its time (ms)."""
         now = datetime.now(TZ).replace(microsecond=0)
-        self.send(GAS_MN, f"DataTime={now:%Y%m%d%H%M%S};{code}-Rtd={value},{code}-Flag=N")
+        # the fleet's detectors report their reading as the LEL sub-field (fleet_points.csv)
+        self.send(GAS_MN, f"DataTime={now:%Y%m%d%H%M%S};{code}-LEL={value},{code}-Flag=N")
         return int(now.timestamp() * 1000)
 
-    def api(self, user: str = CITY_USER, password: str = CITY_PASSWORD) -> httpx.Client:
-        """An HTTP client logged in as ``user`` (session cookie and CSRF header)."""
-        client = httpx.Client(base_url=self.base_url, timeout=10)
-        answer = client.post("/api/v1/auth/login", json={"name": user, "password": password})
-        answer.raise_for_status()
-        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-        return client
+    def api(self, user: str = CITY_USER) -> httpx.Client:
+        """An HTTP client with an API token of ``user`` (httpx sends no Secure cookie over http)."""
+        with open_store(self.settings) as store:
+            token = issue_api_token(store.db, user, days=1, actor="e2e", origin="test").token
+        return httpx.Client(base_url=self.base_url, timeout=10, headers={"Authorization": f"Bearer {token}"})
 
 
 def _prepare(data_dir: Path) -> Settings:
