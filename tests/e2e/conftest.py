@@ -219,7 +219,7 @@ def open_page(server: Server, browser: Any) -> Iterator[Callable[..., Any]]:
         page = context.new_page()
         watch.attach(page)
         page.goto(path)
-        page.wait_for_selector("#bar:not([hidden])")
+        page.wait_for_selector("#page[data-page]")  # a page drawn (the control-room screen has no bar)
         return page
 
     yield make

@@ -265,6 +265,16 @@ def _sped_up(speed: float) -> Callable[[], float]:
     return lambda: t0 + (time.time() - t0) * speed
 
 
+def _demo_outlines(settings: Settings) -> None:
+    """The map's region outlines for the demo's cities, on a first run (never over a deployer's own)."""
+    from forewarn.cli.regions import import_demo_outlines
+    from forewarn.geo.outlines import demo_outline_files
+
+    done = import_demo_outlines(settings, demo_outline_files())
+    if done is not None:
+        print("imported the outlines of the demo's regions for the map", flush=True)
+
+
 def demo(args: argparse.Namespace) -> int:
     from forewarn.sim.demo import UNREGISTERED_DEMO_MN, demo_fleet, run_demo_simulator
 
@@ -273,6 +283,7 @@ def demo(args: argparse.Namespace) -> int:
         raise UserError("--speed must be above 0 and at most 3600")
     fleet = demo_fleet()
     registered = _register_demo_fleet(settings, {d.mn for d in fleet if d.mn != UNREGISTERED_DEMO_MN})
+    _demo_outlines(settings)
     _first_start(settings)
     _raise_open_files()
     with open_store(settings) as store:
