@@ -10,6 +10,7 @@ apart), and an enumerated parameter checks its value with :func:`check_choice`; 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,12 +22,13 @@ from forewarn.web.problems import ApiProblem
 
 __all__ = ["check_choice", "query_names", "reject_unknown_query"]
 
-_NAMES: dict[int, frozenset[str]] = {}
+#: per handler object (not its id(): a handler of an app that is gone may leave its id to another's)
+_NAMES: weakref.WeakKeyDictionary[BaseRouteHandler, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def query_names(handler: BaseRouteHandler) -> frozenset[str]:
     """The query parameters ``handler`` declares (by the names a client sends: ``format``, ``from``)."""
-    found = _NAMES.get(id(handler))
+    found = _NAMES.get(handler)
     if found is None:
         names = set()
         for name, parameter in handler.parsed_fn_signature.parameters.items():
@@ -35,7 +37,7 @@ def query_names(handler: BaseRouteHandler) -> frozenset[str]:
                 names.add(kwarg.name or name)
             elif isinstance(kwarg, ParameterKwarg) and kwarg.query:
                 names.add(kwarg.query)
-        found = _NAMES[id(handler)] = frozenset(names)
+        found = _NAMES[handler] = frozenset(names)
     return found
 
 
