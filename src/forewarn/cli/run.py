@@ -92,6 +92,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="a day of a site with 30 points at one-minute resolution, loaded as one playback answer")
     b.add_argument("--runs", type=int, default=10, help="warm requests timed after the cold one (default 10)")
     b.set_defaults(handler=bench_playback)
+    b = bsub.add_parser("overview", parents=[common],
+                        help="the overview with 10,000 sites in scope: its API, and with --browser the page's first render and filters")
+    b.add_argument("--sites", type=int, default=10_000, help="sites in scope (default 10,000)")
+    b.add_argument("--runs", type=int, default=15, help="warm runs timed (default 15)")
+    b.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
+    b.set_defaults(handler=bench_overview)
     b = bsub.add_parser("loop", parents=[common],
                         help="the event loop's lag and a device's 9014 while users open pages and edit the registry")
     b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
@@ -410,6 +416,14 @@ def bench_playback(args: argparse.Namespace) -> int:
     if args.runs < 1:
         raise UserError("--runs must be at least 1")
     return run_playback_bench(runs=args.runs)
+
+
+def bench_overview(args: argparse.Namespace) -> int:
+    from forewarn.bench.overview import run_overview_bench
+
+    if args.sites < 1 or args.runs < 1:
+        raise UserError("--sites and --runs must be at least 1")
+    return run_overview_bench(sites=args.sites, runs=args.runs, browser=args.browser)
 
 
 def bench_loop(args: argparse.Namespace) -> int:
