@@ -189,6 +189,13 @@ def test_playback_around_an_alarm_holds_the_stored_readings_steps_and_online_tim
                                     headers=bearer(tokens["hechi"]))
         assert "31 days" in assert_problem(too_long, 400)["detail"]  # type: ignore[operator]
         assert_problem(await client.get("/api/v1/playback", headers=bearer(tokens["hechi"])), 400)
+        # a misspelt parameter is named, not silently ignored (a shared link would show the wrong window)
+        typo = await client.get("/api/v1/playback", params={"site": site_id, "form": start},
+                                headers=bearer(tokens["hechi"]))
+        assert "form" in assert_problem(typo, 400)["detail"]  # type: ignore[operator]
+        typo = await client.get(f"/api/v1/sites/{site_id}/detail", params={"too": start},
+                                headers=bearer(tokens["hechi"]))
+        assert "too" in assert_problem(typo, 400)["detail"]  # type: ignore[operator]
         for params in ({"site": site_id}, {"alarm": alarm_id}):
             assert_problem(await client.get("/api/v1/playback", params=params, headers=bearer(tokens["datong"])), 404)
 

@@ -23,6 +23,7 @@ from forewarn.times import parse_moment
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
+from forewarn.web.query import reject_unknown_query
 from forewarn.web.reads import read
 
 __all__ = ["SITE_ROUTES"]
@@ -61,6 +62,7 @@ async def get_site_detail(
     purifier, production, treatment: as its composite rules define them) with ON/OFF bands over
     the window (at most 31 days), and its newest alarms."""
     user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
     if not 0 < site_id <= _MAX_ID:
         raise _no_site(site_id)
     now = ctx.pipeline.now_ms()
@@ -95,6 +97,7 @@ async def get_playback(
     cleared, handling). At most 31 days; by site, give from and to (default: the last 24 h);
     by alarm, the window runs from an hour before it was decided to half an hour after it cleared."""
     user = require_user(request, ctx, Action.READ)
+    reject_unknown_query(request)
     now = ctx.pipeline.now_ms()
     lo, hi = _moment(ctx, from_, "from"), _moment(ctx, to, "to")
     view = _view(ctx)
