@@ -81,3 +81,13 @@ def domain_of(rule_id: str) -> Domain:
     except ValueError:
         return Domain.OTHER
     return Domain.OTHER if domain is Domain.OTHER or "." not in rule_id else domain
+
+
+class ReportKind(StrEnum):
+    """A report's length (``forewarn.reports``): a local day, month or year. The CLI
+    (``forewarn report daily``), the API (``/api/v1/reports/daily``), the scheduler's file
+    names and the statistics page use these words."""
+
+    DAILY = "daily"
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
