@@ -122,6 +122,10 @@ def test_handling_an_alarm_to_closure_from_the_command_line(tmp_path: Path) -> N
     assert json.loads(listing.splitlines()[0])["explanation"].startswith("GD1 可燃气体浓度 40 %LEL")
     english = forewarn(tmp_path, "alarms", "list", "--lang", "en").stdout
     assert "GD1 combustible gas 40 %LEL ≥ first-stage limit 25 %LEL" in english
+    # the text view tells the episode: its start, how long, and its peak with unit
+    text = forewarn(tmp_path, "alarms", "show", aid).stdout
+    assert "峰值 40 %LEL (GD1-" in text and "分钟" in text, text
+    assert "peak 40 %LEL" in forewarn(tmp_path, "alarms", "show", aid, "--lang", "en").stdout
 
 
 def test_a_condition_that_returns_after_closing_opens_a_new_alarm(tmp_path: Path) -> None:

@@ -155,6 +155,9 @@ def show_cmd(args: argparse.Namespace) -> int:
     print(f"  {detail['explanation_' + args.lang]}")
     print(f"  {'首次' if zh else 'first'} {detail['first_ts']}  {'最近' if zh else 'last'} {detail['last_ts']}  "
           f"{'重复' if zh else 'repeats'} {detail['repeats']}")
+    course = detail.get("course")
+    if course is not None:
+        print("  " + _course_line(course, tz, zh))
     print("steps:" if not zh else "处理记录：")
     for s in detail["steps"]:
         extra = f" {json.dumps(s['data'], ensure_ascii=False)}" if s["data"] else ""
@@ -163,6 +166,22 @@ def show_cmd(args: argparse.Namespace) -> int:
     for e in detail["evidence"][-20:]:
         print(f"  {e['ts']}  {e['code']}-{e['field']} = {e['value']} ({e['flag']})")
     return 0
+
+
+def _course_line(course: dict[str, Any], tz: Any, zh: bool) -> str:
+    """The episode in one line: when it began, how long it lasted (or that it goes on), its peak."""
+    minutes = course["duration_ms"] / 60_000
+    start = iso(int(course["start_ts_ms"]), tz)
+    if zh:
+        line = f"过程 {start} 起 {minutes:.1f} 分钟" + ("（仍在持续）" if course["ongoing"] else "")
+    else:
+        line = f"episode from {start}, {minutes:.1f} min" + (" (ongoing)" if course["ongoing"] else "")
+    peak = course["peak"]
+    if peak is not None:
+        word = ("最低" if zh else "lowest") if peak["low"] else ("峰值" if zh else "peak")
+        line += (f"  {word} {peak['value']:g} {peak['unit']} ({peak['code']}-{peak['field']}, "
+                 f"{iso(int(peak['ts_ms']), tz)})")
+    return line
 
 
 def step_cmd(args: argparse.Namespace) -> int:
