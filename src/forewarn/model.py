@@ -22,6 +22,16 @@ class Kind(StrEnum):
     RUNTIME = "runtime"  # CN 2041, facility daily running time (SBx-RT)
 
 
+class Period(StrEnum):
+    """A period forewarn computes its own values over from real-time data (``stats.aggregate``),
+    finest first; hour, day and month boundaries are local time in ``Settings.timezone``."""
+
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
 #: HJ 212 data-upload commands and the kind of reading each carries.
 KIND_BY_CN: dict[str, Kind] = {
     "2011": Kind.RTD,
@@ -91,3 +101,32 @@ class ReportKind(StrEnum):
     DAILY = "daily"
     MONTHLY = "monthly"
     ANNUAL = "annual"
+
+
+class AuditReason(StrEnum):
+    """Why data was marked invalid, or valid again, in data audit (数据审核). The labels
+    (:data:`AUDIT_REASON_LABELS`) are what the dashboard, the CLI and reports show."""
+
+    MAINTENANCE = "maintenance"                  # the device was being serviced
+    CALIBRATION = "calibration"                  # zero/span calibration: test gas, not the air
+    FAULT = "fault"                              # the device was faulty
+    SUSPECTED_TAMPERING = "suspected_tampering"  # the data looks falsified (弄虚作假)
+    MANUAL = "manual"                            # a reviewer's own judgement, said in the note
+
+
+#: (zh, en) of each audit reason
+AUDIT_REASON_LABELS: dict[AuditReason, tuple[str, str]] = {
+    AuditReason.MAINTENANCE: ("维护", "maintenance"),
+    AuditReason.CALIBRATION: ("校准", "calibration"),
+    AuditReason.FAULT: ("故障", "fault"),
+    AuditReason.SUSPECTED_TAMPERING: ("疑似弄虚作假", "suspected tampering"),
+    AuditReason.MANUAL: ("人工判定", "manual judgement"),
+}
+
+
+class MarkTarget(StrEnum):
+    """What a data-audit mark covers: one point, every point of a device, or of a site."""
+
+    POINT = "point"
+    DEVICE = "device"
+    SITE = "site"

@@ -15,7 +15,7 @@ class Role(StrEnum):
     CITY_ADMIN = "city_admin"            # the whole platform, users included
     DISTRICT_ADMIN = "district_admin"    # their region and the regions under it
     ENTERPRISE_USER = "enterprise_user"  # their own enterprise's sites
-    AUDITOR = "auditor"                  # read-only (its region, or everything without one)
+    AUDITOR = "auditor"                  # reads (its region, or everything without one); marks data in audit
     DEVICE = "device"                    # pushes data with a token; reads nothing
 
 
@@ -32,15 +32,20 @@ class Action(StrEnum):
     #: read the audit log. It spans every region (users, tokens, imports), so a role scoped to a
     #: region reads it only when unscoped: city administrators and auditors without a region.
     READ_AUDIT = "read_audit"
+    #: data audit: mark readings or a time range invalid (or valid again) with a reason, revoke a
+    #: mark. It changes no reading, only what the statistics and judgements count, and every mark
+    #: is audited and reversible: the work of the bureau's reviewers (auditors) and administrators,
+    #: never of the enterprise whose data it is.
+    AUDIT_DATA = "audit_data"
 
 
 _A = Action
 #: what each role may do, within its scope
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.CITY_ADMIN: frozenset(Action),
-    Role.DISTRICT_ADMIN: frozenset({_A.READ, _A.WRITE_REGISTRY, _A.HANDLE_ALARMS, _A.RECORD_CHECKS}),
+    Role.DISTRICT_ADMIN: frozenset({_A.READ, _A.WRITE_REGISTRY, _A.HANDLE_ALARMS, _A.RECORD_CHECKS, _A.AUDIT_DATA}),
     Role.ENTERPRISE_USER: frozenset({_A.READ, _A.RECORD_CHECKS}),
-    Role.AUDITOR: frozenset({_A.READ, _A.READ_AUDIT}),
+    Role.AUDITOR: frozenset({_A.READ, _A.READ_AUDIT, _A.AUDIT_DATA}),
     Role.DEVICE: frozenset(),
 }
 
