@@ -1,0 +1,250 @@
+"""forewarn's own minute, hour, day and month values in SQLite (table ``aggregates``, migration
+0012), the queue of time ranges whose periods must be computed again (``aggregate_dirty``),
+and the reads that compare them with what devices reported themselves.
+
+Functions of a sqlite3 connection, so that the aggregator (``stats/aggregate.py``, a writer
+job), the audit marks (which queue their ranges in the same transaction as the mark) and the
+readers (figures, reports, the API on reader threads) share one definition of the SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from forewarn.model import Period
+
+__all__ = [
+    "AggregateRow", "Mismatch", "PointFacts", "aggregates", "delete_aggregates", "dirty_backlog", "mark_dirty",
+    "mismatches", "point_facts", "rtd_rows", "take_dirty", "upsert_aggregates",
+]
+
+_COLUMNS = ("point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts, "
+            "parts_valid, valid, flag, upper_limit, computed_ms")
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateRow:
+    """One period of one point, as stored (see migration 0012 for each column's meaning)."""
+
+    point_id: int
+    period: Period
+    start_ms: int
+    avg: float | None
+    min: float | None
+    max: float | None
+    cou: float | None
+    n_received: int
+    n_valid: int
+    n_over: int
+    over_ms: int
+    parts: int
+    parts_valid: int
+    valid: bool
+    flag: str
+    upper_limit: float | None
+    computed_ms: int
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (self.point_id, self.period.value, self.start_ms, self.avg, self.min, self.max, self.cou,
+                self.n_received, self.n_valid, self.n_over, self.over_ms, self.parts, self.parts_valid,
+                int(self.valid), self.flag, self.upper_limit, self.computed_ms)
+
+
+def _row(r: Sequence[object]) -> AggregateRow:
+    return AggregateRow(
+        point_id=int(r[0]), period=Period(str(r[1])), start_ms=int(r[2]),  # type: ignore[call-overload]
+        avg=r[3], min=r[4], max=r[5], cou=r[6],  # type: ignore[arg-type]
+        n_received=int(r[7]), n_valid=int(r[8]), n_over=int(r[9]), over_ms=int(r[10]),  # type: ignore[call-overload]
+        parts=int(r[11]), parts_valid=int(r[12]), valid=bool(r[13]), flag=str(r[14]),  # type: ignore[call-overload]
+        upper_limit=r[15], computed_ms=int(r[16]),  # type: ignore[arg-type,call-overload]
+    )
+
+
+# ------------------------------------------------------------------ the queue of work
+
+def mark_dirty(db: sqlite3.Connection, ranges: Iterable[tuple[int, int, int]]) -> None:
+    """Queue every period that the half-open ranges ``(point_id, start_ms, end_ms)`` touch for
+    computing again: the minute, hour, day and month holding each instant of the range, no
+    other. Writes only, inside the caller's transaction (an audit mark queues its range in the
+    transaction that stores the mark, so the two cannot part); the aggregator does the work
+    later, in small jobs between the writer's transactions."""
+    rows = [(int(p), int(s), int(e)) for p, s, e in ranges if e > s]
+    if rows:
+        db.executemany("INSERT INTO aggregate_dirty (point_id, start_ms, end_ms) VALUES (?, ?, ?)", rows)
+
+
+def take_dirty(db: sqlite3.Connection, limit: int) -> dict[int, list[tuple[int, int]]]:
+    """Remove up to ``limit`` queued ranges (oldest first) and return them merged per point
+    (sorted, overlapping and adjacent ones joined). Call inside the transaction that does the
+    work and puts back what it leaves (``mark_dirty``), so a failure loses nothing."""
+    rows = db.execute(
+        "SELECT id, point_id, start_ms, end_ms FROM aggregate_dirty ORDER BY id LIMIT ?", (limit,)
+    ).fetchall()
+    if not rows:
+        return {}
+    db.execute("DELETE FROM aggregate_dirty WHERE id <= ?", (rows[-1][0],))
+    per_point: dict[int, list[tuple[int, int]]] = {}
+    for _, point_id, start, end in rows:
+        per_point.setdefault(point_id, []).append((start, end))
+    return {p: _merge(r) for p, r in per_point.items()}
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def dirty_backlog(db: sqlite3.Connection) -> tuple[int, int]:
+    """(ranges queued, their total length in ms): how far the aggregator is behind."""
+    n, total = db.execute("SELECT COUNT(*), COALESCE(SUM(end_ms - start_ms), 0) FROM aggregate_dirty").fetchone()
+    return int(n), int(total)
+
+
+# ------------------------------------------------------------------ what the aggregator reads
+
+@dataclass(frozen=True, slots=True)
+class PointFacts:
+    """What computing a point's periods needs of the registry."""
+
+    point_id: int
+    device_id: int
+    code: str
+    field: str
+    interval_s: int
+
+
+def point_facts(db: sqlite3.Connection, point_ids: Collection[int]) -> dict[int, PointFacts]:
+    ids = sorted(set(point_ids))
+    out: dict[int, PointFacts] = {}
+    for at in range(0, len(ids), 500):
+        chunk = ids[at:at + 500]
+        marks = ",".join("?" * len(chunk))
+        for pid, did, code, field, interval in db.execute(
+            f"SELECT p.id, p.device_id, p.code, p.field, d.interval_s FROM points p "
+            f"JOIN devices d ON d.id = p.device_id WHERE p.id IN ({marks})", chunk,
+        ):
+            out[pid] = PointFacts(pid, did, code, field, int(interval))
+    return out
+
+
+def rtd_rows(db: sqlite3.Connection, point_id: int, start_ms: int, end_ms: int
+             ) -> tuple[list[tuple[int, float | None, str]], int | None]:
+    """A point's real-time values in [start_ms, end_ms) and the time of its first value at or
+    after ``end_ms`` (how long the last one held), or None."""
+    rows = db.execute(
+        "SELECT ts, value, flag FROM readings_rtd WHERE point_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        (point_id, start_ms, end_ms),
+    ).fetchall()
+    after = db.execute(
+        "SELECT ts FROM readings_rtd WHERE point_id = ? AND ts >= ? ORDER BY ts LIMIT 1", (point_id, end_ms)
+    ).fetchone()
+    return rows, None if after is None else int(after[0])
+
+
+# ------------------------------------------------------------------ the aggregates themselves
+
+def upsert_aggregates(db: sqlite3.Connection, rows: Iterable[AggregateRow]) -> None:
+    db.executemany(
+        f"INSERT OR REPLACE INTO aggregates ({_COLUMNS}) VALUES ({','.join('?' * 17)})",
+        [r.as_tuple() for r in rows],
+    )
+
+
+def delete_aggregates(db: sqlite3.Connection, point_id: int, period: Period, start_ms: int, end_ms: int,
+                      keep: Collection[int] = ()) -> None:
+    """Delete a point's periods starting in [start_ms, end_ms) other than those in ``keep``
+    (the periods that have data no longer: a recomputation leaves none behind)."""
+    if keep:
+        marks = ",".join("?" * len(keep))
+        db.execute(
+            f"DELETE FROM aggregates WHERE point_id = ? AND period = ? AND start_ms >= ? AND start_ms < ? "
+            f"AND start_ms NOT IN ({marks})", (point_id, period.value, start_ms, end_ms, *keep),
+        )
+    else:
+        db.execute(
+            "DELETE FROM aggregates WHERE point_id = ? AND period = ? AND start_ms >= ? AND start_ms < ?",
+            (point_id, period.value, start_ms, end_ms),
+        )
+
+
+def aggregates(db: sqlite3.Connection, point_ids: Collection[int], period: Period, start_ms: int, end_ms: int
+               ) -> list[AggregateRow]:
+    """The stored periods of these points that start in [start_ms, end_ms), by point then time."""
+    out: list[AggregateRow] = []
+    ids = sorted(set(point_ids))
+    for at in range(0, len(ids), 500):
+        chunk = ids[at:at + 500]
+        marks = ",".join("?" * len(chunk))
+        out.extend(_row(r) for r in db.execute(
+            f"SELECT {_COLUMNS} FROM aggregates WHERE point_id IN ({marks}) AND period = ? "
+            f"AND start_ms >= ? AND start_ms < ? ORDER BY point_id, start_ms",
+            (*chunk, period.value, start_ms, end_ms),
+        ))
+    return out
+
+
+# ------------------------------------------------------------------ device-reported against our own
+
+#: the table of each period's device-reported values (months: devices report none)
+_REPORTED = {Period.MINUTE: "readings_minute", Period.HOUR: "readings_hour", Period.DAY: "readings_day"}
+#: a device's sub-fields for a period's mean, minimum and maximum, and our column for each
+_STATS = (("Avg", "avg"), ("Min", "min"), ("Max", "max"))
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A period where a device's own value and forewarn's differ beyond the tolerance."""
+
+    device_id: int
+    mn: str
+    code: str
+    #: Avg, Min or Max
+    field: str
+    period: Period
+    start_ms: int
+    reported: float
+    computed: float
+    #: the point forewarn computed from (the factor's Rtd)
+    point_id: int
+
+
+def mismatches(db: sqlite3.Connection, period: Period, start_ms: int, end_ms: int, *, relative: float,
+               absolute: float, site_id: int | None = None, limit: int = 1000) -> list[Mismatch]:
+    """Periods in [start_ms, end_ms) where a device's reported Avg/Min/Max (CN 2051, 2061, 2031)
+    differs from forewarn's own value of the same factor's real-time data by more than
+    ``absolute + relative * |reported|``. Only periods both have are compared."""
+    table = _REPORTED.get(period)
+    if table is None:
+        return []
+    out: list[Mismatch] = []
+    site_clause = "AND d.site_id = ?" if site_id is not None else ""
+    for sub, column in _STATS:
+        args: list[object] = [period.value, sub, start_ms, end_ms]
+        if site_id is not None:
+            args.append(site_id)
+        args += [absolute, relative, limit - len(out)]
+        rows = db.execute(
+            f"SELECT d.id, d.mn, rep_p.code, r.ts, r.value, a.{column}, own_p.id "
+            f"FROM points rep_p JOIN devices d ON d.id = rep_p.device_id "
+            f"JOIN points own_p ON own_p.device_id = rep_p.device_id AND own_p.code = rep_p.code "
+            f"AND own_p.field = 'Rtd' "
+            f"JOIN {table} r ON r.point_id = rep_p.id "
+            f"JOIN aggregates a ON a.point_id = own_p.id AND a.period = ? AND a.start_ms = r.ts "
+            f"WHERE rep_p.field = ? AND r.ts >= ? AND r.ts < ? {site_clause} "
+            f"AND r.value IS NOT NULL AND a.{column} IS NOT NULL "
+            f"AND ABS(r.value - a.{column}) > ? + ? * ABS(r.value) "
+            f"ORDER BY r.ts, d.mn, rep_p.code LIMIT ?",
+            args,
+        ).fetchall()
+        out.extend(Mismatch(device_id=r[0], mn=r[1], code=r[2], field=sub, period=period, start_ms=r[3],
+                            reported=r[4], computed=r[5], point_id=r[6]) for r in rows)
+        if len(out) >= limit:
+            break
+    return sorted(out, key=lambda m: (m.start_ms, m.mn, m.code, m.field))
