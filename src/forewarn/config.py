@@ -48,6 +48,12 @@ class Settings:
         30.0, "close a device connection whose frame is not complete this long after its first byte (a frame "
         "complete by its length is then taken without its CRLF)", 0.5, None
     )
+    hj212_strict: int = _setting(
+        0, "1: accept an HJ 212 frame's known deviations (lowercase CRC, 13-digit QN, DataTime with "
+        "milliseconds...) only from devices whose leniency lists them; 0: the tolerant default, which accepts "
+        "every deviation that leaves the frame's CRC verified and its values readable (a device's leniency "
+        "word 'strict' makes that one device strict)", 0, 1
+    )
     max_connections: int = _setting(
         0, "most device connections the HJ 212 port holds; more are closed at once and counted as "
         "connection_limit (0: as many as the open-file limit leaves after the HTTP port's; lowered at start "
@@ -110,6 +116,10 @@ class Settings:
     )
     session_ttl_s: float = _setting(
         43200.0, "a dashboard session ends this long after login (default 12 h)", 60, None
+    )
+    screen_session_ttl_s: float = _setting(
+        2_592_000.0, "a control-room screen's read-only session (login with 'screen' ticked) ends this long after "
+        "login (default 30 days); it is not ended by being idle", 60, None
     )
     session_idle_s: float = _setting(
         7200.0, "a dashboard session ends when unused this long (default 2 h)", 60, None

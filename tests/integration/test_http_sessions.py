@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -136,3 +137,38 @@ def test_a_burst_of_parallel_guesses_is_not_all_tried(fleet: Fleet) -> None:
         assert all(a.headers.get("retry-after") for a in answers if a.status_code == 429)
 
     run(fleet.settings, scenario)
+
+
+def test_a_control_room_screen_stays_logged_in_for_days_but_may_only_read(fleet: Fleet) -> None:
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        screen = await client.post("/api/v1/auth/login", json={"name": "city", "password": PASSWORD, "screen": True})
+        assert screen.status_code == 200, screen.text
+        assert screen.json()["read_only"] is True
+        assert "Max-Age=2592000" in screen.headers["set-cookie"]  # 30 days, not a person's 12 hours
+        csrf = {"X-CSRF-Token": screen.json()["csrf_token"]}
+        me = await client.get("/api/v1/auth/session")
+        assert me.status_code == 200 and me.json()["read_only"] is True
+        assert (await client.get("/api/v1/dashboard/overview")).status_code == 200
+        # a screen on a wall can show, never act: even a city administrator's
+        refused = await client.post("/api/v1/silences", headers=csrf,
+                                    json={"site": 1, "hours": 1, "reason": "from the screen"})
+        assert "read-only" in str(assert_problem(refused, 403)["detail"])
+        assert_problem(await client.post("/api/v1/auth/password", headers=csrf,
+                                         json={"current": PASSWORD, "new": "a brand new password"}), 403)
+
+        async with httpx.AsyncClient(base_url=str(client.base_url), timeout=10) as person:
+            assert (await person.post("/api/v1/auth/login", json={"name": "city", "password": PASSWORD})).status_code == 200
+            assert (await person.get("/api/v1/auth/session")).json()["read_only"] is False
+            # three hours without a request (the clock moved by moving the sessions' last use back)
+            db = sqlite3.connect(fleet.settings.db_path)
+            with db:
+                db.execute("UPDATE sessions SET last_used_ms = last_used_ms - 3 * 3600000")
+            db.close()
+            assert_problem(await person.get("/api/v1/auth/session"), 401)  # a person's session went idle
+        assert (await client.get("/api/v1/dashboard/overview")).status_code == 200  # the screen's did not
+        assert (await client.post("/api/v1/auth/logout", headers=csrf)).status_code == 200
+        assert_problem(await client.get("/api/v1/auth/session"), 401)
+        bad = await client.post("/api/v1/auth/login", json={"name": "city", "password": PASSWORD, "screen": "yes"})
+        assert_problem(bad, 400)
+
+    run(plain_http(fleet), scenario)

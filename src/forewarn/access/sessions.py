@@ -19,7 +19,7 @@ from forewarn.access import audit
 from forewarn.access.tx import atomic
 from forewarn.access.users import User, get_user, token_hash
 
-__all__ = ["OpenedSession", "csrf_for", "end_session", "open_session", "touch_session", "user_for_session"]
+__all__ = ["LiveSession", "OpenedSession", "csrf_for", "end_session", "open_session", "touch_session", "user_for_session"]
 
 _MAX_TOKEN = 256
 #: a session's last use is noted at most this often (each note is a write)
@@ -40,37 +40,47 @@ def csrf_for(session_token: str) -> str:
 
 
 def open_session(db: sqlite3.Connection, user: User, *, now_ms: int, ttl_ms: int, address: str,
-                 origin: str = "api") -> OpenedSession:
-    """Start a session for ``user`` (atomic, audited as a login)."""
+                 origin: str = "api", read_only: bool = False) -> OpenedSession:
+    """Start a session for ``user`` (atomic, audited as a login). A ``read_only`` session (a
+    control-room screen's) may only read, and being idle does not end it."""
     token = secrets.token_urlsafe(32)
     expires = now_ms + ttl_ms
     with atomic(db):
         cur = db.execute(
-            "INSERT INTO sessions (user_id, token_hash, created_ms, expires_ms, last_used_ms, address) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (user.id, token_hash(token), now_ms, expires, now_ms, address[:64]),
+            "INSERT INTO sessions (user_id, token_hash, created_ms, expires_ms, last_used_ms, address, read_only) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (user.id, token_hash(token), now_ms, expires, now_ms, address[:64], int(read_only)),
         )
         session_id = int(cur.lastrowid or 0)
         audit.record(db, user.name, "session.login", "session", session_id, None,
-                     {"user": user.name, "address": address[:64], "expires_ms": expires}, origin, at_ms=now_ms)
+                     {"user": user.name, "address": address[:64], "expires_ms": expires, "read_only": read_only},
+                     origin, at_ms=now_ms)
     return OpenedSession(session_id, token, csrf_for(token), expires)
 
 
-def user_for_session(db: sqlite3.Connection, token: str, *, now_ms: int, idle_ms: int
-                     ) -> tuple[int, User, int] | None:
-    """(session id, user, last used ms) of a live session, else None (expired, idle, revoked,
-    or its user disabled). Reads only: noting the use is the caller's (a write)."""
+@dataclass(frozen=True)
+class LiveSession:
+    id: int
+    user: User
+    last_used_ms: int
+    read_only: bool
+
+
+def user_for_session(db: sqlite3.Connection, token: str, *, now_ms: int, idle_ms: int) -> LiveSession | None:
+    """The live session of ``token``, else None (expired, idle, revoked, or its user disabled).
+    Reads only: noting the use is the caller's (a write)."""
     if not token or len(token) > _MAX_TOKEN:
         return None
     row = db.execute(
-        "SELECT s.id, u.name, s.last_used_ms FROM sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ? AND s.revoked = 0 AND u.disabled = 0 AND s.expires_ms > ? AND s.last_used_ms > ?",
+        "SELECT s.id, u.name, s.last_used_ms, s.read_only FROM sessions s JOIN users u ON u.id = s.user_id "
+        "WHERE s.token_hash = ? AND s.revoked = 0 AND u.disabled = 0 AND s.expires_ms > ? "
+        "AND (s.read_only = 1 OR s.last_used_ms > ?)",
         (token_hash(token), now_ms, now_ms - idle_ms),
     ).fetchone()
     if row is None:
         return None
     user = get_user(db, row[1])
-    return None if user is None else (int(row[0]), user, int(row[2]))
+    return None if user is None else LiveSession(int(row[0]), user, int(row[2]), bool(row[3]))
 
 
 def touch_session(db: sqlite3.Connection, session_id: int, now_ms: int) -> None:

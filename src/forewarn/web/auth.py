@@ -14,7 +14,7 @@ from typing import Any
 from litestar import Request
 
 from forewarn.access.roles import Action
-from forewarn.access.sessions import TOUCH_EVERY_MS, csrf_for, touch_session, user_for_session
+from forewarn.access.sessions import TOUCH_EVERY_MS, LiveSession, csrf_for, touch_session, user_for_session
 from forewarn.access.users import User, user_for_token
 from forewarn.store.sqlite import SqliteStore
 from forewarn.web.context import ApiContext
@@ -27,6 +27,8 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
 SESSION_COOKIE = "forewarn_session"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: the one change a read-only (screen) session may make: ending itself
+_LOGOUT_PATH = "/api/v1/auth/logout"
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
@@ -38,8 +40,8 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return token.strip()
 
 
-def session_of(request: Request[Any, Any, Any], ctx: ApiContext) -> tuple[int, User, str] | None:
-    """(session id, user, session token) of the request's session cookie, if it is live."""
+def session_of(request: Request[Any, Any, Any], ctx: ApiContext) -> tuple[LiveSession, str] | None:
+    """The live session of the request's session cookie and its token, if there is one."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -47,10 +49,10 @@ def session_of(request: Request[Any, Any, Any], ctx: ApiContext) -> tuple[int, U
     found = user_for_session(ctx.store.db, token, now_ms=now, idle_ms=int(ctx.settings.session_idle_s * 1000))
     if found is None:
         return None
-    session_id, user, last_used = found
-    if now - last_used >= TOUCH_EVERY_MS:
+    session_id = found.id
+    if now - found.last_used_ms >= TOUCH_EVERY_MS:
         ctx.writer.submit_job(lambda store: store.run_in_transaction(lambda db: touch_session(db, session_id, now)))
-    return session_id, user, token
+    return found, token
 
 
 def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Action, *,
@@ -65,7 +67,7 @@ def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Actio
     used is a job for the writer thread, so that the event loop never waits for the write lock.
     """
     if not request.headers.get("authorization") and SESSION_COOKIE in request.cookies:
-        user = _session_user(request, ctx)
+        user = _session_user(request, ctx, action)
     else:
         user = _token_user(request, ctx)
     if not user.scope.can(action):
@@ -73,11 +75,16 @@ def require_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Actio
     return user
 
 
-def _session_user(request: Request[Any, Any, Any], ctx: ApiContext) -> User:
+def _session_user(request: Request[Any, Any, Any], ctx: ApiContext, action: Action) -> User:
     found = session_of(request, ctx)
     if found is None:
         raise ApiProblem(401, "your session has ended (logged out, expired or idle too long): log in again")
-    _, user, token = found
+    session, token = found
+    user = session.user
+    if session.read_only and (action is not Action.READ or
+                              (request.method not in _SAFE_METHODS and request.url.path != _LOGOUT_PATH)):
+        raise ApiProblem(403, "this is a control-room screen's read-only session: log in without 'screen' to change "
+                              "anything")
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode("utf-8", "replace"), csrf_for(token).encode()):

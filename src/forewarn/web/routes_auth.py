@@ -94,21 +94,28 @@ def _not_locked(ctx: ApiContext, name: str, address: str) -> None:
 
 @post("/api/v1/auth/login", tags=["auth"], summary="Log in (dashboard session)", status_code=200)
 async def login(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext]) -> Response[dict[str, Any]]:
-    """Body ``{"name": ..., "password": ...}``. Sets the session cookie and answers the user and
-    the ``csrf_token`` to send as ``X-CSRF-Token`` with every request that changes something.
-    After 5 failures for a name (20 for an address) within 5 minutes, logins wait 15 minutes (429)."""
+    """Body ``{"name": ..., "password": ...}``, and ``"screen": true`` for a control-room screen:
+    a read-only session that lasts ``screen_session_ttl_s`` (30 days) and is not ended by being
+    idle. Sets the session cookie and answers the user and the ``csrf_token`` to send as
+    ``X-CSRF-Token`` with every request that changes something. After 5 failures for a name (20
+    for an address) within 5 minutes, logins wait 15 minutes (429)."""
     body = await read_json(request, _LOGIN_BODY_BYTES)
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
         raise ApiProblem(400, 'send {"name": "...", "password": "..."}')
+    screen = body.get("screen", False)
+    if not isinstance(screen, bool):
+        raise ApiProblem(400, "'screen' is true (a control-room screen's read-only session) or false")
     name, password = body["name"].strip(), body["password"]
     address = _address(request)
     _not_locked(ctx, name, address)
     user = await _credentials(ctx, name, password, address)
     ctx.limiter.success(name, address)
     now = ctx.pipeline.now_ms()
-    ttl_ms = int(ctx.settings.session_ttl_s * 1000)
-    opened = await write(ctx, lambda db: open_session(db, user, now_ms=now, ttl_ms=ttl_ms, address=address))
-    answer = {"user": _user_json(user), "csrf_token": opened.csrf, "expires": iso(opened.expires_ms, ctx.settings.tz)}
+    ttl_ms = int((ctx.settings.screen_session_ttl_s if screen else ctx.settings.session_ttl_s) * 1000)
+    opened = await write(ctx, lambda db: open_session(db, user, now_ms=now, ttl_ms=ttl_ms, address=address,
+                                                      read_only=screen))
+    answer = {"user": _user_json(user), "csrf_token": opened.csrf, "expires": iso(opened.expires_ms, ctx.settings.tz),
+              "read_only": screen}
     return Response(answer, cookies=[_cookie(ctx, opened.token, ttl_ms // 1000)])
 
 
@@ -119,7 +126,7 @@ async def logout(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     found = session_of(request, ctx)
     if found is None or request.headers.get("authorization"):
         raise ApiProblem(400, "there is no session to end: an API token is revoked with 'forewarn users revoke'")
-    session_id = found[0]
+    session_id = found[0].id
     await write(ctx, lambda db: end_session(db, session_id, user.name))
     return Response({"logged_out": user.name}, cookies=[_cookie(ctx, "", 0)])
 
@@ -133,7 +140,8 @@ def session_info(request: Request[Any, Any, Any], ctx: NamedDependency[ApiContex
     if user.scope.region_prefix is not None:  # the audit log spans every region (routes_audit)
         may.discard(Action.READ_AUDIT.value)
     return {"user": _user_json(user), "may": sorted(may),
-            "csrf_token": csrf_for(found[2]) if found is not None else None}
+            "csrf_token": csrf_for(found[1]) if found is not None else None,
+            "read_only": found is not None and found[0].read_only}
 
 
 @post("/api/v1/auth/password", tags=["auth"], summary="Change your own password", status_code=200, security=BEARER)

@@ -131,11 +131,15 @@ function renderLogin(root) {
   const message = h('p', {class: 'error-text', role: 'alert'});
   const name = h('input', {name: 'name', autocomplete: 'username', required: true, autofocus: true});
   const password = h('input', {name: 'password', type: 'password', autocomplete: 'current-password', required: true});
+  // A control-room screen must stay live for days with nobody at it: on /screen the login
+  // offers (ticked) a read-only session that lasts weeks instead of a person's 12 hours.
+  const wanted = new URLSearchParams(location.search).get('next') || location.pathname;
+  const screen = h('input', {name: 'screen', type: 'checkbox', checked: wanted.startsWith('/screen')});
   const form = h('form', {class: 'card login', onsubmit: async (event) => {
     event.preventDefault();
     message.textContent = '';
     try {
-      await api.post('auth/login', {name: name.value, password: password.value});
+      await api.post('auth/login', {name: name.value, password: password.value, screen: screen.checked});
       if (!(await loadSession())) { message.textContent = t('login.cookie'); return; }
       live.connect();
       const next = new URLSearchParams(location.search).get('next');
@@ -147,6 +151,7 @@ function renderLogin(root) {
   h('h1', null, t('login.title')),
   h('label', null, t('login.name'), name),
   h('label', null, t('login.password'), password),
+  wanted.startsWith('/screen') ? h('label', {class: 'check'}, screen, t('login.screen')) : null,
   h('button', {type: 'submit', class: 'primary'}, t('login.submit')),
   message,
   h('p', {class: 'muted'}, h('button', {type: 'button', class: 'linkish', onclick: () => { setLang(getLang() === 'zh' ? 'en' : 'zh'); route(); }}, t('app.lang'))));
