@@ -18,6 +18,10 @@ addStrings({
     'alarm.files': '照片或文件（最多 5 个，共 8 MB）', 'alarm.note': '说明', 'alarm.text': '备注内容',
     'alarm.to': '派给（单位或人员）', 'alarm.submit': '提交', 'alarm.taken': '已{step}',
     'alarm.limit': '限值', 'alarm.attachment': '附件',
+    'alarm.course': '本次过程', 'alarm.course_line': '{start} 起，持续 {min} 分钟', 'alarm.ongoing': '（仍在持续）',
+    'alarm.peak': '峰值', 'alarm.low': '最低值', 'alarm.group': '同批告警',
+    'group.platform_restart': '平台恢复后仍未上线', 'group.offline_storm': '同时段大量设备离线',
+    'alarm.group_link': '第 {id} 批，查看并一起处置',
   },
   en: {
     'alarm.playback': 'Playback', 'alarm.site': 'Site', 'alarm.where': 'Enterprise / site', 'alarm.region': 'Region',
@@ -29,6 +33,10 @@ addStrings({
     'alarm.measures': 'Measures taken', 'alarm.files': 'Photos or files (at most 5, 8 MB in all)', 'alarm.note': 'Note',
     'alarm.text': 'Comment', 'alarm.to': 'Send to (unit or person)', 'alarm.submit': 'Submit',
     'alarm.taken': '{step}: done', 'alarm.limit': 'limit', 'alarm.attachment': 'attachment',
+    'alarm.course': 'This episode', 'alarm.course_line': 'from {start}, {min} min', 'alarm.ongoing': ' (ongoing)',
+    'alarm.peak': 'peak', 'alarm.low': 'lowest', 'alarm.group': 'Storm',
+    'group.platform_restart': 'still silent after the platform came back', 'group.offline_storm': 'many devices silent at once',
+    'alarm.group_link': 'group {id}: see and handle them together',
   },
 });
 
@@ -88,7 +96,19 @@ export default {
           fact('alarm.repeats', String(a.repeats)), fact('alarm.assignee', a.assignee || '—'),
           fact('alarm.rule', [h('code', null, a.rule_id), ' ', t('alarm.version', {v: a.rule_version}),
             rule ? ` · ${ctx.lang === 'en' ? rule.title_en : rule.title_zh}` : '']),
-          rule && rule.source ? fact('alarm.source', rule.source) : null));
+          rule && rule.source ? fact('alarm.source', rule.source) : null,
+          a.course ? fact('alarm.course', course(a.course)) : null,
+          a.group ? fact('alarm.group', [t(`group.${a.group.cause}`), ' · ',
+            h('a', {href: `/alarms?group=${a.group.id}&open=all`}, t('alarm.group_link', {id: a.group.id}))]) : null));
+    }
+
+    /** The episode in one line: when it began, how long, and its peak (or lowest) with unit. */
+    function course(c) {
+      const line = t('alarm.course_line', {start: fmtTime(c.start_ts), min: fmtNum(c.duration_s / 60, 1)}) +
+        (c.ongoing ? t('alarm.ongoing') : '');
+      if (!c.peak) return line;
+      const word = t(c.peak.low ? 'alarm.low' : 'alarm.peak');
+      return `${line} · ${word} ${fmtNum(c.peak.value)} ${c.peak.unit} (${c.peak.code}, ${fmtTime(c.peak.ts)})`;
     }
 
     function steps(a) {

@@ -8,7 +8,7 @@ import {
 } from './alarm_desk.js';
 
 const PAGE = 50;
-const FILTERS = ['state', 'level', 'domain', 'region', 'site', 'from', 'to'];
+const FILTERS = ['state', 'level', 'domain', 'region', 'site', 'from', 'to', 'group'];
 
 export default {
   title: {zh: '告警处置', en: 'Alarm desk'},
@@ -118,8 +118,11 @@ export default {
       body);
     const pager = h('div', {class: 'pager'});
     const mayHandle = BULK_STEPS.some(mayStep);
-    root.append(h('section', {class: 'card'}, h('h1', null, t('desk.title')), form, mayHandle ? bar : null, table,
-      pager));
+    // a storm's alarms (GET alarms?group=): say so, so that they are handled together
+    const groupNote = filter.group ? h('p', {class: 'group-note'}, t('desk.group', {id: filter.group}), ' ',
+      h('a', {href: '/alarms'}, t('f.reset'))) : null;
+    root.append(h('section', {class: 'card'}, h('h1', null, t('desk.title')), groupNote, form, mayHandle ? bar : null,
+      table, pager));
     syncBar();
 
     function row(a) {
@@ -133,7 +136,9 @@ export default {
         h('td', null, mayHandle ? box : null),
         h('td', null, h('a', {href: `/alarms/${a.id}`}, `#${a.id}`)),
         h('td', null, levelBadge(t, a.level)),
-        h('td', null, stateBadge(t, a.state), flags(t, a)),
+        h('td', null, stateBadge(t, a.state), flags(t, a),
+          a.group_id && !filter.group ? h('a', {class: 'flag quiet', href: `/alarms?group=${a.group_id}&open=all`,
+            title: t('desk.group_title')}, t('desk.group_flag', {id: a.group_id})) : null),
         h('td', null, t(`domain.${a.domain}`)),
         h('td', null, a.enterprise, h('br'), a.site_id ? h('a', {href: `/sites/${a.site_id}`}, a.site) : a.site),
         h('td', {class: 'what'}, h('div', null, a.title), h('div', {class: 'expl'}, a.explanation),
