@@ -130,6 +130,42 @@ class Settings:
     registry_poll_s: float = _setting(
         2.0, "how often a running server looks for registry changes made by other commands", 0.05, None
     )
+    aggregation_enabled: int = _setting(
+        1, "compute forewarn's own minute, hour, day and month values from real-time data in the background "
+        "(0 to switch it off)", 0, 1
+    )
+    aggregate_every_s: float = _setting(
+        5.0, "how often the minutes that new or late real-time data touched are computed again", 0.05, None
+    )
+    hour_valid_minutes: int = _setting(
+        45, "an hour is valid with at least this many valid minutes (DOMAIN.md section 4 [inf]; some platforms "
+        "use 54)", 1, 60
+    )
+    day_valid_hours: int = _setting(
+        20, "a day is valid with at least this many valid hours (GB 3095-2012, 24-hour means [sec])", 1, 24
+    )
+    month_valid_days: int = _setting(
+        27, "a month is valid with at least this many valid days (GB 3095-2012, monthly means [sec])", 1, 31
+    )
+    month_valid_days_february: int = _setting(
+        25, "a February is valid with at least this many valid days (GB 3095-2012 [sec])", 1, 29
+    )
+    flag_n_share: float = _setting(
+        0.75, "an aggregate is flagged N when at least this share of its values are valid (N and not marked "
+        "invalid in audit); otherwise it takes its values' most common other flag (HJ 212 gas factors [std])",
+        0.0, 1.0
+    )
+    mismatch_relative: float = _setting(
+        0.05, "a device's own minute/hour/day Avg, Min or Max differs from forewarn's when further apart than "
+        "mismatch_absolute + this share of the device's value", 0.0, None
+    )
+    mismatch_absolute: float = _setting(
+        0.001, "the absolute part of the mismatch tolerance (in the factor's unit)", 0.0, None
+    )
+    rtd_retention_days: int = _setting(
+        0, "delete real-time data older than this many days, in small background batches, once its minutes "
+        "are computed (aggregates and device-reported minute/hour/day data are kept); 0: keep it forever", 0, None
+    )
     map_tile_url: str = _setting(
         "", "map tiles for the dashboard's map, as a URL template with {z}, {x} and {y} (e.g. an intranet "
         "Tianditu or OpenStreetMap mirror: http://tiles.example/{z}/{x}/{y}.png); empty: no tiles, the "

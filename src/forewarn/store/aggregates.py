@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from forewarn.model import Period
 
 __all__ = [
-    "AggregateRow", "Mismatch", "PointFacts", "aggregates", "delete_aggregates", "dirty_backlog", "mark_dirty",
-    "mismatches", "point_facts", "rtd_rows", "take_dirty", "upsert_aggregates",
+    "AggregateRow", "Mismatch", "PointFacts", "aggregates", "delete_periods", "dirty_backlog", "mark_dirty",
+    "mismatches", "period_starts", "point_facts", "point_ids", "points_of_site", "queue_hours", "rtd_rows", "take_dirty",
+    "upsert_aggregates",
 ]
 
 _COLUMNS = ("point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts, "
@@ -75,20 +76,32 @@ def mark_dirty(db: sqlite3.Connection, ranges: Iterable[tuple[int, int, int]]) -
         db.executemany("INSERT INTO aggregate_dirty (point_id, start_ms, end_ms) VALUES (?, ?, ?)", rows)
 
 
-def take_dirty(db: sqlite3.Connection, limit: int) -> dict[int, list[tuple[int, int]]]:
-    """Remove up to ``limit`` queued ranges (oldest first) and return them merged per point
-    (sorted, overlapping and adjacent ones joined). Call inside the transaction that does the
-    work and puts back what it leaves (``mark_dirty``), so a failure loses nothing."""
+def take_dirty(db: sqlite3.Connection, limit: int, *, level: str = "minute", now_ms: int | None = None
+               ) -> dict[int, list[tuple[int, int]]]:
+    """Remove up to ``limit`` queued ranges of ``level`` (oldest first; for 'hour', only those
+    due by ``now_ms``) and return them merged per point (sorted, overlapping and adjacent ones
+    joined). Call inside the transaction that does the work and puts back what it leaves, so
+    a failure loses nothing."""
     rows = db.execute(
-        "SELECT id, point_id, start_ms, end_ms FROM aggregate_dirty ORDER BY id LIMIT ?", (limit,)
+        "SELECT id, point_id, start_ms, end_ms FROM aggregate_dirty WHERE level = ? AND due_ms <= ? "
+        "ORDER BY id LIMIT ?", (level, now_ms if now_ms is not None else 2**62, limit),
     ).fetchall()
     if not rows:
         return {}
-    db.execute("DELETE FROM aggregate_dirty WHERE id <= ?", (rows[-1][0],))
+    db.executemany("DELETE FROM aggregate_dirty WHERE id = ?", [(r[0],) for r in rows])
     per_point: dict[int, list[tuple[int, int]]] = {}
     for _, point_id, start, end in rows:
         per_point.setdefault(point_id, []).append((start, end))
     return {p: _merge(r) for p, r in per_point.items()}
+
+
+def queue_hours(db: sqlite3.Connection, hours: Iterable[tuple[int, int, int, int]]) -> None:
+    """Queue hours ``(point_id, start_ms, end_ms, due_ms)`` to be computed from their stored
+    minutes once ``due_ms`` has passed (an hour already queued stays queued once)."""
+    db.executemany(
+        "INSERT OR IGNORE INTO aggregate_dirty (level, point_id, start_ms, end_ms, due_ms) VALUES ('hour', ?, ?, ?, ?)",
+        list(hours),
+    )
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -101,9 +114,13 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def dirty_backlog(db: sqlite3.Connection) -> tuple[int, int]:
-    """(ranges queued, their total length in ms): how far the aggregator is behind."""
-    n, total = db.execute("SELECT COUNT(*), COALESCE(SUM(end_ms - start_ms), 0) FROM aggregate_dirty").fetchone()
+def dirty_backlog(db: sqlite3.Connection, now_ms: int | None = None) -> tuple[int, int]:
+    """(ranges queued, their total length in ms) of work due by ``now_ms`` (all when None): how
+    far the aggregator is behind (hours still open are not behind)."""
+    n, total = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(end_ms - start_ms), 0) FROM aggregate_dirty WHERE due_ms <= ?",
+        (now_ms if now_ms is not None else 2**62,),
+    ).fetchone()
     return int(n), int(total)
 
 
@@ -121,10 +138,8 @@ class PointFacts:
 
 
 def point_facts(db: sqlite3.Connection, point_ids: Collection[int]) -> dict[int, PointFacts]:
-    ids = sorted(set(point_ids))
     out: dict[int, PointFacts] = {}
-    for at in range(0, len(ids), 500):
-        chunk = ids[at:at + 500]
+    for chunk in _chunks(point_ids):
         marks = ",".join("?" * len(chunk))
         for pid, did, code, field, interval in db.execute(
             f"SELECT p.id, p.device_id, p.code, p.field, d.interval_s FROM points p "
@@ -134,18 +149,23 @@ def point_facts(db: sqlite3.Connection, point_ids: Collection[int]) -> dict[int,
     return out
 
 
-def rtd_rows(db: sqlite3.Connection, point_id: int, start_ms: int, end_ms: int
-             ) -> tuple[list[tuple[int, float | None, str]], int | None]:
-    """A point's real-time values in [start_ms, end_ms) and the time of its first value at or
-    after ``end_ms`` (how long the last one held), or None."""
-    rows = db.execute(
-        "SELECT ts, value, flag FROM readings_rtd WHERE point_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-        (point_id, start_ms, end_ms),
-    ).fetchall()
-    after = db.execute(
-        "SELECT ts FROM readings_rtd WHERE point_id = ? AND ts >= ? ORDER BY ts LIMIT 1", (point_id, end_ms)
-    ).fetchone()
-    return rows, None if after is None else int(after[0])
+def rtd_rows(db: sqlite3.Connection, point_ids: Collection[int], start_ms: int, end_ms: int
+             ) -> dict[int, list[tuple[int, float | None, str]]]:
+    """These points' real-time values (ts, value, flag) in [start_ms, end_ms), by point, in time order."""
+    out: dict[int, list[tuple[int, float | None, str]]] = {}
+    for chunk in _chunks(point_ids):
+        for pid, ts, value, flag in db.execute(
+            f"SELECT point_id, ts, value, flag FROM readings_rtd WHERE point_id IN ({','.join('?' * len(chunk))}) "
+            f"AND ts >= ? AND ts < ? ORDER BY point_id, ts", (*chunk, start_ms, end_ms),
+        ):
+            out.setdefault(pid, []).append((ts, value, flag))
+    return out
+
+
+def _chunks(ids: Collection[int], size: int = 500) -> Iterable[list[int]]:
+    ordered = sorted(set(ids))
+    for at in range(0, len(ordered), size):
+        yield ordered[at:at + size]
 
 
 # ------------------------------------------------------------------ the aggregates themselves
@@ -157,30 +177,29 @@ def upsert_aggregates(db: sqlite3.Connection, rows: Iterable[AggregateRow]) -> N
     )
 
 
-def delete_aggregates(db: sqlite3.Connection, point_id: int, period: Period, start_ms: int, end_ms: int,
-                      keep: Collection[int] = ()) -> None:
-    """Delete a point's periods starting in [start_ms, end_ms) other than those in ``keep``
-    (the periods that have data no longer: a recomputation leaves none behind)."""
-    if keep:
-        marks = ",".join("?" * len(keep))
-        db.execute(
-            f"DELETE FROM aggregates WHERE point_id = ? AND period = ? AND start_ms >= ? AND start_ms < ? "
-            f"AND start_ms NOT IN ({marks})", (point_id, period.value, start_ms, end_ms, *keep),
-        )
-    else:
-        db.execute(
-            "DELETE FROM aggregates WHERE point_id = ? AND period = ? AND start_ms >= ? AND start_ms < ?",
-            (point_id, period.value, start_ms, end_ms),
-        )
+def delete_periods(db: sqlite3.Connection, period: Period, keys: Iterable[tuple[int, int]]) -> None:
+    """Delete the periods ``(point_id, start_ms)`` (those without data any more)."""
+    db.executemany("DELETE FROM aggregates WHERE point_id = ? AND period = ? AND start_ms = ?",
+                   [(p, period.value, start) for p, start in keys])
+
+
+def period_starts(db: sqlite3.Connection, point_ids: Collection[int], period: Period, start_ms: int, end_ms: int
+                  ) -> set[tuple[int, int]]:
+    """(point_id, start_ms) of the stored periods of these points starting in [start_ms, end_ms)."""
+    out: set[tuple[int, int]] = set()
+    for chunk in _chunks(point_ids):
+        out.update(db.execute(
+            f"SELECT point_id, start_ms FROM aggregates WHERE point_id IN ({','.join('?' * len(chunk))}) "
+            f"AND period = ? AND start_ms >= ? AND start_ms < ?", (*chunk, period.value, start_ms, end_ms),
+        ))
+    return out
 
 
 def aggregates(db: sqlite3.Connection, point_ids: Collection[int], period: Period, start_ms: int, end_ms: int
                ) -> list[AggregateRow]:
     """The stored periods of these points that start in [start_ms, end_ms), by point then time."""
     out: list[AggregateRow] = []
-    ids = sorted(set(point_ids))
-    for at in range(0, len(ids), 500):
-        chunk = ids[at:at + 500]
+    for chunk in _chunks(point_ids):
         marks = ",".join("?" * len(chunk))
         out.extend(_row(r) for r in db.execute(
             f"SELECT {_COLUMNS} FROM aggregates WHERE point_id IN ({marks}) AND period = ? "
@@ -248,3 +267,22 @@ def mismatches(db: sqlite3.Connection, period: Period, start_ms: int, end_ms: in
         if len(out) >= limit:
             break
     return sorted(out, key=lambda m: (m.start_ms, m.mn, m.code, m.field))
+
+
+def point_ids(db: sqlite3.Connection, device_ids: Collection[int]) -> dict[tuple[int, str, str], int]:
+    """(device_id, code, field) -> point id for every point of these devices."""
+    out: dict[tuple[int, str, str], int] = {}
+    for chunk in _chunks(device_ids):
+        for pid, did, code, field in db.execute(
+            f"SELECT id, device_id, code, field FROM points WHERE device_id IN ({','.join('?' * len(chunk))})", chunk,
+        ):
+            out[(did, code, field)] = pid
+    return out
+
+
+def points_of_site(db: sqlite3.Connection, site_id: int | None) -> list[int]:
+    """Every point of a site (of every site when None): what a recomputation covers."""
+    if site_id is None:
+        return [r[0] for r in db.execute("SELECT id FROM points ORDER BY id")]
+    return [r[0] for r in db.execute(
+        "SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.site_id = ? ORDER BY p.id", (site_id,))]

@@ -35,13 +35,20 @@ CREATE TABLE aggregates (
 ) WITHOUT ROWID;
 CREATE INDEX aggregates_by_time ON aggregates (period, start_ms);
 
--- Time ranges of points whose periods must be computed again (new or late data, audit marks,
--- a recompute asked for): half-open [start_ms, end_ms). The aggregator takes them in small
--- jobs between the writer's transactions and deletes each once done.
+-- Time ranges of points whose periods must be computed again, half-open [start_ms, end_ms).
+-- level 'minute': new or late data, audit marks, a recompute asked for (store.aggregates.mark_dirty):
+-- the minutes touched are computed from readings_rtd, then their hours, days and months.
+-- level 'hour': hours (with their days and months) to compute from the stored minutes once
+-- due_ms has passed: an hour still open is computed once when it ends, not at every new minute.
+-- The aggregator takes them in small jobs between the writer's transactions, deleting each once done.
 CREATE TABLE aggregate_dirty (
     id       INTEGER PRIMARY KEY,
+    level    TEXT NOT NULL DEFAULT 'minute',
     point_id INTEGER NOT NULL,
     start_ms INTEGER NOT NULL,
-    end_ms   INTEGER NOT NULL
+    end_ms   INTEGER NOT NULL,
+    due_ms   INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX aggregate_dirty_by_point ON aggregate_dirty (point_id, start_ms);
+CREATE INDEX aggregate_dirty_by_due ON aggregate_dirty (level, due_ms);
+-- one pending hour per point and hour
+CREATE UNIQUE INDEX aggregate_dirty_hour_once ON aggregate_dirty (point_id, start_ms) WHERE level = 'hour';
