@@ -55,8 +55,20 @@ def test_the_citys_sites_are_on_the_map_of_their_outlines_with_the_tiles(server:
         total = len(api_get(page, "/api/v1/dashboard/overview")["sites"])
         assert total >= 60  # the demo fleet: both cities
         assert int(page.get_attribute("#page", "data-sites")) == total
+        # two cities 1,800 km apart: the busiest is framed, a button frames the other, or both
+        sites = api_get(page, "/api/v1/dashboard/overview")["sites"]
+        in_hechi = sum(1 for s in sites if s["region_code"].startswith("4512"))
+        busiest, other = ("451200", "140200") if in_hechi >= len(sites) - in_hechi else ("140200", "451200")
+        assert page.get_attribute("#overview-map", "data-area") == busiest
         west, south, east, north = bounds(page, "#overview-map")
-        assert west < 108.0 and east > 114.0  # both cities framed: Hechi (~108 E) and Datong (~113 E)
+        assert (north < 26.5) == (busiest == "451200") and east - west < 4  # one city, not both
+        page.click(f".map-areas button[data-area='{other}']")
+        west, south, east, north = bounds(page, "#overview-map")
+        assert (north < 26.5) == (other == "451200")
+        page.click(".map-areas button[data-area='*']")
+        west, south, east, north = bounds(page, "#overview-map")
+        assert west < 108.0 and east > 114.0  # both cities: Hechi (~108 E) and Datong (~113 E)
+        page.click(f".map-areas button[data-area='{busiest}']")
         assert int(page.get_attribute("#overview-map", "data-outlines")) == 21  # the county-level divisions
         tiles = page.inner_text(".kpis")
         assert ("联网率" if lang == "zh" else "Networking rate") in tiles

@@ -12,12 +12,12 @@ import {renderLegend, renderTiles} from './overview/tiles.js';
 
 addStrings({
   zh: {
-    'ov.region': '区域', 'ov.type': '站点类型', 'ov.state': '状态', 'ov.all': '全部', 'ov.sites': '{n} 个站点',
+    'ov.region': '区域', 'ov.type': '站点类型', 'ov.state': '状态', 'ov.all': '全部', 'ov.all_areas': '全部', 'ov.sites': '{n} 个站点',
     'ov.unplaced': '（{n} 个无坐标，未在地图上）', 'ov.devices': '设备在线 {a}/{b}', 'ov.screen': '大屏模式',
     'ov.outlines_none': '尚未导入区域边界（forewarn regions import-geojson）',
   },
   en: {
-    'ov.region': 'Region', 'ov.type': 'Site type', 'ov.state': 'State', 'ov.all': 'All', 'ov.sites': '{n} sites',
+    'ov.region': 'Region', 'ov.type': 'Site type', 'ov.state': 'State', 'ov.all': 'All', 'ov.all_areas': 'All', 'ov.sites': '{n} sites',
     'ov.unplaced': '({n} without a position, not on the map)', 'ov.devices': 'devices online {a}/{b}',
     'ov.screen': 'Big screen', 'ov.outlines_none': 'No region outlines imported yet (forewarn regions import-geojson)',
   },
@@ -29,6 +29,19 @@ export function siteLabel(site) {
     h('strong', null, site.name), h('div', null, site.enterprise),
     h('div', null, `${t(`state.${site.state === 'alarm' ? `alarm${Math.min(site.alarm_level || 1, 2)}` : site.state}`)} · `
       + t('ov.devices', {a: site.devices_online, b: site.devices_total})));
+}
+
+/** The regions of the user's scope that no other region of it contains (the cities of a
+ * platform, the one district of a district user); a region holding a single region of the
+ * scope stands for it (广西 with only 河池市 is 河池市). */
+export function topAreas(regions) {
+  const codes = new Set(regions.map((r) => r.code));
+  const children = (code) => regions.filter((r) => r.parent_code === code);
+  return regions.filter((r) => !codes.has(r.parent_code)).map((r) => {
+    let area = r;
+    for (let only = children(area.code); only.length === 1; only = children(area.code)) area = only[0];
+    return {code: area.code, name: area.name, prefix: area.prefix};
+  });
 }
 
 export default {
@@ -65,6 +78,7 @@ export default {
 
     const map = new SiteMap(mapEl, {tileUrl: data.map.tile_url, onSite: (id) => ctx.navigate(`/sites/${id}`),
       label: siteLabel});
+    map.setAreas(topAreas(data.regions), t('ov.all_areas'));
     map.setOutlines(outlines);
     const prefixes = new Map(data.regions.map((r) => [r.code, r.prefix]));
 

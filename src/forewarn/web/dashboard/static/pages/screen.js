@@ -10,7 +10,7 @@ import {addStrings, fmtTime, t} from '../lib/i18n.js';
 import {AlarmFeed, beep, muteButton} from './overview/feed.js';
 import {SiteMap} from './overview/sitemap.js';
 import {renderLegend, renderTiles} from './overview/tiles.js';
-import {siteLabel} from './overview.js';
+import {siteLabel, topAreas} from './overview.js';
 
 addStrings({
   zh: {'screen.title': '监测预警指挥大屏', 'screen.stale': '数据未更新（{time}）', 'screen.sites': '{n} 个站点'},
@@ -46,6 +46,7 @@ export default {
 
     const map = new SiteMap(mapEl, {tileUrl: data.map.tile_url, dark: true, label: siteLabel,
       onSite: (id) => ctx.navigate(`/sites/${id}`)});
+    map.setAreas(topAreas(data.regions), t('ov.all_areas'));
     map.setOutlines(outlines);
     let lastGood = Date.now();
     const draw = (answer) => {

@@ -42,6 +42,8 @@ export class SiteMap {
     this.index = null;
     this.sites = [];
     this.fitted = false;
+    this.areas = [];
+    this.areaControl = null;
     this.onMove = () => this.draw();
     this.map.on('moveend', this.onMove);
   }
@@ -85,14 +87,73 @@ export class SiteMap {
     this.draw();
   }
 
-  /** Frame the outlines, or the sites when there are none. */
+  /**
+   * The top regions of the user's scope (e.g. 河池市 and 大同市 for the whole platform), each
+   * `{code, name, prefix}`. When there are several, cities far apart framed together would each
+   * be a speck: the map frames the one with the most sites and offers a button per region (and
+   * one for all) to frame another.
+   */
+  setAreas(areas, label) {
+    this.areas = areas.length > 1 ? areas : [];
+    if (this.areaControl) { this.areaControl.remove(); this.areaControl = null; }
+    if (!this.areas.length) return;
+    const control = L.control({position: 'topright'});
+    control.onAdd = () => {
+      const box = document.createElement('div');
+      box.className = 'map-areas leaflet-bar';
+      const button = (text, area) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = text;
+        b.dataset.area = area ? area.code : '*';
+        b.addEventListener('click', (e) => { e.stopPropagation(); this.frameArea(area); });
+        box.append(b);
+      };
+      for (const area of this.areas) button(area.name, area);
+      button(label, null);
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    control.addTo(this.map);
+    this.areaControl = control;
+  }
+
+  /** The bounds of one top region's outlines (all of them for null), or null. */
+  areaBounds(area) {
+    if (!this.outlines) return null;
+    if (!area) return this.outlines.getBounds();
+    const bounds = L.latLngBounds([]);
+    this.outlines.eachLayer((layer) => {
+      if (String(layer.feature && layer.feature.id).startsWith(area.prefix)) bounds.extend(layer.getBounds());
+    });
+    return bounds.isValid() ? bounds : null;
+  }
+
+  frameArea(area) {
+    const bounds = this.areaBounds(area);
+    if (!bounds) return;
+    this.map.fitBounds(bounds, {padding: [16, 16], maxZoom: 13, animate: false});
+    const el = this.map.getContainer();
+    el.dataset.bounds = bounds.toBBoxString();
+    el.dataset.area = area ? area.code : '*';
+  }
+
+  /** Frame the outlines (of the top region with the most sites, when there are several), or the
+   * sites when there are no outlines. */
   fit() {
     let bounds = null;
-    if (this.outlines) bounds = this.outlines.getBounds();
-    else if (this.sites.length) bounds = L.latLngBounds(this.sites.map((s) => [s.lat, s.lon]));
+    if (this.outlines && this.areas && this.areas.length && this.sites.length) {
+      const count = (a) => this.sites.filter((s) => (s.region_code || '').startsWith(a.prefix)).length;
+      const busiest = this.areas.reduce((best, a) => (count(a) > count(best) ? a : best));
+      bounds = this.areaBounds(busiest);
+      if (bounds) this.map.getContainer().dataset.area = busiest.code;
+    }
+    if (!bounds && this.outlines) bounds = this.outlines.getBounds();
+    else if (!bounds && this.sites.length) bounds = L.latLngBounds(this.sites.map((s) => [s.lat, s.lon]));
     if (bounds && bounds.isValid()) {
       this.map.fitBounds(bounds, {padding: [16, 16], maxZoom: 13, animate: false});
-      this.fitted = true;
+      // with several top regions the final frame waits for the sites (which region is busiest)
+      this.fitted = !(this.areas.length && !this.sites.length);
       this.map.getContainer().dataset.bounds = bounds.toBBoxString(); // what was framed (west,south,east,north)
     }
   }
