@@ -17,8 +17,8 @@ from forewarn.model import Period
 
 __all__ = [
     "AggregateRow", "Mismatch", "PointFacts", "aggregates", "delete_periods", "dirty_backlog", "mark_dirty",
-    "mismatches", "period_starts", "point_facts", "point_ids", "points_of_site", "queue_hours", "rtd_rows", "take_dirty",
-    "upsert_aggregates",
+    "mismatches", "period_starts", "point_facts", "point_ids", "points_of_site", "queue_hours", "rtd_rows",
+    "take_dirty", "upsert_aggregates",
 ]
 
 _COLUMNS = ("point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts, "

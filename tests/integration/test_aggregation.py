@@ -1,0 +1,193 @@
+"""forewarn's own minute/hour/day/month values on real parts (SQLite, the presets' limits, the
+audit service): a worked day of minute data with gaps, bad flags, an exceedance and an audit
+mark gives exactly the hours and the day a reviewer computes by hand; late data recomputes
+only the periods it touches; device-reported values that disagree are listed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from forewarn.access.roles import Role
+from forewarn.access.scope import Scope
+from forewarn.catalogue import Catalogue
+from forewarn.config import Settings
+from forewarn.model import Kind, Period
+from forewarn.rules.loader import build_catalog, load_effective_rules
+from forewarn.stats import audit
+from forewarn.stats.aggregate import Aggregator
+from forewarn.store.aggregates import AggregateRow, aggregates, mismatches
+from forewarn.store.base import DeviceRow, IngestBatch, PointRow, ReadingBatch
+from forewarn.store.sqlite import SqliteStore
+
+TZ = ZoneInfo("Asia/Shanghai")
+DAY = int(datetime(2026, 3, 2, tzinfo=TZ).timestamp() * 1000)  # local midnight
+M, H = 60_000, 3_600_000
+MN = "AGG0000000000000000001"
+
+
+class Bench:
+    """A store with one PM10 point (the dust preset's hourly limit: 80), and an aggregator
+    whose writer jobs are run by the test (``drain``) and whose clock the test moves."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.settings = Settings(data_dir=tmp_path)
+        self.store = SqliteStore(self.settings.db_path, Catalogue())
+        self.store.apply_registry(
+            [DeviceRow(region_code="140213", region_name="平城区", parent_region_code="140200", enterprise="某工地",
+                       site="工地", site_type="construction_site", mn=MN, interval_s=60)],
+            [PointRow(MN, "a34002", "Rtd"), PointRow(MN, "a34002", "Avg")],
+        )
+        self.device_id = self.store.device_infos()[MN].id
+        self.point = self.store.db.execute("SELECT id FROM points WHERE field = 'Rtd'").fetchone()[0]
+        rules = load_effective_rules(tmp_path / "no-rules")
+        catalog = build_catalog(*self.store.rule_context(), Catalogue())
+        self.now_ms = DAY + 36 * H
+        self.jobs: list[Callable[[Any], object]] = []
+        self.agg = Aggregator(self.settings, submit_job=self.jobs.append, rules=lambda: (rules, catalog),
+                              clock=lambda: self.now_ms / 1000)
+
+    def send(self, rows: list[tuple[int, float, str]], kind: Kind = Kind.RTD, field: str = "Rtd") -> None:
+        batch = IngestBatch(readings=[ReadingBatch(self.device_id, kind, [("a34002", field, ts, v, f)
+                                                                          for ts, v, f in rows])])
+        self.store.write(batch)
+        self.agg.on_committed(batch)
+
+    def drain(self) -> None:
+        self.agg.flush()
+        self.agg.poke()
+        while self.jobs:
+            self.jobs.pop(0)(self.store)
+
+    def rows(self, period: Period) -> dict[int, AggregateRow]:
+        return {r.start_ms: r for r in aggregates(self.store.db, [self.point], period, 0, 2**62)}
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[Bench]:
+    b = Bench(tmp_path)
+    yield b
+    b.store.close()
+
+
+def worked_day() -> list[tuple[int, float, str]]:
+    """One value a minute on 2 March 2026 (Beijing time), hour by hour:
+    00 all 10; 01 only 44 minutes (10); 02 20 minutes flagged M (50) then 40 of 12;
+    03 15 minutes flagged D (999) then 45 of 14; 04 all 16 (its first half marked invalid in
+    audit); 05 all 20; 06 nothing; 07-23 all 20, but 12:00-12:09 at 100 (over the limit 80)."""
+    out = []
+    for h in range(24):
+        for m in range(60):
+            ts = DAY + h * H + m * M
+            if h == 0:
+                out.append((ts, 10.0, "N"))
+            elif h == 1 and m < 44:
+                out.append((ts, 10.0, "N"))
+            elif h == 2:
+                out.append((ts, 50.0, "M") if m < 20 else (ts, 12.0, "N"))
+            elif h == 3:
+                out.append((ts, 999.0, "D") if m < 15 else (ts, 14.0, "N"))
+            elif h == 4:
+                out.append((ts, 16.0, "N"))
+            elif h == 5 or h >= 7:
+                out.append((ts, 100.0 if h == 12 and m < 10 else 20.0, "N"))
+    return out
+
+
+def mark_invalid(bench: Bench, start_ms: int, end_ms: int) -> None:
+    bench.store.run_in_transaction(lambda db: audit.mark(
+        db, actor="reviewer", scope=Scope(Role.CITY_ADMIN), target="point", target_id=bench.point, start_ms=start_ms,
+        end_ms=end_ms, valid=False, reason="calibration", now_ms=bench.now_ms))
+
+
+def test_a_worked_day_gives_the_hours_and_the_day_a_reviewer_computes(bench: Bench) -> None:
+    bench.send(worked_day())
+    mark_invalid(bench, DAY + 4 * H, DAY + 4 * H + 30 * M)
+    bench.drain()
+    hours = bench.rows(Period.HOUR)
+    assert sorted(hours) == [DAY + h * H for h in range(24) if h != 6]
+
+    def hour(h: int) -> tuple[object, ...]:
+        r = hours[DAY + h * H]
+        return (r.avg, r.min, r.max, r.n_received, r.n_valid, r.parts_valid, r.valid, r.flag, r.n_over)
+
+    assert hour(0) == (10.0, 10.0, 10.0, 60, 60, 60, True, "N", 0)
+    assert hour(1) == (10.0, 10.0, 10.0, 44, 44, 44, False, "N", 0)  # 44 < 45 valid minutes
+    assert hour(2) == (12.0, 12.0, 12.0, 60, 40, 40, False, "M", 0)  # 40 of 60 N: under 75 %
+    assert hour(3) == (14.0, 14.0, 14.0, 60, 45, 45, True, "N", 0)  # exactly 45, exactly 75 %
+    assert hour(4) == (16.0, 16.0, 16.0, 60, 30, 30, False, "I", 0)  # half marked invalid in audit
+    assert hours[DAY + 12 * H].avg == pytest.approx((10 * 100 + 50 * 20) / 60)
+    assert hour(12)[1:] == (20.0, 100.0, 60, 60, 60, True, "N", 10)
+    assert hours[DAY + 12 * H].over_ms == 10 * M and hours[DAY + 12 * H].upper_limit == 80.0
+
+    day = bench.rows(Period.DAY)[DAY]
+    # valid hours: 00, 03, 05 and 07-23 = 20, just enough (GB 3095: 20 hours)
+    assert (day.parts, day.parts_valid, day.valid, day.flag) == (23, 20, True, "N")
+    assert (day.n_received, day.n_valid, day.n_over, day.over_ms) == (1364, 1299, 10, 10 * M)
+    assert day.avg == pytest.approx((10 + 14 + 20 + 16 * 20 + 2000 / 60) / 20)
+    assert (day.min, day.max) == (10.0, 100.0)
+
+    month = bench.rows(Period.MONTH)
+    assert list(month) == [int(datetime(2026, 3, 1, tzinfo=TZ).timestamp() * 1000)]
+    only = next(iter(month.values()))
+    assert (only.parts, only.parts_valid, only.valid) == (1, 1, False)  # 1 of the 27 days a month needs
+
+    minutes = bench.rows(Period.MINUTE)
+    assert len(minutes) == 60 + 44 + 60 + 60 + 60 + 60 + 17 * 60
+    assert minutes[DAY + 2 * H].flag == "M" and not minutes[DAY + 2 * H].valid
+    assert minutes[DAY + 4 * H + 29 * M].flag == "I" and minutes[DAY + 4 * H + 30 * M].valid
+
+
+def test_late_data_recomputes_only_the_periods_it_touches(bench: Bench) -> None:
+    bench.send(worked_day())
+    bench.drain()
+    before = {p: bench.rows(p) for p in Period}
+    bench.now_ms += H
+    bench.send([(DAY + 6 * H + 30 * M + 15_000, 40.0, "N")])  # 06:30:15, into the hour that had nothing
+    bench.drain()
+    after = {p: bench.rows(p) for p in Period}
+    changed = {p: sorted(s for s, r in after[p].items() if before[p].get(s) != r) for p in Period}
+    month = int(datetime(2026, 3, 1, tzinfo=TZ).timestamp() * 1000)
+    assert changed == {Period.MINUTE: [DAY + 6 * H + 30 * M], Period.HOUR: [DAY + 6 * H], Period.DAY: [DAY],
+                       Period.MONTH: [month]}
+    assert after[Period.HOUR][DAY + 6 * H].n_received == 1
+    assert after[Period.DAY][DAY].parts == 24
+
+
+def test_an_audit_mark_later_recomputes_the_periods_it_covers(bench: Bench) -> None:
+    bench.send(worked_day())
+    bench.drain()
+    assert bench.rows(Period.HOUR)[DAY].valid
+    assert bench.rows(Period.DAY)[DAY].parts_valid == 21  # 00, 03, 04, 05, 07-23
+    bench.now_ms += H
+    mark_invalid(bench, DAY + 10 * M, DAY + 30 * M)  # 20 minutes of hour 00
+    bench.drain()
+    hour = bench.rows(Period.HOUR)[DAY]
+    assert (hour.n_valid, hour.parts_valid, hour.valid) == (40, 40, False)
+    day = bench.rows(Period.DAY)[DAY]
+    assert (day.parts_valid, day.valid) == (20, True)  # hour 00 no longer counts; 20 are still enough
+    assert day.avg == pytest.approx((14 + 16 + 20 + 16 * 20 + 2000 / 60) / 20)
+
+
+def test_an_open_hour_is_combined_once_it_ends(bench: Bench) -> None:
+    bench.now_ms = DAY + 10 * H + 30 * M
+    bench.send([(DAY + 10 * H + m * M, 5.0, "N") for m in range(30)])
+    bench.drain()
+    assert len(bench.rows(Period.MINUTE)) == 30 and bench.rows(Period.HOUR) == {}
+    bench.now_ms = DAY + 11 * H
+    bench.drain()
+    assert bench.rows(Period.HOUR)[DAY + 10 * H].n_received == 30
+
+
+def test_device_reported_values_beyond_the_tolerance_are_listed(bench: Bench) -> None:
+    bench.send(worked_day())
+    bench.drain()
+    # the device's own hourly means: hour 00 right, hour 05 off by 10 %, hour 07 within 5 %
+    bench.send([(DAY, 10.0, "N"), (DAY + 5 * H, 22.0, "N"), (DAY + 7 * H, 20.5, "N")], Kind.HOUR, "Avg")
+    found = mismatches(bench.store.db, Period.HOUR, DAY, DAY + 24 * H, relative=0.05, absolute=0.001)
+    assert [(m.start_ms, m.field, m.reported, m.computed) for m in found] == [(DAY + 5 * H, "Avg", 22.0, 20.0)]
