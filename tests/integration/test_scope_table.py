@@ -151,6 +151,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/audit"): Rule("object", "/api/v1/audit", why="spans every region: city and unscoped auditors",
                                    refused=("hechi", "gasco", "auditor_hechi")),
     ("WS", "/api/v1/live"): Rule("stream", why="WebSocket: see test_live_stream.py"),
+    ("GET", "/api/v1/data-marks"): Rule("list", "/api/v1/data-marks"),
+    ("GET", "/api/v1/data-marks/{mark_id}"): Rule("object", "/api/v1/data-marks/{mark}"),
+    ("POST", "/api/v1/data-marks"): Rule("object", "/api/v1/data-marks", {
+        "target": "point", "target_id": "{point}", "start": TS_MS, "end": TS_MS + 60_000, "reason": "fault"},
+        refused=("gasco",), why="auditors and administrators audit data; never the enterprise"),
+    ("POST", "/api/v1/data-marks/{mark_id}/revoke"): Rule("object", "/api/v1/data-marks/{mark}/revoke", {"note": "x"},
+                                                          refused=("gasco",)),
+    ("POST", "/api/v1/data-marks/{mark_id}/end"): Rule("object", "/api/v1/data-marks/{mark}/end", {},
+                                                       refused=("gasco",)),
+    ("GET", "/api/v1/points/{point_id}/invalid"): Rule("object", f"/api/v1/points/{{point}}/invalid?from={TS_MS}&to="
+                                                                 f"{TS_MS + 60_000}"),
 }
 _KEYS = {"regions": "451202", "enterprises": "{enterprise}", "sites": "{site}", "devices": "{device}",
          "points": "{point}"}
@@ -220,10 +231,15 @@ def _prepare(fleet: Fleet) -> dict[str, str]:
         db.commit()
         silence = db.execute("SELECT MAX(id) FROM silences").fetchone()[0]
         enterprise = db.execute("SELECT enterprise_id FROM sites WHERE id = ?", (site,)).fetchone()[0]
+        db.execute("INSERT INTO data_marks (target, target_id, site_id, start_ms, end_ms, valid, reason, actor, origin, "
+                   "created_ms) VALUES ('device', ?, ?, ?, NULL, 0, 'maintenance', 'test', 'test', ?)",
+                   (device, site, TS_MS, now))
+        db.commit()
+        mark = db.execute("SELECT MAX(id) FROM data_marks").fetchone()[0]
     finally:
         store.close()
     return {"site": str(site), "device": str(device), "alarm": str(alarm), "enterprise": str(enterprise),
-            "silence": str(silence)}
+            "silence": str(silence), "mark": str(mark)}
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from forewarn.alarms.marked_data import MarkedData
 from forewarn.alarms.notify import Dispatcher, load_notify_config
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.alarms.timers import check_timers
@@ -61,6 +62,7 @@ class AlarmService:
         self.writer = writer
         self.pipeline = pipeline
         self.engine: Engine | None = None
+        self.marked: MarkedData | None = None
         self.recorder: AlarmRecorder | None = None
         self.dispatcher: Dispatcher | None = None
         self._files_seen: tuple[tuple[str, int, int], ...] = ()
@@ -84,6 +86,8 @@ class AlarmService:
         self.engine = Engine(rules, versions, catalog, states, late_after_s=s.late_after_s, ahead_s=s.judge_ahead_s,
                              calendar=load_calendar(s.calendar_path),
                              utc_offset_ms=int(offset.total_seconds() * 1000) if offset else 0)
+        self.marked = MarkedData(self.engine, self.pipeline.readers, self.pipeline.now_ms)
+        self.marked.load(self.read_store.db)  # data marked invalid in audit is not judged live
         self.pipeline.judge = self.engine.on_batch
         self.pipeline.registry_loaders.append(self._load_catalog)
         notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
@@ -128,7 +132,9 @@ class AlarmService:
                         *(datetime.fromtimestamp(t / 1000, self.settings.tz).isoformat(timespec="seconds")
                           for t in self.engine.down))
             self.pipeline.submit(down)
-        self._tasks = [asyncio.create_task(self._clock())]
+        assert self.marked is not None
+        self._tasks = [asyncio.create_task(self._clock()),
+                       asyncio.create_task(self.marked.run(max(0.05, min(5.0, self.settings.registry_poll_s * 2))))]
         if self.dispatcher is not None:
             self._tasks.append(asyncio.create_task(self.dispatcher.run()))
 

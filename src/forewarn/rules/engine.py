@@ -29,6 +29,7 @@ from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
 from forewarn.rules.composite import OperandBinding, compile_when, evaluate_composite, operand_matches
 from forewarn.rules.emergency import Calendar, emergency
 from forewarn.rules.events import Evidence, Grouping, RuleEvent, SubjectInfo
+from forewarn.rules.marked import PointKey, covers
 from forewarn.rules.model import Rule, RuleSet
 from forewarn.rules.point_rules import POINT_RULES, Evaluate, Verdict
 from forewarn.rules.silence import ALIVE_KEY, downtime_words, silence_words, span
@@ -120,6 +121,8 @@ class Engine:
         self._dirty: set[StateKey] = set()
         self._dirty_bounds: set[_Bound] = set()
         self._compiled: dict[tuple[str, tuple[str, ...]], Callable[[dict[str, bool]], bool]] = {}
+        #: data marked invalid in audit (rules/marked.py): readings it covers are stored, not judged
+        self.marked: dict[PointKey, list[tuple[int, int]]] = {}
 
     def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog,
                calendar: Calendar | None = None, *, devices: Collection[int] | None = None) -> None:
@@ -227,6 +230,9 @@ class Engine:
             for code, field, ts, value, flag in readings.rows:
                 if ts > ahead:
                     batch.counters["readings_not_judged_ahead"] += 1
+                    continue
+                if self.marked and (spans := self.marked.get((device_id, code, field))) and covers(spans, ts):
+                    batch.counters["readings_not_judged_marked_invalid"] += 1
                     continue
                 bound = self._bindings.get((device_id, kind, code, field)) or self._bind(device_id, kind, code, field)
                 if bound.only_flags and flag == "N" and not bound.flagged:

@@ -27,7 +27,7 @@ from forewarn.access import audit
 from forewarn.access.roles import Action
 from forewarn.access.scope import Scope
 from forewarn.model import AUDIT_REASON_LABELS, AuditReason, MarkTarget
-from forewarn.store import audit_marks
+from forewarn.store import aggregates, audit_marks
 from forewarn.store.audit_marks import MarkRow
 from forewarn.times import iso
 
@@ -121,11 +121,7 @@ def _recompute(db: sqlite3.Connection, points: Iterable[int], start_ms: int, end
     end = now_ms if end_ms is None else min(end_ms, max(now_ms, start_ms + 1))
     if end <= start_ms:
         return
-    try:
-        from forewarn.store.aggregates import mark_dirty  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # not there yet: nothing is aggregated, so nothing to recompute
-        return
-    mark_dirty(db, [(p, start_ms, end) for p in points])
+    aggregates.mark_dirty(db, [(p, start_ms, end) for p in points])
 
 
 def mark(db: sqlite3.Connection, *, actor: str, scope: Scope, target: MarkTarget | str, target_id: int,

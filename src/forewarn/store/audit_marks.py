@@ -14,6 +14,7 @@ rather than asking about each point.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from forewarn.model import MarkTarget
 
 __all__ = [
     "MarkFilter", "MarkRow", "Range", "count_marks", "insert_mark", "invalid_ranges", "invalid_ranges_all",
-    "mark_in_scope", "page_marks", "points_of", "set_end", "set_revoked", "target_in_scope",
+    "invalid_by_point_key", "mark_in_scope", "marks_version", "page_marks", "points_of", "set_end", "set_revoked",
+    "target_in_scope",
 ]
 
 Range = tuple[int, int]
@@ -284,3 +286,24 @@ def _row(row: Sequence[Any]) -> MarkRow:
     values["valid"] = bool(values["valid"])
     return MarkRow(**values)
 
+
+
+# ---------------------------------------------------------------- the live rule engine's index
+
+
+def marks_version(db: sqlite3.Connection) -> int:
+    """A number that grows with every change to any mark (each is audited), from any process."""
+    row = db.execute("SELECT max(id) FROM audit_log WHERE entity = 'data_mark'").fetchone()
+    return int(row[0] or 0)
+
+
+def invalid_by_point_key(db: sqlite3.Connection, start_ms: int) -> dict[tuple[int, str, str], list[Range]]:
+    """Every point's invalid ranges from ``start_ms`` on, keyed (device id, code, field) as the
+    rule engine names points (an open-ended mark's range ends far in the future)."""
+    ranges = invalid_ranges_all(db, start_ms)
+    if not ranges:
+        return {}
+    keys = {int(r[0]): (int(r[1]), str(r[2]), str(r[3])) for r in db.execute(
+        "SELECT p.id, p.device_id, p.code, p.field FROM points p WHERE p.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(ranges)),))}
+    return {keys[p]: spans for p, spans in ranges.items() if p in keys}
