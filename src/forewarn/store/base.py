@@ -150,6 +150,9 @@ class IngestBatch:
     rule_events: list[Any] = field(default_factory=list)
     #: the engine state those decisions changed: (rule id, subject) -> JSON
     rule_states: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (device id, hour of receipt ms, kind) -> [packets, repeats, skew min, max, sum] (ms; skew =
+    #: received - DataTime), for the screening (forewarn.protocols.hj212.ledger)
+    packet_clock: dict[tuple[int, int, str], list[int]] = field(default_factory=dict)
 
     def row_count(self) -> int:
         return sum(len(r.rows) for r in self.readings)
@@ -166,6 +169,29 @@ class IngestBatch:
         self.refused_quarantine.extend(other.refused_quarantine)
         self.rule_events.extend(other.rule_events)
         self.rule_states.update(other.rule_states)
+        for key, (n, rep, lo, hi, total) in other.packet_clock.items():
+            cell = self.packet_clock.get(key)
+            if cell is None:
+                self.packet_clock[key] = [n, rep, lo, hi, total]
+            else:
+                cell[0] += n
+                cell[1] += rep
+                cell[2] = min(cell[2], lo)
+                cell[3] = max(cell[3], hi)
+                cell[4] += total
+
+    def note_packet(self, device_id: int, hour_ms: int, kind: str, skew_ms: int, repeat: bool) -> None:
+        cell = self.packet_clock.get((device_id, hour_ms, kind))
+        if cell is None:
+            self.packet_clock[(device_id, hour_ms, kind)] = [1, int(repeat), skew_ms, skew_ms, skew_ms]
+            return
+        cell[0] += 1
+        cell[1] += repeat
+        if skew_ms < cell[2]:
+            cell[2] = skew_ms
+        if skew_ms > cell[3]:
+            cell[3] = skew_ms
+        cell[4] += skew_ms
 
     def note_activity(self, device_id: int, first: int, last: int, packets: int = 1) -> None:
         seen = self.activity.get(device_id)

@@ -308,6 +308,16 @@ class SqliteStore:
                     "ON CONFLICT (rule_id, subject) DO UPDATE SET state = excluded.state",
                     [(r, s, state) for (r, s), state in batch.rule_states.items()],
                 )
+            if batch.packet_clock:
+                db.executemany(
+                    "INSERT INTO packet_clock (device_id, hour_ms, kind, packets, repeats, skew_min_ms, skew_max_ms, "
+                    "skew_sum_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, hour_ms, kind) DO UPDATE SET "
+                    "packets = packets + excluded.packets, repeats = repeats + excluded.repeats, "
+                    "skew_min_ms = MIN(skew_min_ms, excluded.skew_min_ms), "
+                    "skew_max_ms = MAX(skew_max_ms, excluded.skew_max_ms), "
+                    "skew_sum_ms = skew_sum_ms + excluded.skew_sum_ms",
+                    [(d, h, k, *cell) for (d, h, k), cell in batch.packet_clock.items()],
+                )
             for hook in self.batch_hooks:
                 hook(db, batch)
             counters = batch.counters.copy()

@@ -25,6 +25,7 @@ from forewarn.logs import Throttle, excerpt
 from forewarn.model import KIND_BY_CN
 from forewarn.protocols.hj212.codec import Frame, Hj212Error, check_quirks, parse
 from forewarn.protocols.hj212.framing import RawFrame
+from forewarn.protocols.hj212.ledger import PacketLedger
 from forewarn.protocols.hj212.readings import DataTimeConverter, frame_rows
 from forewarn.protocols.hj212.replies import (
     QNRTN_CRC_ERROR,
@@ -82,6 +83,8 @@ class Hj212Handler:
         self.to_ms = DataTimeConverter(tz)
         self.future_tolerance_ms = int(future_tolerance_s * 1000)
         self._bad_values = Throttle(log)
+        #: each device's last uploads, for the screening's clock and repeat checks
+        self.ledger = PacketLedger()
 
     # ------------------------------------------------------------------ live frames
 
@@ -108,6 +111,9 @@ class Hj212Handler:
                 conn.send(request_answer(frame, QNRTN_WRONG_PASSWORD))
             return False
         batch.note_activity(device.id, now, now)
+        if batch.readings and batch.readings[-1].rows:  # a data upload: its clock and whether it repeats
+            readings = batch.readings[-1]
+            self.ledger.note(batch, device.id, readings.kind.value, now, readings.rows[0][2], frame.qn, raw.data)
         cn = frame.cn
         if cn in _ANSWER_AFTER_STORE:
             reply = data_answer(frame) if frame.answer_wanted else None
