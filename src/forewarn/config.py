@@ -89,6 +89,9 @@ class Settings:
     offline_after_intervals: float = _setting(
         3.0, "a device is offline when silent for this many reporting intervals", 0.5, None
     )
+    stats_assessment_line: float = _setting(
+        0.9, "the line the effective transmission rate is assessed against (DOMAIN.md §4: >= 90 %)", 0, 1
+    )
     rules_dir: str = _setting(
         "", "folder of your own rule files (*.toml), read after the presets (default DATA/rules)"
     )

@@ -43,14 +43,25 @@ read is scoped by ``scope``.
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 
-from forewarn.access.scope import Scope
+from forewarn.access.scope import Scope, region_prefix
+from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
+from forewarn.online import is_online, online_sql
+from forewarn.sites.view import RulesInForce
+from forewarn.stats import definitions, runtime
+from forewarn.store import stats_reads
 
-__all__ = ["By", "Entity", "FigureRow", "PeriodName", "RankedRow", "figures", "ranking_districts", "ranking_enterprises"]
+__all__ = ["By", "Entity", "FigureRow", "PeriodName", "RankedRow", "figures", "periods_of", "ranking_districts",
+           "ranking_enterprises"]
 
 By = Literal["site", "enterprise", "region"]
 PeriodName = Literal["day", "month", "year"]
@@ -148,17 +159,322 @@ class RankedRow(msgspec.Struct, frozen=True, kw_only=True):
     row: FigureRow
 
 
+@dataclass(slots=True)
+class _Acc:
+    """The counts behind one row, added up over the row's sites, devices and points."""
+
+    points: int = 0
+    due: int = 0
+    received: int = 0
+    valid: int = 0
+    values_valid: int = 0
+    over: int = 0
+    over_ms: int = 0
+    multiple: float | None = None
+    sites: int = 0
+    sites_due: int = 0
+    sites_connected: int = 0
+    devices_due: int = 0
+    devices_online: int = 0
+    device_ms_due: int = 0
+    device_ms_online: int = 0
+    alarms: int = 0
+    acked: int = 0
+    closed: int = 0
+    open: int = 0
+    overdue: int = 0
+    ack_s: list[float] = field(default_factory=list)
+    close_s: list[float] = field(default_factory=list)
+    production_ms: int = 0
+    treatment_ms: int = 0
+    fan_ms: int = 0
+    purifier_ms: int = 0
+
+
+def periods_of(period: PeriodName, start_ms: int, end_ms: int, tz: ZoneInfo) -> list[tuple[str, int, int]]:
+    """[start_ms, end_ms) cut into local days, months or years: (label, start, end), each cut
+    to the window (a window starting mid-month gives a partial first month)."""
+    out: list[tuple[str, int, int]] = []
+    first = datetime.fromtimestamp(start_ms / 1000, tz).date()
+    if period == "month":
+        first = first.replace(day=1)
+    elif period == "year":
+        first = first.replace(month=1, day=1)
+    while True:
+        if period == "day":
+            nxt = first + timedelta(days=1)
+            label = first.isoformat()
+        elif period == "month":
+            nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            label = f"{first.year:04d}-{first.month:02d}"
+        else:
+            nxt = date(first.year + 1, 1, 1)
+            label = f"{first.year:04d}"
+        a = int(datetime(first.year, first.month, first.day, tzinfo=tz).timestamp() * 1000)
+        b = int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp() * 1000)
+        if a >= end_ms:
+            return out
+        if b > start_ms:
+            out.append((label, max(a, start_ms), min(b, end_ms)))
+        first = nxt
+
+
+def _group_key(by: By, region: str | None, regions: list[stats_reads.RegionRow]
+               ) -> Callable[[stats_reads.SiteRow], tuple[object, Entity]]:
+    """Which row a site's counts go to."""
+    if by == "site":
+        return lambda s: (s.id, Entity(kind="site", id=s.id, code=s.region_code, name=s.name))
+    if by == "enterprise":
+        return lambda s: (s.enterprise_id, Entity(kind="enterprise", id=s.enterprise_id, code=s.enterprise_region,
+                                                  name=s.enterprise))
+    names = {r.code: r.name for r in regions}
+    children = [r for r in regions if region is not None and r.parent_code == region]
+    prefixes = sorted(((region_prefix(r.code), r.code) for r in children), key=lambda p: -len(p[0]))
+
+    def key(s: stats_reads.SiteRow) -> tuple[object, Entity]:
+        code = s.region_code or ""
+        if region is not None:
+            code = next((c for p, c in prefixes if code.startswith(p)), region)
+        return code, Entity(kind="region", id=None, code=code or None, name=names.get(code, code))
+    return key
+
+
 def figures(db: sqlite3.Connection, scope: Scope, *, by: By, region: str | None, start_ms: int, end_ms: int,
-            period: PeriodName, now_ms: int, settings: Settings) -> list[FigureRow]:
-    """Each entity's figures for each period of [start_ms, end_ms) (see the module docstring)."""
-    raise NotImplementedError  # the contract first; the figures follow
+            period: PeriodName, now_ms: int, settings: Settings, rules: RulesInForce = None,
+            catalogue: Catalogue | None = None) -> list[FigureRow]:
+    """Each entity's figures for each period of [start_ms, end_ms) (see the module docstring).
+
+    ``rules`` (the engine's rule set and registry view) is needed only to compute the
+    facilities' running time of days not kept yet (``stats.runtime``); without it those days
+    count nothing.
+    """
+    tz = settings.tz
+    factor = settings.offline_after_intervals
+    line = float(settings.stats_assessment_line)
+    cuts = periods_of(period, start_ms, end_ms, tz)
+    if not cuts:
+        return []
+    starts = [a for _, a, _ in cuts]
+
+    def index(ms: int) -> int:
+        return bisect_right(starts, ms) - 1
+
+    regions = stats_reads.regions(db, scope)
+    site_rows = stats_reads.sites(db, scope, region)
+    key_of = _group_key(by, region, regions)
+    site_key: dict[int, object] = {}
+    entities: dict[object, Entity] = {}
+    for s in site_rows:
+        k, ent = key_of(s)
+        site_key[s.id] = k
+        entities.setdefault(k, ent)
+    changes: dict[int, list[tuple[int, str | None, str]]] = {}
+    for c in stats_reads.status_changes(db, scope, region):
+        changes.setdefault(c.site_id, []).append((c.effective_ms, c.previous, c.status))
+    due_end = min(end_ms, now_ms)
+    spans = {s.id: definitions.due_spans(s.status, changes.get(s.id, []), cuts[0][1], max(due_end, cuts[0][1]))
+             for s in site_rows}
+    acc: dict[tuple[object, int], _Acc] = {(k, i): _Acc() for k in entities for i in range(len(cuts))}
+
+    # -- sites: due and connected
+    devs = stats_reads.devices(db, scope, region)
+    first_heard: dict[int, int] = {}
+    for d in devs:
+        if d.first_ms is not None:
+            first_heard[d.site_id] = min(first_heard.get(d.site_id, d.first_ms), d.first_ms)
+    for s in site_rows:
+        for i, (_, a, b) in enumerate(cuts):
+            row = acc[(site_key[s.id], i)]
+            if a >= now_ms:
+                continue
+            row.sites += 1
+            if definitions.measure(spans[s.id], a, b) > 0:
+                row.sites_due += 1
+                heard = first_heard.get(s.id)
+                row.sites_connected += heard is not None and heard < min(b, now_ms)
+
+    # -- devices: the time each is due, records due per point, online at the moment
+    device_due: dict[tuple[int, int], int] = {}
+    for d in devs:
+        k = site_key.get(d.site_id)
+        if k is None:
+            continue
+        for i, (_, a, b) in enumerate(cuts):
+            lo, hi = max(a, d.registered_ms), min(b, now_ms)
+            due_ms = definitions.measure(spans[d.site_id], lo, hi) if hi > lo else 0
+            device_due[(d.id, i)] = due_ms
+            row = acc[(k, i)]
+            per_point = definitions.records_due(due_ms, d.interval_s)
+            row.points += max(1, d.rt_points) if due_ms else 0
+            row.due += per_point * max(1, d.rt_points)
+            row.device_ms_due += due_ms
+    dev_by_id = {d.id: d for d in devs}
+    for i, (_, a, b) in enumerate(cuts):
+        at = min(b, now_ms)
+        if at <= a:
+            continue
+        if at == now_ms:
+            online = {d.id: int(is_online(d.last_ms, d.interval_s, now_ms, factor)) for d in devs}
+        else:
+            online = stats_reads.last_heard_before(db, scope, region, at, online_sql(
+                "h.last_ms", "h.interval_s", at, factor))
+        for d in devs:
+            if d.registered_ms > at or not definitions.covers(spans[d.site_id], at - 1):
+                continue
+            row = acc[(site_key[d.site_id], i)]
+            row.devices_due += 1
+            row.devices_online += online.get(d.id, 0)
+
+    # -- records, validity and exceedances from the aggregates (received capped at due per point)
+    source = "day" if period == "day" else "month"
+    for g in stats_reads.aggregate_rows(db, scope, region, source, cuts[0][1], cuts[-1][2]):
+        i = index(g.start_ms)
+        d = dev_by_id.get(g.device_id)
+        if i < 0 or d is None:
+            continue
+        row = acc[(site_key[d.site_id], i)]
+        per_point = definitions.records_due(device_due.get((d.id, i), 0), d.interval_s)
+        received = min(g.n_received, per_point)
+        row.received += received
+        row.valid += min(g.n_valid, received)
+        row.values_valid += g.n_valid
+        row.over += g.n_over
+        row.over_ms += g.over_ms
+        m = definitions.max_multiple(g.max, g.upper_limit)
+        if m is not None and (row.multiple is None or m > row.multiple):
+            row.multiple = m
+
+    # -- online time: the kept days, and the days not kept yet computed now
+    _online_time(db, scope, region, cuts, devs, device_due, site_key, acc, now_ms, factor, tz)
+
+    # -- alarm handling
+    for al in stats_reads.alarm_times(db, scope, region, cuts[0][1], cuts[-1][2]):
+        k = site_key.get(al.site_id)
+        i = index(al.created_ms)
+        if k is None or i < 0:
+            continue
+        row = acc[(k, i)]
+        row.alarms += 1
+        if al.acked_ms is not None:
+            row.acked += 1
+            row.ack_s.append((al.acked_ms - al.created_ms) / 1000)
+        if al.closed_ms is not None and al.state == "closed":
+            row.closed += 1
+            row.close_s.append((al.closed_ms - al.created_ms) / 1000)
+        else:
+            row.open += 1
+        row.overdue += al.overdue
+
+    # -- facility run rate
+    _facilities(db, scope, region, cuts, site_rows, site_key, acc, now_ms, settings, rules, catalogue)
+
+    out: list[FigureRow] = []
+    for k, ent in sorted(entities.items(), key=lambda e: (e[1].code or "", e[1].name, str(e[0]))):
+        for i, (label, a, b) in enumerate(cuts):
+            out.append(_row(ent, period, label, a, b, acc[(k, i)], line, min(b, now_ms)))
+    return out
+
+
+def _online_time(db: sqlite3.Connection, scope: Scope, region: str | None, cuts: list[tuple[str, int, int]],
+                 devs: list[stats_reads.DeviceRow], device_due: dict[tuple[int, int], int],
+                 site_key: dict[int, object], acc: dict[tuple[object, int], _Acc], now_ms: int, factor: float,
+                 tz: ZoneInfo) -> None:
+    kept: dict[tuple[int, int], int] = {(o.device_id, o.day_ms): o.online_ms
+                                        for o in stats_reads.online_days(db, scope, region, cuts[0][1], cuts[-1][2])}
+    days = _days(cuts, now_ms, tz)
+    points: dict[int, list[int]] | None = None
+    for d in devs:
+        for i in range(len(cuts)):
+            due = device_due.get((d.id, i), 0)
+            if not due:
+                continue
+            total = 0
+            for day_a, day_b, whole in days[i]:
+                ms = kept.get((d.id, day_a)) if whole else None
+                if ms is None:
+                    if points is None:
+                        points = stats_reads.points_by_device(db)
+                    ms = runtime.online_ms(db, points.get(d.id, []), d.interval_s, factor, day_a, day_b)
+                total += ms
+            acc[(site_key[d.site_id], i)].device_ms_online += min(total, due)
+
+
+def _days(cuts: list[tuple[str, int, int]], now_ms: int, tz: ZoneInfo) -> list[list[tuple[int, int, bool]]]:
+    """Each period's local days up to now: (start, end, whole day?). Only whole days are kept."""
+    return [[(x, y, runtime.is_whole_day(x, y, tz)) for x, y in runtime.local_days(a, min(b, now_ms), tz)]
+            for _, a, b in cuts]
+
+
+def _facilities(db: sqlite3.Connection, scope: Scope, region: str | None, cuts: list[tuple[str, int, int]],
+                site_rows: list[stats_reads.SiteRow], site_key: dict[int, object],
+                acc: dict[tuple[object, int], _Acc], now_ms: int, settings: Settings, rules: RulesInForce,
+                catalogue: Catalogue | None) -> None:
+    kept = {(f.site_id, f.day_ms): f for f in stats_reads.facility_days(db, scope, region, cuts[0][1], cuts[-1][2])}
+    view = None
+    if rules is not None and catalogue is not None:
+        view = runtime.catalogue_view(settings.tz, settings.offline_after_intervals, catalogue, rules)
+    days = _days(cuts, now_ms, settings.tz)
+    for s in site_rows:
+        for i in range(len(cuts)):
+            row = acc[(site_key[s.id], i)]
+            for day_a, day_b, whole in days[i]:
+                f = kept.get((s.id, day_a)) if whole else None
+                if f is not None:
+                    row.production_ms += f.production_ms
+                    row.treatment_ms += f.treatment_with_ms
+                    row.fan_ms += f.fan_ms
+                    row.purifier_ms += f.purifier_with_ms
+                elif view is not None:
+                    t = runtime.facility_times(db, s.id, day_a, day_b, view, rules)
+                    row.production_ms += t.production_ms
+                    row.treatment_ms += t.treatment_with_ms
+                    row.fan_ms += t.fan_ms
+                    row.purifier_ms += t.purifier_with_ms
+
+
+def _row(ent: Entity, period: str, label: str, a: int, b: int, c: _Acc, line: float, online_at: int) -> FigureRow:
+    rate = definitions.rate
+    effective = rate(c.valid, c.due)
+    return FigureRow(
+        entity=ent, period=period, label=label, start_ms=a, end_ms=b,
+        points=c.points, records_due=c.due, records_received=c.received, records_valid=c.valid,
+        transmission_rate=rate(c.received, c.due), validity_rate=rate(c.valid, c.received), effective_rate=effective,
+        assessment_line=line, assessed_pass=None if effective is None else effective >= line,
+        sites=c.sites, sites_due=c.sites_due, sites_connected=c.sites_connected,
+        networking_rate=rate(c.sites_connected, c.sites_due), devices_due=c.devices_due,
+        devices_online=c.devices_online, online_at_ms=online_at, online_rate=rate(c.devices_online, c.devices_due),
+        device_s_due=c.device_ms_due / 1000, device_s_online=c.device_ms_online / 1000,
+        online_time_rate=rate(c.device_ms_online, c.device_ms_due),
+        values_valid=c.values_valid, exceedances=c.over, exceedance_s=c.over_ms / 1000,
+        exceedance_rate=rate(c.over, c.values_valid), max_multiple=c.multiple,
+        alarms=c.alarms, alarms_acknowledged=c.acked, alarms_closed=c.closed, alarms_open=c.open,
+        alarms_overdue=c.overdue, ack_median_s=definitions.med(c.ack_s), ack_mean_s=definitions.mean(c.ack_s),
+        close_median_s=definitions.med(c.close_s), close_mean_s=definitions.mean(c.close_s),
+        production_on_s=c.production_ms / 1000, treatment_with_production_s=c.treatment_ms / 1000,
+        treatment_run_rate=rate(c.treatment_ms, c.production_ms), fan_on_s=c.fan_ms / 1000,
+        purifier_with_fan_s=c.purifier_ms / 1000, purifier_run_rate=rate(c.purifier_ms, c.fan_ms))
+
+
+def _ranked(rows: list[FigureRow], value: Callable[[FigureRow], float | None], highest_first: bool
+            ) -> list[RankedRow]:
+    known = sorted((r for r in rows if value(r) is not None), key=lambda r: (value(r) or 0.0), reverse=highest_first)
+    unknown = [r for r in rows if value(r) is None]
+    out: list[RankedRow] = []
+    for r in known:
+        v = value(r)
+        rank = out[-1].rank if out and out[-1].value == v else len(out) + 1  # ties share a place
+        out.append(RankedRow(rank=rank, value=v, row=r))
+    out += [RankedRow(rank=len(known) + 1, value=None, row=r) for r in unknown]
+    return out
 
 
 def ranking_districts(rows: list[FigureRow]) -> list[RankedRow]:
-    """Regions by effective transmission rate, highest first (undefined last)."""
-    raise NotImplementedError
+    """Regions (rows of ``figures(by='region')``) by effective transmission rate, highest
+    first; equal rates share a place; undefined rates last."""
+    return _ranked(rows, lambda r: r.effective_rate, True)
 
 
 def ranking_enterprises(rows: list[FigureRow]) -> list[RankedRow]:
-    """Enterprises by exceedance count, most first."""
-    raise NotImplementedError
+    """Enterprises (rows of ``figures(by='enterprise')``) by exceedance count, most first;
+    equal counts share a place."""
+    return _ranked(rows, lambda r: float(r.exceedances), True)
