@@ -22,6 +22,7 @@ from forewarn.live.feed import LiveFeed
 from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
+from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
 from forewarn.store.base import DeviceInfo
@@ -67,6 +68,8 @@ class Platform:
         #: the live stream (served with the HTTP API)
         self.live: Hub | None = None
         self.live_feed: LiveFeed | None = None
+        #: scheduled reports into DATA/reports (served with the HTTP API, which lists them)
+        self.reports: ReportScheduler | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -122,6 +125,8 @@ class Platform:
             self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
                                    request_timeout_s=s.http_request_timeout_s, max_connections=caps.http)
             await self.http.start(s.http_host, s.http_port)
+            self.reports = ReportScheduler(s, self.pipeline.now_ms)
+            self._tasks.append(asyncio.create_task(self.reports.run()))
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if self.alarms is not None:
             self.alarms.run()
@@ -162,6 +167,8 @@ class Platform:
             await self.http.close()  # requests in flight get their answers (their batches are committed)
         if self.readers is not None:
             self.readers.close()
+        if self.reports is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.reports.close)
         if self.hj212 is not None:
             await self.hj212.close()  # connections hand over what they held
         if self.alarms is not None:

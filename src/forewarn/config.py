@@ -175,6 +175,19 @@ class Settings:
         "sites are drawn over the imported region outlines. The page's CSP then allows images from that host"
     )
 
+    report_time: str = _setting(
+        "01:00", "local time of day (HH:MM) the scheduled reports are made into DATA/reports: yesterday's daily "
+        "report every day, last month's on the 1st, last year's on 1 January (one missed while the platform was "
+        "down is made within a minute of its start); empty: no scheduled reports"
+    )
+    report_regions: str = _setting(
+        "", "regions (GB/T 2260 codes, comma-separated) the scheduled reports are made for; empty: every "
+        "registered region below a province (each city and each of its districts)"
+    )
+    report_enterprises: int = _setting(
+        0, "also make each enterprise's scheduled reports (1), one file per enterprise and period", 0, 1
+    )
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -241,7 +254,16 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if tiles and not (tiles.startswith(("http://", "https://")) and all(f"{{{c}}}" in tiles for c in "zxy")):
         raise ConfigError(f"setting 'map_tile_url' must be an http(s) URL template holding {{z}}, {{x}} and {{y}}, "
                           f"not {tiles!r}")
+    if settings.report_time and not _is_time_of_day(settings.report_time):
+        raise ConfigError(f"setting 'report_time' must be a time of day HH:MM (e.g. 01:00) or empty, "
+                          f"not {settings.report_time!r}")
     return settings
+
+
+def _is_time_of_day(text: str) -> bool:
+    hours, _, minutes = text.partition(":")
+    return (len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()
+            and int(hours) < 24 and int(minutes) < 60)
 
 
 def _flatten(raw: dict[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/audit"): Rule("object", "/api/v1/audit", why="spans every region: city and unscoped auditors",
                                    refused=("hechi", "gasco", "auditor_hechi")),
     ("WS", "/api/v1/live"): Rule("stream", why="WebSocket: see test_live_stream.py"),
+    ("GET", "/api/v1/reports/{kind}"): Rule("object", "/api/v1/reports/monthly?region=451202&period=2026-11",
+                                            why="the region's report; enterprises' in test_reports_api.py"),
+    ("GET", "/api/v1/reports/files"): Rule("list", "/api/v1/reports/files",
+                                           why="the reports of one's own regions: test_reports_api.py"),
+    ("GET", "/api/v1/reports/files/{name}"): Rule(
+        "object", "/api/v1/reports/files/monthly-region-451202-2026-11.xlsx", kind_inside=404,
+        why="none on file here; who gets a file: test_reports_api.py"),
     ("GET", "/api/v1/data-marks"): Rule("list", "/api/v1/data-marks"),
     ("GET", "/api/v1/data-marks/{mark_id}"): Rule("object", "/api/v1/data-marks/{mark}"),
     ("POST", "/api/v1/data-marks"): Rule("object", "/api/v1/data-marks", {

@@ -26,6 +26,7 @@ from forewarn.web.routes_openapi import openapi_json
 from forewarn.web.routes_overview import OVERVIEW_ROUTES
 from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_registry import REGISTRY_ROUTES
+from forewarn.web.routes_reports import REPORT_ROUTES
 from forewarn.web.routes_registry_import import (
     MAX_IMPORT_BYTES,
     export_registry,
@@ -60,7 +61,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES, *DATA_AUDIT_ROUTES,
             point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES,
-            *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
+            *REPORT_ROUTES, *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
             *DASHBOARD_ROUTES,
         ],
