@@ -24,9 +24,9 @@ from forewarn.access.scope import Scope, scoped
 from forewarn.model import MarkTarget
 
 __all__ = [
-    "MarkFilter", "MarkRow", "Range", "count_marks", "insert_mark", "invalid_ranges", "invalid_ranges_all",
-    "invalid_by_point_key", "mark_in_scope", "marks_version", "page_marks", "points_of", "set_end", "set_revoked",
-    "target_in_scope",
+    "MarkFilter", "MarkRow", "Range", "count_marks", "find_target", "insert_mark", "invalid_by_point_key",
+    "invalid_ranges", "invalid_ranges_all", "mark_in_scope", "marks_version", "page_marks", "points_of", "set_end",
+    "set_revoked", "target_in_scope",
 ]
 
 Range = tuple[int, int]
@@ -307,3 +307,23 @@ def invalid_by_point_key(db: sqlite3.Connection, start_ms: int) -> dict[tuple[in
         "SELECT p.id, p.device_id, p.code, p.field FROM points p WHERE p.id IN (SELECT value FROM json_each(?))",
         (json.dumps(sorted(ranges)),))}
     return {keys[p]: spans for p, spans in ranges.items() if p in keys}
+
+
+# ---------------------------------------------------------------- names people type
+
+
+def find_target(db: sqlite3.Connection, target: MarkTarget, text: str) -> int | None:
+    """The id of a point (an id, or ``MN/code-field``), a device (an id or its MN) or a site (an id)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if target is MarkTarget.DEVICE:
+        row = db.execute("SELECT id FROM devices WHERE mn = ?", (text,)).fetchone()
+    elif target is MarkTarget.POINT and "/" in text and "-" in text.split("/", 1)[1]:
+        mn, rest = text.split("/", 1)
+        code, field = rest.split("-", 1)
+        row = db.execute("SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.mn = ? AND "
+                         "p.code = ? AND p.field = ?", (mn, code, field)).fetchone()
+    else:
+        row = None
+    return int(row[0]) if row else None
