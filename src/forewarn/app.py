@@ -25,6 +25,7 @@ from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
+from forewarn.stats.screening_daily import DailyScreening
 from forewarn.store.base import DeviceInfo
 from forewarn.store.readers import ReaderPool
 from forewarn.store.sqlite import SqliteStore
@@ -68,6 +69,8 @@ class Platform:
         #: the live stream (served with the HTTP API)
         self.live: Hub | None = None
         self.live_feed: LiveFeed | None = None
+        #: the daily screening for doubtful data (None: screening_hour -1)
+        self.screening: DailyScreening | None = None
         #: scheduled reports into DATA/reports (served with the HTTP API, which lists them)
         self.reports: ReportScheduler | None = None
 
@@ -128,6 +131,9 @@ class Platform:
             self.reports = ReportScheduler(s, self.pipeline.now_ms)
             self._tasks.append(asyncio.create_task(self.reports.run()))
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
+        if s.screening_hour >= 0:
+            self.screening = DailyScreening(s, self.readers, self.writer, self.clock)
+            self._tasks.append(asyncio.create_task(self.screening.run()))
         if self.alarms is not None:
             self.alarms.run()
         # what start-up and each registry reload build lives long: out of the collector's full

@@ -169,6 +169,11 @@ class Settings:
         0, "delete real-time data older than this many days, in small background batches, once its minutes "
         "are computed (aggregates and device-reported minute/hour/day data are kept); 0: keep it forever", 0, None
     )
+    screening_hour: int = _setting(
+        2, "local hour (0-23) after which the daily screening for doubtful data looks at the day before "
+        "(its thresholds: data/screening.csv, overridden by screening.csv in the data directory); -1: no "
+        "daily screening (forewarn screening run still works)", -1, 23
+    )
     map_tile_url: str = _setting(
         "", "map tiles for the dashboard's map, as a URL template with {z}, {x} and {y} (e.g. an intranet "
         "Tianditu or OpenStreetMap mirror: http://tiles.example/{z}/{x}/{y}.png); empty: no tiles, the "

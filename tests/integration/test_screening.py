@@ -173,3 +173,45 @@ def test_scope_limits_what_is_screened_listed_and_judged(planted_month) -> None:
         store.run_in_transaction(lambda db: screening.dismiss(db, gas.id, actor="co", scope=company, note="fine",
                                                               now_ms=NOW, tz=TZ))
     assert own_data.value.status == 403
+
+
+def test_the_daily_schedule_screens_the_day_before_once_its_hour_has_come(tmp_path: Path) -> None:
+    """In a running platform, off the loop: its reader threads and its writer."""
+    import asyncio
+
+    from forewarn.app import Platform
+    from forewarn.stats.screening_daily import ACTOR, DailyScreening
+
+    settings = fleet_settings(tmp_path)
+    write_month(settings, plant=True)
+    day16 = MONTH_START + 16 * DAY
+    now = [day16 + 1 * 3_600_000]  # 01:00 local on day 16
+
+    def clock() -> float:
+        return now[0] / 1000
+
+    async def scenario() -> None:
+        platform = Platform(settings, clock=clock)
+        await platform.start()
+        try:
+            daily = DailyScreening(settings, platform.readers, platform.writer, clock, nap_s=0.02, start_delay_s=0)
+            task = asyncio.create_task(daily.run())
+            await asyncio.sleep(0.2)
+            assert daily.last is None  # before 02:00 nothing is screened
+            now[0] = day16 + 3 * 3_600_000  # 03:00: past the screening hour (02)
+            for _ in range(200):
+                if daily.last is not None:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # a few more looks at the clock: the day is not screened again
+            task.cancel()
+        finally:
+            await platform.stop()
+
+    asyncio.run(scenario())
+    with SqliteStore(settings.db_path, Catalogue()) as store:
+        runs = store.db.execute("SELECT actor, from_ms, to_ms FROM screening_runs").fetchall()
+        assert [r for r in runs if r[0] == ACTOR] == [(ACTOR, MONTH_START + 15 * DAY, day16)]
+        found = _found(store)
+    # day 15 holds the drop below the neighbours, and the drifting clock shows in every day
+    assert sorted((k, mn) for k, mn, *_ in found) == [("clock_drift", DUST[4]), ("neighbour_drop", DUST[3])]

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,18 +29,24 @@ import msgspec
 from forewarn.access import audit
 from forewarn.access.roles import Action
 from forewarn.access.scope import Scope
+from forewarn.access.tx import atomic
 from forewarn.model import MarkTarget
 from forewarn.stats import audit as data_audit
 from forewarn.stats.checks.base import CheckInput, Found
 from forewarn.stats.checks.registry import CheckRegistry, builtin_checks
-from forewarn.stats.checks.thresholds import Thresholds
+from forewarn.stats.checks.thresholds import Thresholds, load_thresholds
 from forewarn.store import screening as store
 from forewarn.times import iso
 
 __all__ = [
     "FindingPage", "FindingView", "KindView", "RunResult", "ScreeningError", "confirm", "day_window", "dismiss",
-    "finding_view", "kinds", "list_findings", "record", "screen",
+    "finding_view", "kinds", "list_findings", "record", "run", "run_here", "screen",
 ]
+
+#: runs a query on a read connection off the event loop and gives its result
+Reader = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+#: runs work in one transaction on the writer thread and gives its result
+Writer = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 MAX_NOTE = 2000
 #: the longest window one run may screen (a month and a bit: a monthly review)
@@ -250,3 +258,22 @@ def _view(db: sqlite3.Connection, finding_id: int, scope: Scope, tz: ZoneInfo) -
     row = store.finding(db, finding_id, scope)
     assert row is not None
     return finding_view(row, tz)
+
+
+async def run(read: Reader, write: Writer, *, scope: Scope, from_ms: int, to_ms: int, actor: str,
+              data_dir: Path | None, tz: ZoneInfo, now_ms: int) -> RunResult:
+    """Screen ``[from_ms, to_ms)`` and keep what was found: the checks on a reader (``read`` runs
+    a query off the event loop), the findings on the writer (``write`` runs work in one
+    transaction there). The daily schedule and the API's on-demand run both come here."""
+    _check_window(from_ms, to_ms)
+    found = await read(lambda db: screen(db, scope, from_ms, to_ms, thresholds=load_thresholds(data_dir), tz=tz))
+    return await write(lambda db: record(db, found, from_ms=from_ms, to_ms=to_ms, actor=actor, tz=tz,
+                                         now_ms=now_ms))
+
+
+def run_here(db: sqlite3.Connection, *, scope: Scope, from_ms: int, to_ms: int, actor: str, data_dir: Path | None,
+             tz: ZoneInfo, now_ms: int) -> RunResult:
+    """:func:`run` on one connection that may write (the command line, its own process)."""
+    found = screen(db, scope, from_ms, to_ms, thresholds=load_thresholds(data_dir), tz=tz)
+    with atomic(db):
+        return record(db, found, from_ms=from_ms, to_ms=to_ms, actor=actor, tz=tz, now_ms=now_ms)
