@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from forewarn.alarms.service import AlarmService
+from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.heap import freeze_long_lived, thaw
@@ -25,6 +26,8 @@ from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
+from forewarn.stats.aggregate import Aggregator
+from forewarn.stats.retention import Retention
 from forewarn.stats.screening_daily import DailyScreening
 from forewarn.store.base import DeviceInfo
 from forewarn.store.readers import ReaderPool
@@ -71,6 +74,11 @@ class Platform:
         self.live_feed: LiveFeed | None = None
         #: the daily screening for doubtful data (None: screening_hour -1)
         self.screening: DailyScreening | None = None
+        #: forewarn's own minute/hour/day/month values, computed in the background (None: off)
+        self.aggregator: Aggregator | None = None
+        self.retention: Retention | None = None
+        #: snapshots of a site's cameras when an alarm fires there (cameras/snapshots.py)
+        self.cameras: SnapshotTaker | None = None
         #: scheduled reports into DATA/reports (served with the HTTP API, which lists them)
         self.reports: ReportScheduler | None = None
 
@@ -91,7 +99,21 @@ class Platform:
                                        self.writer, self.pipeline)
             self.alarms.start()
         self.writer.start()
-        self.handler = Hj212Handler(self.pipeline, s.tz, future_tolerance_s=s.future_tolerance_s)
+        if s.aggregation_enabled:
+            self.aggregator = Aggregator(s, submit_job=self.writer.submit_job, rules=self._rules_in_force,
+                                         clock=self.clock)
+            self.pipeline.on_committed.append(self.aggregator.on_committed)
+            self._tasks.append(asyncio.create_task(self.aggregator.run()))
+        if s.rtd_retention_days:
+            self.retention = Retention(s.rtd_retention_days, submit_job=self.writer.submit_job, clock=self.clock)
+            self._tasks.append(asyncio.create_task(self.retention.run()))
+        self.handler = Hj212Handler(self.pipeline, s.tz, future_tolerance_s=s.future_tolerance_s,
+                                    strict=bool(s.hj212_strict))
+        self.cameras = SnapshotTaker(self.readers, self.writer, s.snapshots_path, s.camera_timeout_s, clock=self.clock)
+        self.cameras.start(self.read_store.db)
+        self.pipeline.on_committed.append(self.cameras.on_committed)
+        self.pipeline.registry_loaders.append(self.cameras.load_live_origins)
+        self._tasks.append(asyncio.create_task(self.cameras.run()))
         self.pipeline.on_registry_change.append(self._claim)
         # packets quarantined before their devices were registered while we were down
         self._claim(dict(self.pipeline.devices))
@@ -124,7 +146,8 @@ class Platform:
             self._tasks.append(asyncio.create_task(self.live_feed.run()))
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
                                  recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
-                                 readers=self.readers, rules=self._rules_in_force)
+                                 readers=self.readers, rules=self._rules_in_force,
+                                 cameras=self.cameras)
             self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
                                    request_timeout_s=s.http_request_timeout_s, max_connections=caps.http)
             await self.http.start(s.http_host, s.http_port)
@@ -150,7 +173,8 @@ class Platform:
         """Claim quarantine on the writer thread: after every earlier write, racing none."""
         assert self.writer is not None
         s = self.settings
-        handler = Hj212Handler(OfflinePort(self.clock), s.tz, future_tolerance_s=s.future_tolerance_s)
+        handler = Hj212Handler(OfflinePort(self.clock), s.tz, future_tolerance_s=s.future_tolerance_s,
+                                   strict=bool(s.hj212_strict))
         self.writer.submit_job(lambda store: claim_quarantined(store, handler, devices))
 
     @property
@@ -171,6 +195,8 @@ class Platform:
             self.live.close("the platform is stopping")  # open streams end, so the HTTP server can stop
         if self.http is not None:
             await self.http.close()  # requests in flight get their answers (their batches are committed)
+        if self.cameras is not None:
+            await self.cameras.stop()  # grabs in flight are given up; the alarms were recorded long ago
         if self.readers is not None:
             self.readers.close()
         if self.reports is not None:
@@ -181,6 +207,8 @@ class Platform:
             await self.alarms.stop()  # the engine's state goes in the last batch
         if self.pipeline is not None:
             self.pipeline.flush_rejections()  # counted in memory until now
+        if self.aggregator is not None:
+            self.aggregator.flush()  # the minutes noted last are queued in the store for the next start
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         await asyncio.sleep(0)  # run the last commit's callbacks

@@ -5,6 +5,7 @@ only the periods it touches; device-reported values that disagree are listed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from forewarn.stats.aggregate import Aggregator
 from forewarn.store.aggregates import AggregateRow, aggregates, mismatches
 from forewarn.store.base import DeviceRow, IngestBatch, PointRow, ReadingBatch
 from forewarn.store.sqlite import SqliteStore
+from tests.integration.harness import data_packet, register, running, send_stored, settings_for
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = int(datetime(2026, 3, 2, tzinfo=TZ).timestamp() * 1000)  # local midnight
@@ -84,9 +86,7 @@ def worked_day() -> list[tuple[int, float, str]]:
     for h in range(24):
         for m in range(60):
             ts = DAY + h * H + m * M
-            if h == 0:
-                out.append((ts, 10.0, "N"))
-            elif h == 1 and m < 44:
+            if h == 0 or (h == 1 and m < 44):
                 out.append((ts, 10.0, "N"))
             elif h == 2:
                 out.append((ts, 50.0, "M") if m < 20 else (ts, 12.0, "N"))
@@ -191,3 +191,31 @@ def test_device_reported_values_beyond_the_tolerance_are_listed(bench: Bench) ->
     bench.send([(DAY, 10.0, "N"), (DAY + 5 * H, 22.0, "N"), (DAY + 7 * H, 20.5, "N")], Kind.HOUR, "Avg")
     found = mismatches(bench.store.db, Period.HOUR, DAY, DAY + 24 * H, relative=0.05, absolute=0.001)
     assert [(m.start_ms, m.field, m.reported, m.computed) for m in found] == [(DAY + 5 * H, "Avg", 22.0, 20.0)]
+
+
+def test_a_running_platform_aggregates_what_its_devices_send(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    register(settings, tmp_path, [{"mn": MN}])
+
+    async def scenario() -> tuple[list[AggregateRow], list[AggregateRow]]:
+        async with running(settings) as platform:
+            await send_stored(platform, *(data_packet(MN, f"DataTime=202611220800{s:02d};a34002-Rtd={v},a34002-Flag=N")
+                                          for s, v in ((0, 40.0), (30, 100.0))))
+            agg, writer = platform.aggregator, platform.writer
+            assert agg is not None and writer is not None
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+            agg.flush()
+            agg.poke()  # after these jobs (the writer runs them in order), the minute and its hour are there
+            writer.submit_job(lambda _: loop.call_soon_threadsafe(done.set_result, None))
+            await asyncio.wait_for(done, 5)
+            with SqliteStore(settings.db_path, Catalogue()) as store:
+                point = store.db.execute("SELECT id FROM points WHERE field = 'Rtd'").fetchone()[0]
+                return (aggregates(store.db, [point], Period.MINUTE, 0, 2**62),
+                        aggregates(store.db, [point], Period.HOUR, 0, 2**62))
+
+    minutes, hours = asyncio.run(scenario())
+    eight = int(datetime(2026, 11, 22, 8, tzinfo=TZ).timestamp() * 1000)
+    assert [(m.start_ms, m.avg, m.max, m.n_received, m.n_over, m.upper_limit) for m in minutes] == [
+        (eight, 70.0, 100.0, 2, 1, 80.0)]
+    assert [(h.start_ms, h.avg, h.parts, h.valid) for h in hours] == [(eight, 70.0, 1, False)]

@@ -42,6 +42,7 @@ from forewarn.store import aggregates as store
 from forewarn.store.aggregates import AggregateRow, PointFacts
 from forewarn.store.audit_marks import invalid_ranges
 from forewarn.store.base import IngestBatch
+from forewarn.store.rtd_retention import retained_from
 from forewarn.store.writer import WriterClosed
 
 __all__ = ["Aggregator", "Thresholds", "combine", "minute_rows", "upper_limit"]
@@ -49,8 +50,6 @@ __all__ = ["Aggregator", "Thresholds", "combine", "minute_rows", "upper_limit"]
 log = logging.getLogger(__name__)
 
 RulesInForce = tuple[RuleSet, RuleCatalog] | None
-#: the meta key holding the oldest minute whose real-time data is complete (retention deleted before it)
-RETAINED_FROM = "rtd_retained_from_ms"
 #: most of one point's range computed in one piece (a longer one is put back for the next)
 SLICE_MS = 86_400_000
 #: a job runs this long at most before it commits and lets device data in
@@ -288,8 +287,7 @@ class Aggregator:
 
     def _work(self, db: sqlite3.Connection, started: float, seconds: float) -> bool:
         now = self.now_ms()
-        row = db.execute("SELECT value FROM meta WHERE key = ?", (RETAINED_FROM,)).fetchone()
-        retained = int(row[0]) if row else 0
+        retained = retained_from(db)
         rules = self.rules()
         limits: dict[int, Limit | None] = {}
         while time.perf_counter() - started < seconds:
