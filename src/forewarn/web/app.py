@@ -34,6 +34,7 @@ from forewarn.web.routes_registry_import import (
     issue_token,
     revoke_tokens,
 )
+from forewarn.web.routes_screening import SCREENING_ROUTES
 from forewarn.web.routes_series import point_series
 from forewarn.web.routes_site_lifecycle import SITE_LIFECYCLE_ROUTES
 from forewarn.web.routes_sites import SITE_ROUTES
@@ -59,7 +60,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             health, metrics, openapi_json, docs_page, docs_asset,
             telemetry, ingest,
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
-            *ALARM_ROUTES, *QUARANTINE_ROUTES, *DATA_AUDIT_ROUTES,
+            *ALARM_ROUTES, *QUARANTINE_ROUTES, *DATA_AUDIT_ROUTES, *SCREENING_ROUTES,
             point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES,
             *REPORT_ROUTES, *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
