@@ -190,8 +190,9 @@ def test_bad_crc_is_rejected_with_reason_and_answered_qnrtn_9_only_to_its_device
 def test_leniency_is_per_device_and_counted(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     lenient, strict = "LENIENT00000000000000001", "STRICT000000000000000001"
-    register(settings, tmp_path, [{"mn": lenient, "leniency": "crc_lowercase|qn_format"},
-                                  {"mn": strict, "site": "另一站"}])
+    # the default tolerates a lowercase CRC and a 13-digit QN; a device made strict does not
+    register(settings, tmp_path, [{"mn": lenient},
+                                  {"mn": strict, "site": "另一站", "leniency": "strict"}])
 
     def lower_crc(mn: str) -> bytes:
         for value in range(100):  # a value whose CRC has a letter in it, so case shows
@@ -215,7 +216,10 @@ def test_leniency_is_per_device_and_counted(tmp_path: Path) -> None:
         report = store.status(0, 3)
         store.close()
         assert report["quirks_tolerated"] == {"qn_format": 1, "crc_lowercase": 1}
+        assert report["quirks_by_device"] == {lenient: {"crc_lowercase": 1, "qn_format": 1}}
         assert set(report["rejections"]) == {"crc_lowercase"}  # type: ignore[arg-type]
+        detail = report["rejections"]["crc_lowercase"]["last_detail"]  # type: ignore[index]
+        assert detail.startswith("accepted by default; this device's leniency says strict: list crc_lowercase there")
 
     run(scenario())
 

@@ -79,6 +79,10 @@ def readings(args: argparse.Namespace) -> int:
     return 0
 
 
+#: devices listed under "quirks tolerated" (the JSON report has them all)
+_QUIRK_DEVICES_SHOWN = 20
+
+
 def status(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with open_store(settings) as store:
@@ -103,6 +107,12 @@ def status(args: argparse.Namespace) -> int:
     assert isinstance(quirks, dict)
     if quirks:
         print("quirks tolerated     " + ", ".join(f"{k}={v}" for k, v in quirks.items()))
+        by_device = report["quirks_by_device"]
+        assert isinstance(by_device, dict)
+        for mn, counts in list(by_device.items())[:_QUIRK_DEVICES_SHOWN]:  # most uses first
+            print(f"  MN={excerpt(mn, 64):<26} " + " ".join(f"{k}={v}" for k, v in counts.items()))
+        if len(by_device) > _QUIRK_DEVICES_SHOWN:
+            print(f"  ... {len(by_device) - _QUIRK_DEVICES_SHOWN} more devices (forewarn status --format json)")
     print(f"unknown devices      {report['unknown_devices']} "
           f"({report['quarantined_packets']} packets in quarantine)")
     print(f"points discovered    {report['points_discovered']}")

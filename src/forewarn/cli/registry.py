@@ -85,7 +85,8 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, C
                                    sources=[str(f) for f in files])
         except ImportRefused as exc:
             raise RegistryFileError(exc.findings) from None
-        handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s)
+        handler = Hj212Handler(OfflinePort(), settings.tz, future_tolerance_s=settings.future_tolerance_s,
+                                strict=bool(settings.hj212_strict))
         claimed = claim_quarantined(store, handler, store.device_infos())
     return result, claimed
 

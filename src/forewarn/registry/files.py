@@ -18,7 +18,7 @@ from typing import TextIO
 
 from forewarn.access.scope import region_prefix
 from forewarn.catalogue import Catalogue
-from forewarn.protocols.hj212.codec import Quirk
+from forewarn.protocols.hj212.quirks import LENIENCY_WORDS
 from forewarn.store.base import DeviceRow, PointRow, RegionRow
 
 __all__ = [
@@ -54,7 +54,7 @@ POINT_OPTIONAL = ("name", "quantity", "unit", "lower", "upper", "role")
 POINT_COLUMNS = POINT_REQUIRED + POINT_OPTIONAL
 REGION_COLUMNS = ("region_code", "region_name", "parent_region_code")
 PROTOCOLS = ("hj212",)
-QUIRKS = {q.value for q in Quirk}
+QUIRKS = LENIENCY_WORDS  # the quirk names and 'strict' (forewarn.protocols.hj212.quirks)
 BAD_ID_CHARS = set(";,&=\r\n")
 #: a site's lifecycle as the environment bureau manages it (see :mod:`forewarn.registry.lifecycle`)
 SITE_STATUSES = ("new", "active", "maintenance", "stopped", "retired")

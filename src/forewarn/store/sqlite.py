@@ -287,12 +287,13 @@ class SqliteStore:
                     "last_detail = excluded.last_detail",
                     [(rej.reason, rej.count, rej.at_ms, rej.mn, rej.detail[:500]) for rej in batch.rejections],
                 )
-            for (device_id, quirk), count in batch.quirks.items():
-                db.execute(
+            if batch.quirks:  # one row per (device, quirk) and merged batch, not per frame
+                now = _now_ms()
+                db.executemany(
                     "INSERT INTO quirk_usage (device_id, quirk, count, last_ms) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (device_id, quirk) DO UPDATE SET count = count + excluded.count, "
                     "last_ms = excluded.last_ms",
-                    (device_id, quirk, count, _now_ms()),
+                    [(device_id, quirk, count, now) for (device_id, quirk), count in batch.quirks.items()],
                 )
             if batch.activity:
                 db.executemany(
@@ -468,6 +469,12 @@ class SqliteStore:
         quirks = dict(
             db.execute("SELECT quirk, SUM(count) FROM quirk_usage GROUP BY quirk").fetchall()
         )
+        by_device: dict[str, dict[str, int]] = {}
+        for mn, quirk, count in db.execute(  # most-used first: the devices worth a look
+            "SELECT d.mn, q.quirk, q.count FROM quirk_usage q JOIN devices d ON d.id = q.device_id "
+            "ORDER BY SUM(q.count) OVER (PARTITION BY q.device_id) DESC, d.mn, q.count DESC, q.quirk"
+        ):
+            by_device.setdefault(mn, {})[quirk] = count
         unknown = db.execute("SELECT COUNT(DISTINCT mn), COUNT(*) FROM quarantine").fetchone()
         discovered = db.execute("SELECT COUNT(*) FROM points WHERE discovered = 1").fetchone()[0]
         counters = self.counters()
@@ -483,6 +490,7 @@ class SqliteStore:
             "values_rejected": int(rejections.get("bad_value", {}).get("count", 0)),
             "rejections": rejections,
             "quirks_tolerated": quirks,
+            "quirks_by_device": by_device,
             "unknown_devices": unknown[0],
             "quarantined_packets": unknown[1],
             "points_discovered": discovered,

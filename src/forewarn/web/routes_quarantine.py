@@ -122,7 +122,8 @@ async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
         raise ApiProblem(exc.status, exc.message) from None
     tz = ctx.settings.tz
     handler = Hj212Handler(OfflinePort(lambda: ctx.pipeline.now_ms() / 1000), tz,
-                           future_tolerance_s=ctx.settings.future_tolerance_s)
+                           future_tolerance_s=ctx.settings.future_tolerance_s,
+                           strict=bool(ctx.settings.hj212_strict))
 
     def register(db: sqlite3.Connection) -> dict[str, Any]:
         known = db.execute("SELECT 1 FROM devices WHERE mn = ?", (mn,)).fetchone()

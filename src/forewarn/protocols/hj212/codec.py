@@ -15,7 +15,7 @@ cannot be read) raise :class:`Hj212Error` with a reason a person can act on.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -166,11 +166,18 @@ def decode(raw: bytes, *, allow: Collection[str] = frozenset(), crlf: bool = Tru
     return frame
 
 
-def check_quirks(frame: Frame, allow: Collection[str]) -> None:
-    """Raise for the first quirk of ``frame`` that the device is not allowed."""
+def check_quirks(
+    frame: Frame, allow: Collection[str], hint: Callable[[Quirk], str] | None = None
+) -> None:
+    """Raise for the first quirk of ``frame`` that the device is not allowed.
+
+    ``hint`` words which setting would accept the quirk (the platform knows its settings; the
+    codec does not), so that the reason a refused frame is counted under says what to change.
+    """
     for quirk, detail in frame.quirks.items():
         if quirk not in allow:
-            raise Hj212Error(quirk.value, f"{detail} (allow it in the device's leniency if expected)")
+            told = hint(quirk) if hint is not None else "allow it in the device's leniency if expected"
+            raise Hj212Error(quirk.value, f"{told} ({detail})")  # the setting first: details get cut
 
 
 def parse(raw: bytes, *, crlf: bool = True, check_crc: bool = True) -> Frame:
@@ -252,7 +259,11 @@ def _check_crc(segment: bytes, crc_text: str, quirks: dict[Quirk, str]) -> None:
     elif got == swap_bytes(modbus):
         quirks[Quirk.CRC_MODBUS_SWAPPED] = f"CRC {crc_text} is the byte-swapped Modbus CRC"
     else:
-        raise Hj212Error("crc_mismatch", f"expected={want} got={crc_text}")
+        raise Hj212Error(
+            "crc_mismatch",
+            f"expected={want} got={crc_text}: matches no known CRC (HJ 212, Modbus, byte-swapped Modbus);"
+            " no setting accepts it",
+        )
 
 
 def _parse_segment(text: str, quirks: dict[Quirk, str]) -> Frame:

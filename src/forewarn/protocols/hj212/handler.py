@@ -1,7 +1,8 @@
 """What the platform does with each HJ 212 frame a device sends.
 
 Per frame: parse it; find the device by MN (unknown MNs go to quarantine, kept raw); apply
-that device's leniency and password; turn data uploads into readings; hand the batch to the
+that device's leniency (the tolerant default unless it or the platform is strict; see
+:mod:`.quirks`) and password; turn data uploads into readings; hand the batch to the
 pipeline; and answer as the standard asks only once the pipeline says the batch is stored
 (9014), or at once where no storage is involved (9013, 1012 time setting, 9011 for a wrong
 password, 9011 with QnRtn=9 for a registered device's frame whose CRC is wrong). Nothing
@@ -26,6 +27,7 @@ from forewarn.model import KIND_BY_CN
 from forewarn.protocols.hj212.codec import Frame, Hj212Error, check_quirks, parse
 from forewarn.protocols.hj212.framing import RawFrame
 from forewarn.protocols.hj212.ledger import PacketLedger
+from forewarn.protocols.hj212.quirks import allowed_quirks, refusal_hint
 from forewarn.protocols.hj212.readings import DataTimeConverter, frame_rows
 from forewarn.protocols.hj212.replies import (
     QNRTN_CRC_ERROR,
@@ -77,14 +79,21 @@ def sniff_mn(data: bytes) -> str:
 class Hj212Handler:
     """Judges frames for one platform; shared by all connections."""
 
-    def __init__(self, port: IngestPort, tz: ZoneInfo, *, future_tolerance_s: float = 86400.0) -> None:
+    def __init__(
+        self, port: IngestPort, tz: ZoneInfo, *, future_tolerance_s: float = 86400.0, strict: bool = False
+    ) -> None:
+        """``strict``: the platform's ``hj212_strict``; every device then gets only the quirks
+        its leniency lists, instead of the tolerant default (:mod:`.quirks`)."""
         self.port = port
         self.tz = tz
         self.to_ms = DataTimeConverter(tz)
         self.future_tolerance_ms = int(future_tolerance_s * 1000)
+        self.strict = strict
         self._bad_values = Throttle(log)
         #: each device's last uploads, for the screening's clock and repeat checks
         self.ledger = PacketLedger()
+        #: a device's leniency -> the quirks it allows: few distinct ones, resolved once each
+        self._allowed: dict[frozenset[str], frozenset[str]] = {}
 
     # ------------------------------------------------------------------ live frames
 
@@ -181,7 +190,8 @@ class Hj212Handler:
         Raises Hj212Error when the frame is refused; values that are not numbers are
         rejected one by one (counted) while the rest of the frame is kept.
         """
-        check_quirks(frame, device.leniency)
+        if frame.quirks:  # most frames have none: nothing to resolve
+            self._check_quirks(frame, device.leniency)
         if device.password and frame.pw != device.password:
             raise Hj212Error("wrong_password", f"PW={frame.pw!r} does not match the registry")
         if frame.cn not in KIND_BY_CN:
@@ -198,6 +208,12 @@ class Hj212Handler:
         batch.counters["packets_accepted"] += 1
         if frame.split:
             batch.counters["split_parts_accepted"] += 1
+
+    def _check_quirks(self, frame: Frame, leniency: frozenset[str]) -> None:
+        allowed = self._allowed.get(leniency)
+        if allowed is None:
+            allowed = self._allowed[leniency] = allowed_quirks(leniency, self.strict)
+        check_quirks(frame, allowed, lambda quirk: refusal_hint(quirk, leniency, self.strict))
 
     def claim(
         self, device: DeviceInfo, packets: list[tuple[int, int, bytes, bool]]
