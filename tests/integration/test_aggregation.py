@@ -6,6 +6,7 @@ only the periods it touches; device-reported values that disagree are listed."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
 from forewarn.catalogue import Catalogue
+from forewarn.cli import main
 from forewarn.config import Settings
 from forewarn.model import Kind, Period
 from forewarn.rules.loader import build_catalog, load_effective_rules
@@ -189,7 +191,7 @@ def test_device_reported_values_beyond_the_tolerance_are_listed(bench: Bench) ->
     bench.drain()
     # the device's own hourly means: hour 00 right, hour 05 off by 10 %, hour 07 within 5 %
     bench.send([(DAY, 10.0, "N"), (DAY + 5 * H, 22.0, "N"), (DAY + 7 * H, 20.5, "N")], Kind.HOUR, "Avg")
-    found = mismatches(bench.store.db, Period.HOUR, DAY, DAY + 24 * H, relative=0.05, absolute=0.001)
+    found = mismatches(bench.store.db, Scope(Role.CITY_ADMIN), Period.HOUR, DAY, DAY + 24 * H, relative=0.05, absolute=0.001)
     assert [(m.start_ms, m.field, m.reported, m.computed) for m in found] == [(DAY + 5 * H, "Avg", 22.0, 20.0)]
 
 
@@ -219,3 +221,31 @@ def test_a_running_platform_aggregates_what_its_devices_send(tmp_path: Path) -> 
     assert [(m.start_ms, m.avg, m.max, m.n_received, m.n_over, m.upper_limit) for m in minutes] == [
         (eight, 70.0, 100.0, 2, 1, 80.0)]
     assert [(h.start_ms, h.avg, h.parts, h.valid) for h in hours] == [(eight, 70.0, 1, False)]
+
+
+def test_recompute_at_the_command_line_backfills_a_range(bench: Bench, capsys: pytest.CaptureFixture[str]) -> None:
+    bench.send(worked_day())  # stored, never aggregated (as after importing history)
+    bench.store.close()
+    data = str(bench.settings.data_dir)
+    assert main(["stats", "recompute", "--data", data, "--from", "2026-03-02", "--to", "2026-03-03"]) == 0
+    out = capsys.readouterr().out
+    assert "recomputed 2 points" in out and "1364 minutes, 23 hours, 1 days, 1 months" in out
+    with SqliteStore(bench.settings.db_path, Catalogue()) as store:
+        hours = aggregates(store.db, [bench.point], Period.HOUR, DAY, DAY + 24 * H)
+        assert hours[0].avg == 10.0 and len(hours) == 23 and hours[12].n_over == 10  # limits as the engine's
+
+    assert main(["stats", "recompute", "--data", data, "--from", "2026-03-03", "--to", "2026-03-02"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["forewarn: error: --to 2026-03-02 must be after --from 2026-03-03"]
+
+
+def test_mismatches_at_the_command_line(bench: Bench, capsys: pytest.CaptureFixture[str]) -> None:
+    bench.send(worked_day())
+    bench.drain()
+    bench.send([(DAY + 5 * H, 22.0, "N")], Kind.HOUR, "Avg")
+    bench.store.close()
+    assert main(["stats", "mismatches", "--data", str(bench.settings.data_dir), "--from", "2026-03-02",
+                 "--to", "2026-03-03", "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(m["start"], m["mn"], m["code"], m["field"], m["reported"], m["computed"]) for m in found] == [
+        ("2026-03-02T05:00:00+08:00", MN, "a34002", "Avg", 22.0, 20.0)]

@@ -45,7 +45,7 @@ from forewarn.store.base import IngestBatch
 from forewarn.store.rtd_retention import retained_from
 from forewarn.store.writer import WriterClosed
 
-__all__ = ["Aggregator", "Thresholds", "combine", "minute_rows", "upper_limit"]
+__all__ = ["Aggregator", "Thresholds", "combine", "minute_rows", "queue_recompute", "upper_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,20 @@ def combine(point_id: int, period: Period, start_ms: int, parts: Sequence[Aggreg
         valid=len(valid_parts) >= th.parts_needed(period, start_ms, tz), flag=flag,
         upper_limit=None if limit is None else limit.value, computed_ms=now_ms,
     )
+
+
+def queue_recompute(db: sqlite3.Connection, start_ms: int, end_ms: int, site_id: int | None = None) -> int:
+    """Queue [start_ms, end_ms) of every point (of one site) for computing again (a backfill, a
+    changed limit or threshold); returns the number of points. The work is the aggregator's."""
+    points = store.points_of_site(db, site_id)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        store.mark_dirty(db, [(p, start_ms, end_ms) for p in points])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return len(points)
 
 
 class Aggregator:
@@ -277,9 +291,11 @@ class Aggregator:
         return more
 
     def run_pending(self, db: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> None:
-        """Do all queued work now (``forewarn stats recompute``), reporting the backlog left (ms)."""
+        """Do all queued work now (``forewarn stats recompute``), reporting the backlog left (ms)
+        after each piece; pieces as short as the writer's, so a server running meanwhile waits
+        for the lock no longer than for its own jobs."""
         while True:
-            more = self.work(db, 0.5)
+            more = self.work(db, JOB_SECONDS)
             if progress is not None:
                 progress(store.dirty_backlog(db, self.now_ms())[1])
             if not more:

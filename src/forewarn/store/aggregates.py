@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from forewarn.access.scope import Scope, scoped
 from forewarn.model import Period
 
 __all__ = [
@@ -234,39 +235,38 @@ class Mismatch:
     point_id: int
 
 
-def mismatches(db: sqlite3.Connection, period: Period, start_ms: int, end_ms: int, *, relative: float,
-               absolute: float, site_id: int | None = None, limit: int = 1000) -> list[Mismatch]:
+def mismatches(db: sqlite3.Connection, scope: Scope, period: Period, start_ms: int, end_ms: int, *,
+               relative: float, absolute: float, site_id: int | None = None, limit: int = 1000) -> list[Mismatch]:
     """Periods in [start_ms, end_ms) where a device's reported Avg/Min/Max (CN 2051, 2061, 2031)
     differs from forewarn's own value of the same factor's real-time data by more than
-    ``absolute + relative * |reported|``. Only periods both have are compared."""
+    ``absolute + relative * |reported|``, for the sites in ``scope``. Only periods both have
+    are compared; at most ``limit``, oldest first."""
     table = _REPORTED.get(period)
     if table is None:
         return []
     out: list[Mismatch] = []
-    site_clause = "AND d.site_id = ?" if site_id is not None else ""
+    site_clause = "AND d.site_id = ? " if site_id is not None else ""
     for sub, column in _STATS:
         args: list[object] = [period.value, sub, start_ms, end_ms]
         if site_id is not None:
             args.append(site_id)
-        args += [absolute, relative, limit - len(out)]
-        rows = db.execute(
+        args += [absolute, relative, limit]
+        sql = (
             f"SELECT d.id, d.mn, rep_p.code, r.ts, r.value, a.{column}, own_p.id "
-            f"FROM points rep_p JOIN devices d ON d.id = rep_p.device_id "
+            f"FROM points rep_p JOIN devices d ON d.id = rep_p.device_id JOIN sites s ON s.id = d.site_id "
             f"JOIN points own_p ON own_p.device_id = rep_p.device_id AND own_p.code = rep_p.code "
             f"AND own_p.field = 'Rtd' "
             f"JOIN {table} r ON r.point_id = rep_p.id "
             f"JOIN aggregates a ON a.point_id = own_p.id AND a.period = ? AND a.start_ms = r.ts "
-            f"WHERE rep_p.field = ? AND r.ts >= ? AND r.ts < ? {site_clause} "
+            f"WHERE rep_p.field = ? AND r.ts >= ? AND r.ts < ? {site_clause}"
             f"AND r.value IS NOT NULL AND a.{column} IS NOT NULL "
-            f"AND ABS(r.value - a.{column}) > ? + ? * ABS(r.value) "
-            f"ORDER BY r.ts, d.mn, rep_p.code LIMIT ?",
-            args,
-        ).fetchall()
+            f"AND ABS(r.value - a.{column}) > ? + ? * ABS(r.value) AND {{scope}} "
+            f"ORDER BY r.ts, d.mn, rep_p.code LIMIT ?"
+        )
         out.extend(Mismatch(device_id=r[0], mn=r[1], code=r[2], field=sub, period=period, start_ms=r[3],
-                            reported=r[4], computed=r[5], point_id=r[6]) for r in rows)
-        if len(out) >= limit:
-            break
-    return sorted(out, key=lambda m: (m.start_ms, m.mn, m.code, m.field))
+                            reported=r[4], computed=r[5], point_id=r[6])
+                   for r in db.execute(*scoped(sql, scope, args)))
+    return sorted(out, key=lambda m: (m.start_ms, m.mn, m.code, m.field))[:limit]
 
 
 def point_ids(db: sqlite3.Connection, device_ids: Collection[int]) -> dict[tuple[int, str, str], int]:
