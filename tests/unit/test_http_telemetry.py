@@ -39,9 +39,16 @@ def test_the_three_thingsboard_shapes() -> None:
 def test_bad_values_are_refused_alone_and_bad_payloads_as_a_whole() -> None:
     mixed = thingsboard_rows({"a34002": "abc", "a34004": 3, "x": {"nested": 1}, "y": float("nan")}, "M1", T0, LATEST)
     assert mixed.count == 1 and len(mixed.problems) == 3
-    for payload in ([], "text", {"ts": "yesterday", "values": {}}, {"ts": T0 + 10 * 86_400_000, "values": {"a": 1}}):
+    for payload in ("text", [1], {"ts": "yesterday", "values": {}}, {"ts": T0 + 10 * 86_400_000, "values": {"a": 1}}):
         with pytest.raises(PayloadError):
             thingsboard_rows(payload, "M1", T0, LATEST)
+
+
+def test_an_empty_payload_is_no_mistake_and_holds_nothing() -> None:
+    """ThingsBoard answers {} with 200; its SDK's connect() relies on that."""
+    for payload in ({}, [], [{}], {"ts": T0, "values": {}}):
+        out = thingsboard_rows(payload, "M1", T0, LATEST)
+        assert (out.count, out.problems) == (0, [])
 
 
 def test_forewarn_batches_carry_their_own_kind_and_time() -> None:

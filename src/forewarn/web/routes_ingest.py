@@ -54,6 +54,8 @@ async def telemetry(
     """Body: ``{"a34002-Rtd": 45.2}`` (sampled now), ``{"ts": <ms>, "values": {...}}``, or a list of those.
 
     Keys are HJ 212 names (``a34002`` is read as ``a34002-Rtd``; ``a34002-Flag`` is its flag).
+    An empty body (``{}``) stores nothing and answers 200, as ThingsBoard does: its device SDK
+    posts ``{}`` in ``connect()`` and sends its queued telemetry only after a 200.
     A 200 means stored: ``{"stored": n, "refused": [...]}`` lists values that were not numbers.
     The first value stored for a point and time is kept: sending it again changes nothing.
     """
@@ -70,6 +72,12 @@ async def telemetry(
         out = thingsboard_rows(payload, device.mn, now_ms, now_ms + int(ctx.settings.future_tolerance_s * 1000))
     except PayloadError as exc:
         raise ApiProblem(400, str(exc), title="Bad telemetry") from None
+    if not out.rows and not out.problems:  # {}: ThingsBoard's connection test; the device is heard
+        heard = IngestBatch()
+        heard.note_activity(device.id, now_ms, now_ms)
+        heard.counters["http_posts_empty"] += 1
+        await store_batch(ctx.pipeline, heard)
+        return {"stored": 0, "refused": []}
     await store_batch(ctx.pipeline, _batch(ctx, out, {device.mn: device}, now_ms))
     return {"stored": out.count, "refused": out.problems}
 

@@ -11,7 +11,10 @@ Two shapes, for devices and gateways that push over HTTP:
   "kind", "ts", "value", "flag"}, ...]}`` with ``ts`` in epoch milliseconds or ISO 8601 with
   an offset, for systems that already know each reading's kind and time.
 
-A value that is not a finite number is refused alone (and reported); the rest is kept.
+A value that is not a finite number is refused alone (and reported); the rest is kept. An
+empty payload (``{}``, ``[]``, empty ``values``) holds no readings and is not a mistake:
+ThingsBoard accepts it, and its device SDK (``TBHTTPDevice.connect``) sends ``{}`` to test the
+connection before it sends anything queued.
 """
 
 from __future__ import annotations
@@ -77,13 +80,13 @@ def _check_ts(ts: int, latest_ms: int, where: str) -> None:
 def thingsboard_rows(payload: Any, mn: str, now_ms: int, latest_ms: int) -> TelemetryRows:
     """Readings of one device from a ThingsBoard telemetry payload (all real-time)."""
     entries = payload if isinstance(payload, list) else [payload]
-    if not entries:
-        raise PayloadError("empty telemetry: send {\"key\": value} or {\"ts\": ms, \"values\": {...}}")
     out = TelemetryRows()
     for i, entry in enumerate(entries):
         where = f"entry {i}" if isinstance(payload, list) else "telemetry"
-        if not isinstance(entry, dict) or not entry:
+        if not isinstance(entry, dict):
             raise PayloadError(f"{where}: expected an object of key: value pairs")
+        if not entry:  # ThingsBoard answers {} with 200: its SDK's connect() posts it as a test
+            continue
         if "values" in entry or "ts" in entry:
             ts, values = entry.get("ts"), entry.get("values")
             if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(values, dict):
