@@ -231,8 +231,9 @@ def test_recompute_at_the_command_line_backfills_a_range(bench: Bench, capsys: p
     out = capsys.readouterr().out
     assert "recomputed 2 points" in out and "1364 minutes, 23 hours, 1 days, 1 months" in out
     with SqliteStore(bench.settings.db_path, Catalogue()) as store:
-        hours = aggregates(store.db, [bench.point], Period.HOUR, DAY, DAY + 24 * H)
-        assert hours[0].avg == 10.0 and len(hours) == 23 and hours[12].n_over == 10  # limits as the engine's
+        hours = {h.start_ms: h for h in aggregates(store.db, [bench.point], Period.HOUR, DAY, DAY + 24 * H)}
+        assert len(hours) == 23 and hours[DAY].avg == 10.0
+        assert hours[DAY + 12 * H].n_over == 10  # over the limit the engine judges by
 
     assert main(["stats", "recompute", "--data", data, "--from", "2026-03-03", "--to", "2026-03-02"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
