@@ -135,6 +135,10 @@ RULES: dict[tuple[str, str], Rule] = {
                                                 why="each user's own sites, alarms and regions: test_overview.py"),
     ("GET", "/api/v1/regions/outlines"): Rule("list", "/api/v1/regions/outlines",
                                               why="the user's own regions' outlines: test_overview.py"),
+    ("GET", "/api/v1/stats/figures"): Rule("list", "/api/v1/stats/figures?when=2026-11&by=enterprise",
+                                           why="the figures of one's own sites: test_http_stats.py"),
+    ("GET", "/api/v1/stats/rankings"): Rule("list", "/api/v1/stats/rankings?when=2026-11",
+                                            why="one's own regions and enterprises: test_http_stats.py"),
     ("GET", "/api/v1/regions/{code}/latest"): Rule("object", "/api/v1/regions/451202/latest"),
     ("POST", "/api/v1/registry/import"): Rule(
         "object", "/api/v1/registry/import",

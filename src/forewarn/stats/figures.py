@@ -42,6 +42,7 @@ read is scoped by ``scope``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable
@@ -60,7 +61,8 @@ from forewarn.sites.view import RulesInForce
 from forewarn.stats import definitions, runtime
 from forewarn.store import stats_reads
 
-__all__ = ["By", "Entity", "FigureRow", "PeriodName", "RankedRow", "figures", "periods_of", "ranking_districts",
+__all__ = ["By", "Entity", "FigureRow", "FiguresError", "PeriodName", "RankedRow", "check_region", "figures",
+           "parse_window", "periods_of", "ranking_districts",
            "ranking_enterprises"]
 
 By = Literal["site", "enterprise", "region"]
@@ -217,6 +219,55 @@ def periods_of(period: PeriodName, start_ms: int, end_ms: int, tz: ZoneInfo) -> 
         if b > start_ms:
             out.append((label, max(a, start_ms), min(b, end_ms)))
         first = nxt
+
+
+class FiguresError(ValueError):
+    """A request the figures cannot answer as asked (the message says what to give instead)."""
+
+
+_WINDOW = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\Z")
+
+
+def parse_window(text: str, tz: ZoneInfo) -> tuple[PeriodName, int, int]:
+    """A window as people write it: ``2026-10-05`` (a day), ``2026-10`` (a month), ``2026`` (a
+    year), in local time: its length and [start_ms, end_ms)."""
+    m = _WINDOW.match(text.strip())
+    if m is None:
+        raise FiguresError(f"{text!r} is not a day, month or year: write 2026-10-05, 2026-10 or 2026")
+    year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+    try:
+        first = date(year, month, day)
+    except ValueError:
+        raise FiguresError(f"{text!r} is not a date in the calendar") from None
+    if year < 1971:
+        raise FiguresError(f"{text!r} lies before 1971")
+    length: PeriodName = "day" if m[3] else "month" if m[2] else "year"
+    start = int(datetime(first.year, first.month, first.day, tzinfo=tz).timestamp() * 1000)
+    return length, start, _next_start(length, first, tz)
+
+
+def _next_start(length: PeriodName, first: date, tz: ZoneInfo) -> int:
+    if length == "day":
+        nxt = first + timedelta(days=1)
+    elif length == "month":
+        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    else:
+        nxt = date(first.year + 1, 1, 1)
+    return int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp() * 1000)
+
+
+def check_region(db: sqlite3.Connection, scope: Scope, region: str | None) -> None:
+    """A region the user may ask about: one of their regions, or the parent of some that is wholly
+    theirs (FiguresError otherwise, naming some)."""
+    if region is None:
+        return
+    rows = stats_reads.regions(db, scope)
+    codes = [r.code for r in rows]
+    # a parent named by its regions but not registered itself (a city above its districts)
+    parents = {r.parent_code for r in rows if r.parent_code and scope.allows_site(r.parent_code, None)}
+    if region not in codes and region not in parents:
+        shown = ", ".join(codes[:30]) + (f" ... ({len(codes)} in all)" if len(codes) > 30 else "")
+        raise FiguresError(f"region={region!r} is none of your regions: use one of {shown or '(none)'}")
 
 
 def _group_key(by: By, region: str | None, regions: list[stats_reads.RegionRow]

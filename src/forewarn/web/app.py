@@ -38,6 +38,7 @@ from forewarn.web.routes_screening import SCREENING_ROUTES
 from forewarn.web.routes_series import point_series
 from forewarn.web.routes_site_lifecycle import SITE_LIFECYCLE_ROUTES
 from forewarn.web.routes_sites import SITE_ROUTES
+from forewarn.web.routes_stats import STATS_ROUTES
 from forewarn.web.routes_users import USER_ROUTES
 
 __all__ = ["create_app"]
@@ -61,7 +62,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             telemetry, ingest,
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES, *DATA_AUDIT_ROUTES, *SCREENING_ROUTES,
-            point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES,
+            point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES, *STATS_ROUTES,
             *REPORT_ROUTES, *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
             *DASHBOARD_ROUTES,
