@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 VENDOR_STAMP := src/forewarn/web/dashboard/static/vendor/.stamp
 
-.PHONY: install demo test lint bench clean browser
+.PHONY: install demo test lint bench clean browser ffmpeg
 
 install: $(STAMP) $(VENDOR_STAMP)
 
@@ -31,13 +31,20 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
 		|| { echo "forewarn: error: could not install chromium (apt-get install chromium fonts-noto-cjk as root)"; exit 2; }; }
 
+# Cameras: RTSP snapshots are read by Debian's ffmpeg (and the tests' RTSP camera is made by it).
+ffmpeg:
+	@command -v ffmpeg >/dev/null || { \
+		echo "installing Debian's ffmpeg for camera snapshots over RTSP"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) \
+		|| { echo "forewarn: error: could not install ffmpeg (apt-get install ffmpeg as root)"; exit 2; }; }
+
 # make demo ARGS="--http-port 18000 --hj212-port 18212 --duration 600"
 ARGS ?=
 
 demo: install
 	$(BIN)/forewarn demo $(ARGS)
 
-test: install browser
+test: install browser ffmpeg
 	$(BIN)/python -m pytest -q
 
 lint: install

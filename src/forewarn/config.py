@@ -169,10 +169,38 @@ class Settings:
         0, "delete real-time data older than this many days, in small background batches, once its minutes "
         "are computed (aggregates and device-reported minute/hour/day data are kept); 0: keep it forever", 0, None
     )
+    camera_timeout_s: float = _setting(
+        5.0, "a camera that gives no snapshot within this is noted in the alarm's evidence as not answering "
+        "(the alarm itself never waits for it)", 0.5, 60
+    )
     screening_hour: int = _setting(
         2, "local hour (0-23) after which the daily screening for doubtful data looks at the day before "
         "(its thresholds: data/screening.csv, overridden by screening.csv in the data directory); -1: no "
         "daily screening (forewarn screening run still works)", -1, 23
+    )
+    mqtt_listen: str = _setting(
+        "", "where forewarn's own MQTT port listens for devices and gateways that log in with their access token "
+        "as the user name, as to ThingsBoard (e.g. 0.0.0.0:1883); empty: no MQTT port"
+    )
+    mqtt_broker: str = _setting(
+        "", "an MQTT broker to subscribe to, as mqtt://[user:password@]host[:port] (mqtts:// for TLS); empty: none"
+    )
+    mqtt_subscriptions: str = _setting(
+        "forewarn/+/readings=forewarn, v1/gateway/telemetry=thingsboard_gateway, hj212/#=hj212",
+        "the broker's topic filters and the layout of each (TOPIC_FILTER=LAYOUT, comma-separated; layouts: "
+        "forewarn, thingsboard_gateway, hj212)"
+    )
+    mqtt_client_id: str = _setting(
+        "", "the client id forewarn's session at the broker is kept under (empty: forewarn-HOSTNAME); keep it "
+        "fixed, or the broker forgets what it kept while forewarn was away"
+    )
+    mqtt_version: int = _setting(4, "the MQTT version spoken to the broker: 4 (3.1.1) or 5", 4, 5)
+    mqtt_session_expiry_s: int = _setting(
+        604800, "MQTT 5: how long the broker keeps forewarn's session (and its messages) while it is away", 0, None
+    )
+    mqtt_ca_file: str = _setting("", "CA certificates to check an mqtts:// broker by (empty: the system's)")
+    mqtt_max_packet_bytes: int = _setting(
+        262144, "a bigger MQTT packet is refused and its connection closed", 1024, 268435455
     )
     map_tile_url: str = _setting(
         "", "map tiles for the dashboard's map, as a URL template with {z}, {x} and {y} (e.g. an intranet "
@@ -216,6 +244,10 @@ class Settings:
     @property
     def attachments_path(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def snapshots_path(self) -> Path:
+        return self.data_dir / "snapshots"
 
     @classmethod
     def help(cls) -> dict[str, str]:

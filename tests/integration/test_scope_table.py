@@ -105,6 +105,7 @@ RULES: dict[tuple[str, str], Rule] = {
                                           why="each id answered as alone: an outsider's alarm is a 404 in the list",
                                           refused=READERS_WITHOUT_WRITE),
     ("GET", "/api/v1/silences"): Rule("list", "/api/v1/silences"),
+    ("GET", "/api/v1/stats/mismatches"): Rule("list", "/api/v1/stats/mismatches?from=2026-11-01&to=2026-12-01"),
     ("POST", "/api/v1/silences"): Rule("object", "/api/v1/silences", {"mn": HECHI_MN, "until": "2099-01-01T00:00"},
                                        refused=READERS_WITHOUT_WRITE),
     ("DELETE", "/api/v1/silences/{silence_id}"): Rule("object", "/api/v1/silences/{silence}",
@@ -155,6 +156,24 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/audit"): Rule("object", "/api/v1/audit", why="spans every region: city and unscoped auditors",
                                    refused=("hechi", "gasco", "auditor_hechi")),
     ("WS", "/api/v1/live"): Rule("stream", why="WebSocket: see test_live_stream.py"),
+    # cameras: scoped by their site; credentials masked for readers in test_cameras.py
+    ("GET", "/api/v1/cameras"): Rule("list", "/api/v1/cameras"),
+    ("POST", "/api/v1/cameras"): Rule("object", "/api/v1/cameras", {"site_id": "{site}", "name": "new",
+                                                                    "snapshot_url": "http://127.0.0.1:9/s.jpg"},
+                                      refused=READERS_WITHOUT_WRITE),
+    ("GET", "/api/v1/cameras/{camera_id}"): Rule("object", "/api/v1/cameras/{camera}"),
+    ("PATCH", "/api/v1/cameras/{camera_id}"): Rule("object", "/api/v1/cameras/{camera}", {"name": "x"},
+                                                   refused=READERS_WITHOUT_WRITE),
+    ("DELETE", "/api/v1/cameras/{camera_id}"): Rule("object", "/api/v1/cameras/{camera}",
+                                                    refused=READERS_WITHOUT_WRITE),
+    ("GET", "/api/v1/cameras/{camera_id}/snapshot"): Rule(
+        "object", "/api/v1/cameras/{camera}/snapshot", why="the camera's site; its closed port answers the city 502",
+        kind_inside=502),
+    ("GET", "/api/v1/alarms/{alarm_id}/snapshots"): Rule("object", "/api/v1/alarms/{alarm}/snapshots",
+                                                         why="the alarm's scope"),
+    ("GET", "/api/v1/alarms/{alarm_id}/snapshots/{snapshot_id}"): Rule(
+        "object", "/api/v1/alarms/{alarm}/snapshots/1", why="the alarm's scope; the city gets 404 for no snapshot",
+        kind_inside=404),
     ("GET", "/api/v1/reports/{kind}"): Rule("object", "/api/v1/reports/monthly?region=451202&period=2026-11",
                                             why="the region's report; enterprises' in test_reports_api.py"),
     ("GET", "/api/v1/reports/files"): Rule("list", "/api/v1/reports/files",
@@ -242,6 +261,13 @@ def _prepare(fleet: Fleet) -> dict[str, str]:
         db.commit()
         silence = db.execute("SELECT MAX(id) FROM silences").fetchone()[0]
         enterprise = db.execute("SELECT enterprise_id FROM sites WHERE id = ?", (site,)).fetchone()[0]
+        db.execute("INSERT INTO cameras (site_id, name, snapshot_url, created_ms, updated_ms) "
+                   "VALUES (?, '储配站东门', 'http://127.0.0.1:9/s.jpg', ?, ?)", (site, now, now))
+        db.commit()
+        camera = db.execute("SELECT MAX(id) FROM cameras").fetchone()[0]
+        db.execute("INSERT INTO alarm_snapshots (alarm_id, camera_id, camera_name, taken_ms, took_ms, error) "
+                   "VALUES (?, ?, '储配站东门', ?, 5000, 'did not answer in 5 s')", (alarm, camera, now))
+        db.commit()
         db.execute("INSERT INTO data_marks (target, target_id, site_id, start_ms, end_ms, valid, reason, actor, origin, "
                    "created_ms) VALUES ('device', ?, ?, ?, NULL, 0, 'maintenance', 'test', 'test', ?)",
                    (device, site, TS_MS, now))
@@ -250,7 +276,7 @@ def _prepare(fleet: Fleet) -> dict[str, str]:
     finally:
         store.close()
     return {"site": str(site), "device": str(device), "alarm": str(alarm), "enterprise": str(enterprise),
-            "silence": str(silence), "mark": str(mark)}
+            "silence": str(silence), "mark": str(mark), "camera": str(camera)}
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:

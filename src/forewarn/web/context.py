@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from forewarn.access.ratelimit import LoginRateLimiter
 from forewarn.alarms.records import AlarmRecorder
+from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.config import Settings
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.live.hub import LiveHub
@@ -49,3 +50,5 @@ class ApiContext:
     #: the engine's rule set and registry view, asked on each use (None: rules are off); the
     #: site page shows the limits and equipment the engine judges by (rules/limits.py)
     rules: Callable[[], tuple[RuleSet, RuleCatalog] | None] = lambda: None
+    #: the cameras' snapshot taker: the dashboard's snapshot proxy and the live views' origins (None: none)
+    cameras: SnapshotTaker | None = None

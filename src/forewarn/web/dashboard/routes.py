@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ __all__ = ["DASHBOARD_ROUTES", "STATIC_DIR", "content_security_policy"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 #: the paths the single-page app answers with its shell (the pages route themselves)
-PAGE_PATHS = ["/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry"]
+PAGE_PATHS = ["/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/screening"]
 
 _TYPES = {".js": "text/javascript", ".css": "text/css",
           ".html": "text/html", ".svg": "image/svg+xml", ".json": "application/json",
@@ -39,8 +40,10 @@ _TYPES = {".js": "text/javascript", ".css": "text/css",
 _cache: dict[str, tuple[bytes, str]] = {}
 
 
-def content_security_policy(tile_url: str = "") -> str:
-    """The dashboard's CSP: this host only, plus the host of a configured tile server's images."""
+def content_security_policy(tile_url: str = "", cameras: Iterable[str] = ()) -> str:
+    """The dashboard's CSP: this host only, plus the host of a configured tile server's images,
+    plus exactly the origins of the registered cameras' live views (images: MJPEG; media: HLS)."""
+    live = "".join(f" {o}" for o in sorted(cameras))
     images = "'self' data: blob:"
     if tile_url:
         parts = urlsplit(tile_url.replace("{s}", "a"))
@@ -48,12 +51,15 @@ def content_security_policy(tile_url: str = "") -> str:
             host = parts.netloc.replace("a.", "*.", 1) if "{s}" in tile_url else parts.netloc
             images += f" {parts.scheme}://{host}"
     return ("default-src 'self'; script-src 'self'; style-src 'self'; "
-            f"img-src {images}; media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+            f"img-src {images}{live}; media-src 'self' blob:{live}; font-src 'self'; connect-src 'self'; "
+            "object-src 'none'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 
 
 def _headers(ctx: ApiContext) -> dict[str, str]:
-    return {"Content-Security-Policy": content_security_policy(str(getattr(ctx.settings, "map_tile_url", "") or "")),
+    cameras = ctx.cameras.live_origins if ctx.cameras is not None else ()
+    return {"Content-Security-Policy": content_security_policy(str(getattr(ctx.settings, "map_tile_url", "") or ""),
+                                                               cameras),
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
