@@ -256,14 +256,22 @@ async def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[Api
                        site_id: Annotated[int | None, QueryParameter()] = None, region: Text = None,
                        mn: Text = None, status: Text = None, online: Online = None, limit: Limit = DEFAULT_LIMIT,
                        offset: Offset = 0, format_: Format = "") -> Any:
-    """Devices in your scope, with when each was last heard and whether it is online now."""
+    """Devices in your scope, with when each was last heard and whether it is online now.
+
+    ``quirks_tolerated`` says which known HJ 212 deviations were accepted from each device and how
+    often (``crc_lowercase=12|qn_format=3``, most used first; empty when none): the tolerant
+    default accepts them, and a deployer may want to tell the vendor, or make the device strict.
+    """
     user = require_user(request, ctx, Action.READ)
     reject_unknown_query(request)
     online_now = _online(ctx, "a.last_ms", "d.interval_s")
     sql = (
         "SELECT d.id, d.mn, d.site_id, s.name AS site, e.name AS enterprise, s.region_code, d.protocol, "
         "d.interval_s, d.leniency, d.device_kind, d.status, d.registered_ms, a.last_ms AS last_seen_ms, "
-        f"{online_now} AS online "
+        f"{online_now} AS online, "
+        # the known HJ 212 deviations tolerated from it and how often: 'crc_lowercase=12|qn_format=3'
+        "(SELECT group_concat(q.quirk || '=' || q.count, '|') FROM (SELECT quirk, count FROM quirk_usage "
+        "WHERE device_id = d.id ORDER BY count DESC, quirk) q) AS quirks_tolerated "
         "FROM devices d JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
         "LEFT JOIN device_activity a ON a.device_id = d.id"
     )

@@ -23,6 +23,8 @@ addStrings({
     'reg.devices_n': '设备数', 'reg.actions': '操作', 'reg.lifecycle': '状态变更',
     'reg.mn': 'MN', 'reg.site': '站点', 'reg.protocol': '协议', 'reg.interval': '上报间隔(秒)',
     'reg.kind': '设备类型', 'reg.leniency': '容错', 'reg.password': '密码', 'reg.password_keep': '留空则不修改',
+    'reg.quirks': '协议偏差', 'reg.quirks_tip': '已容忍的 HJ 212 偏差（次数）：\n{list}',
+    'reg.quirks_none': '无', 'reg.strict': '严格', 'reg.strict_tip': '此设备按标准严格校验：只接受其容错设置列出的偏差',
     'reg.last_seen': '最后通讯', 'reg.edit': '编辑', 'reg.retire': '停用', 'reg.add_device': '新增设备',
     'reg.create': '创建', 'reg.created': '已创建设备 {mn}', 'reg.saved': '已保存', 'reg.retired': '已停用 {mn}',
     'reg.code': '因子编码', 'reg.field': '子字段', 'reg.quantity': '物理量', 'reg.unit': '单位',
@@ -54,6 +56,9 @@ addStrings({
     'reg.devices_n': 'Devices', 'reg.actions': 'Actions', 'reg.lifecycle': 'Change status',
     'reg.mn': 'MN', 'reg.site': 'Site', 'reg.protocol': 'Protocol', 'reg.interval': 'Interval (s)',
     'reg.kind': 'Device kind', 'reg.leniency': 'Leniency', 'reg.password': 'Password',
+    'reg.quirks': 'Deviations', 'reg.quirks_tip': 'HJ 212 deviations tolerated (times):\n{list}',
+    'reg.quirks_none': 'none', 'reg.strict': 'strict',
+    'reg.strict_tip': 'Checked strictly: only the deviations its leniency lists are accepted',
     'reg.password_keep': 'empty: unchanged',
     'reg.last_seen': 'Last contact', 'reg.edit': 'Edit', 'reg.retire': 'Retire', 'reg.add_device': 'Add a device',
     'reg.create': 'Create', 'reg.created': 'Device {mn} created', 'reg.saved': 'Saved', 'reg.retired': '{mn} retired',
@@ -130,6 +135,24 @@ function statusBadge(ctx, status) {
 function onlineBadge(ctx, online) {
   return h('span', {class: `badge ${online ? 'online' : 'offline'}`},
     ctx.t(online ? 'reg.online_yes' : 'reg.online_no'));
+}
+
+// The known HJ 212 deviations tolerated from a device: a count with the list as its tooltip,
+// and 'strict' when its leniency says so (the API's quirks_tolerated: 'crc_lowercase=12|qn_format=3').
+function quirksCell(ctx, d) {
+  const cell = h('td', {class: 'quirks'});
+  const uses = (d.quirks_tolerated || '').split('|').filter(Boolean).map((p) => p.split('='));
+  if (uses.length) {
+    const total = uses.reduce((n, [, c]) => n + Number(c), 0);
+    cell.append(h('span', {class: 'badge maintenance', title: ctx.t('reg.quirks_tip',
+      {list: uses.map(([q, c]) => `${q} ×${c}`).join('\n')})}, String(total)));
+  } else {
+    cell.append(ctx.t('reg.quirks_none'));
+  }
+  if ((d.leniency || '').split('|').includes('strict')) {
+    cell.append(' ', h('span', {class: 'badge', title: ctx.t('reg.strict_tip')}, ctx.t('reg.strict')));
+  }
+  return cell;
 }
 
 function table(headers, tbody) {
@@ -262,14 +285,14 @@ async function devicesView(body, ctx) {
   const panel = h('div', {class: 'reg-panel'});
   const card = h('section', {class: 'card'});
   const list = pagedList(ctx, card, [t('reg.mn'), t('reg.site'), t('reg.enterprise'), t('reg.interval'),
-    t('reg.kind'), t('reg.status'), t('reg.last_seen'), t('reg.online'), t('reg.actions')],
+    t('reg.kind'), t('reg.status'), t('reg.last_seen'), t('reg.online'), t('reg.quirks'), t('reg.actions')],
   (offset) => ctx.api.get('devices', {mn: mn.value.trim(), status: status.value, online: online.value,
     limit: PAGE, offset}),
   (d) => h('tr', {dataset: {mn: d.mn}},
     h('td', {class: 'mono'}, d.mn), h('td', null, h('a', {href: `/sites/${d.site_id}`}, d.site)),
     h('td', null, d.enterprise), h('td', null, d.interval_s), h('td', null, d.device_kind || '—'),
     h('td', null, statusBadge(ctx, d.status)), h('td', null, fmtTime(d.last_seen_ms)),
-    h('td', null, onlineBadge(ctx, d.online)),
+    h('td', null, onlineBadge(ctx, d.online)), quirksCell(ctx, d),
     h('td', null, h('button', {type: 'button', onclick: () => editDevice(ctx, panel, d, list.reload)},
       t('reg.edit')))));
   card.prepend(h('form', {class: 'filters', onsubmit: (e) => { e.preventDefault(); list.load(0); }},
@@ -287,7 +310,7 @@ function deviceFields(ctx, d) {
   return {
     interval_s: h('input', {type: 'number', name: 'interval_s', min: 1, value: d ? d.interval_s : 60}),
     device_kind: h('input', {name: 'device_kind', value: d ? d.device_kind : ''}),
-    leniency: h('input', {name: 'leniency', value: d ? d.leniency : '', placeholder: 'no_crlf|...'}),
+    leniency: h('input', {name: 'leniency', value: d ? d.leniency : '', placeholder: 'strict|crc_modbus|...'}),
     password: h('input', {name: 'password', type: 'text', autocomplete: 'off',
       placeholder: d ? t('reg.password_keep') : ''}),
   };
