@@ -5,7 +5,7 @@ Five dust monitors within ~2 km of each other in 金城江区 (PM10 and humidity
 one regional signal with their own small noise, as neighbours do; an LPG station in 宜州区 reports
 its gas detector (%LEL, mostly 0). Every device's uploads are noted in ``packet_clock`` as the
 HJ 212 handler notes them: 120 packets an hour, received a second or less after their DataTime,
-a lost answer's re-send now and then.
+a lost answer's re-send now and then, a backfill after a two-hour outage.
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ def write_month(settings: Settings, *, plant: bool, seed: int = 7) -> Planted:
                     batch.note_packet(ids[mn], ts, "rtd", skew, False)
                 if rng.random() < 0.05:  # an answer lost now and then: the device sent again
                     batch.note_packet(ids[mn], ts, "rtd", 10_500, True)
+        # monitor 3 back from a two-hour outage: that hour brings only its stored data, late
+        # (a backfill, not a clock fault: no finding)
+        for h in (10 * 24 + 5, 10 * 24 + 6):
+            batch.packet_clock[(ids[DUST[2]], hours[h], "rtd")] = [240, 0, 3_600_000, 7_200_000, 240 * 5_400_000]
         if plant:
             _plant(batch, ids, planted)
         store.write(batch)

@@ -35,6 +35,7 @@ def test_screening_over_http(tmp_path: Path) -> None:
         kinds = (await client.get("/api/v1/screening/kinds", headers=as_["li"])).json()
         assert {k["kind"] for k in kinds} == {"constant", "impossible", "neighbour_drop", "clock_drift", "repeats"}
         assert_problem(await client.post("/api/v1/screening/runs", headers=as_["site1"], json={}), 403)
+        assert_problem(await client.get("/api/v1/screening/findings", headers=as_["site1"]), 403)
         assert_problem(await client.post("/api/v1/screening/runs", headers=as_["city"],
                                          json={"start": MONTH_START}), 400)
         # a district's run screens its own sites only

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
 from forewarn.catalogue import Catalogue
+from forewarn.cli import stats_figures
 from forewarn.cli.common import UserError, open_store, parse_time, settings_from
 from forewarn.config import Settings
 from forewarn.model import Period
@@ -51,6 +52,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     m.add_argument("--limit", type=int, default=1000)
     m.add_argument("--format", default="text", choices=["text", "json"])
     m.set_defaults(handler=mismatches_cmd)
+    stats_figures.add_commands(ssub, common)  # figures, rankings, refresh-days
 
 
 def _window(args: argparse.Namespace, settings: Settings) -> tuple[int, int]:

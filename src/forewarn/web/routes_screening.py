@@ -3,8 +3,8 @@ confirming (into a data-audit mark) or dismissing a finding.
 
 The use cases are :mod:`forewarn.stats.screening` (the CLI, the daily schedule and the
 dashboard call them too). Reads and the checks run on the reader threads; writes on the writer
-thread. Listing needs ``read``; running, confirming and dismissing need ``audit_data``
-(auditors and administrators, never the enterprise whose data it is). Everything is within the
+thread. Everything but the kinds needs ``audit_data`` (auditors and administrators, never the
+enterprise whose data it is, which is not told what the regulator suspects). Everything is within the
 user's scope: a finding outside it is 404, as one that does not exist; a run screens only the
 sites in scope.
 """
@@ -100,8 +100,9 @@ async def list_findings(
     offset: Offset = 0,
 ) -> FindingPage:
     """The findings in your scope, each with its evidence (facts, the evidence window's series,
-    what it is compared with) and, once judged, who judged it, when, why and its audit mark."""
-    user = require_user(request, ctx, Action.READ)
+    what it is compared with) and, once judged, who judged it, when, why and its audit mark.
+    Needs audit_data: an enterprise is not told what the regulator suspects of its data."""
+    user = require_user(request, ctx, Action.AUDIT_DATA, doing="see the screening's findings")
     reject_unknown_query(request)
     tz = ctx.settings.tz
     lim, off = check_page(limit, offset)
@@ -119,7 +120,7 @@ async def list_findings(
 @get("/api/v1/screening/findings/{finding_id:int}", tags=["screening"], summary="One finding", security=BEARER)
 async def show_finding(finding_id: FromPath[int], request: Request[Any, Any, Any],
                        ctx: NamedDependency[ApiContext]) -> FindingView:
-    user = require_user(request, ctx, Action.READ)
+    user = require_user(request, ctx, Action.AUDIT_DATA, doing="see the screening's findings")
     reject_unknown_query(request)
     key, tz = _check_id(finding_id), ctx.settings.tz
     row = await read(ctx, lambda db: store.finding(db, key, user.scope))

@@ -6,9 +6,10 @@ delay, so the minimum is the clock's own offset plus the network's small delay (
 minute or hour data, the period, DataTime being its start). Two findings come from it:
 
 - *offset*: real-time data stamped more than ``tolerance_s`` away from its receipt, or any
-  data stamped after it arrived by more than that (a clock ahead);
-- *drift*: the offset's trend over the window and the ``lookback_days`` before it, by least
-  squares, of at least ``drift_s_per_day`` that has moved the clock by ``min_change_s`` or
+  data stamped after it arrived by more than that (a clock ahead), in ``min_offset_hours``
+  hours at least (a backfill after an outage sends old data late for an hour or so);
+- *drift*: the offset's trend over the window and the six days before it (the Theil-Sen
+  slope: robust to hours of backfill), of at least ``drift_s_per_day`` that has moved the clock by ``min_change_s`` or
   more: a clock that is being moved, or one that has stopped being set. The trend does not
   depend on the period a minute or hour packet covers, so every kind is used.
 """
@@ -16,6 +17,7 @@ minute or hour data, the period, DataTime being its start). Two findings come fr
 from __future__ import annotations
 
 from collections import defaultdict
+from statistics import median
 
 from forewarn.model import AuditReason
 from forewarn.stats.checks.base import DAY_MS, HOUR_MS, CheckInput, Found, fact, thin
@@ -25,6 +27,8 @@ __all__ = ["ClockDrift"]
 
 #: the kinds a device's clock is read from, best first (real-time data is stamped when sampled)
 _KIND_ORDER = ("rtd", "status", "minute", "hour", "day", "runtime")
+#: hours the slope is measured over at most (evenly picked): 200 hours make 19,900 pairs
+_MAX_PAIRS_OF = 200
 
 
 class ClockDrift:
@@ -40,6 +44,7 @@ class ClockDrift:
         per_day = t.need(self.kind, "drift_s_per_day") * 1000
         min_change = t.need(self.kind, "min_change_s") * 1000
         min_hours = t.need(self.kind, "min_hours")
+        min_offset_hours = t.need(self.kind, "min_offset_hours")
         series: dict[int, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
         for device_id, hour, kind, _n, _rep, skew_min, _max, _sum in clock_rows(
                 inp.db, inp.scope, inp.from_ms - self.lookback_ms, inp.to_ms):
@@ -59,6 +64,8 @@ class ClockDrift:
             slope = _slope(pts) if (pts[-1][0] - pts[0][0]) >= min_hours * HOUR_MS else None
             change = slope * (pts[-1][0] - pts[0][0]) / DAY_MS if slope is not None else 0.0
             drifting = slope is not None and abs(slope) >= per_day and abs(change) >= min_change
+            if len(off) < min_offset_hours:
+                off = []  # an hour or two of old data sent late is a backfill, not a clock
             if not off and not drifting:
                 continue
             worst = max(in_window, key=lambda x: abs(x[1]))[1]
@@ -85,14 +92,11 @@ class ClockDrift:
 
 
 def _slope(pts: list[tuple[int, int]]) -> float:
-    """Least-squares slope of skew over time, in ms of skew per day."""
-    n = len(pts)
-    if n < 2:
-        return 0.0
-    xs = [(h - pts[0][0]) / DAY_MS for h, _ in pts]
-    ys = [float(s) for _, s in pts]
-    mx, my = sum(xs) / n, sum(ys) / n
-    var = sum((x - mx) ** 2 for x in xs)
-    if var == 0:
-        return 0.0
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
+    """Theil-Sen slope of skew over time, in ms of skew per day: the median of the slopes between
+    pairs of hours, so that a few hours of backfill (old data sent late) do not make a drift."""
+    if len(pts) > _MAX_PAIRS_OF:
+        step = len(pts) / _MAX_PAIRS_OF
+        pts = [pts[int(i * step)] for i in range(_MAX_PAIRS_OF)]
+    slopes = [(b[1] - a[1]) / ((b[0] - a[0]) / DAY_MS)
+              for i, a in enumerate(pts) for b in pts[i + 1:] if b[0] != a[0]]
+    return median(slopes) if slopes else 0.0

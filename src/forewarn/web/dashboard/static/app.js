@@ -17,12 +17,13 @@ const ROUTES = [
   {pattern: /^\/silences$/, page: 'silences'},
   {pattern: /^\/playback$/, page: 'playback'},
   {pattern: /^\/registry$/, page: 'registry', may: 'write_registry'},
+  {pattern: /^\/screening$/, page: 'screening', may: 'audit_data'},
 ];
 
 /** The navigation bar: [path, string key, the action the user needs (if any)]. */
 const NAV = [
   ['/', 'nav.overview'], ['/alarms', 'nav.alarms'], ['/silences', 'nav.silences'],
-  ['/playback', 'nav.playback'], ['/registry', 'nav.registry', 'write_registry'], ['/screen', 'nav.screen'],
+  ['/playback', 'nav.playback'], ['/registry', 'nav.registry', 'write_registry'], ['/screening', 'nav.screening', 'audit_data'], ['/screen', 'nav.screen'],
 ];
 
 const state = {session: null, cleanup: null, token: 0};
