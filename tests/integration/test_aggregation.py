@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from forewarn.access.roles import Role
@@ -27,6 +28,7 @@ from forewarn.stats.aggregate import Aggregator
 from forewarn.store.aggregates import AggregateRow, aggregates, mismatches
 from forewarn.store.base import DeviceRow, IngestBatch, PointRow, ReadingBatch
 from forewarn.store.sqlite import SqliteStore
+from tests.integration.api import HECHI_MN, Fleet, assert_problem, bearer, run
 from tests.integration.harness import data_packet, register, running, send_stored, settings_for
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -250,3 +252,33 @@ def test_mismatches_at_the_command_line(bench: Bench, capsys: pytest.CaptureFixt
     found = json.loads(capsys.readouterr().out)
     assert [(m["start"], m["mn"], m["code"], m["field"], m["reported"], m["computed"]) for m in found] == [
         ("2026-03-02T05:00:00+08:00", MN, "a34002", "Avg", 22.0, 20.0)]
+
+
+async def aggregated(platform: Any) -> None:
+    """Once the writer has run the aggregation of everything noted so far (it runs jobs in order)."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    platform.aggregator.flush()
+    platform.aggregator.poke()
+    platform.writer.submit_job(lambda _: loop.call_soon_threadsafe(done.set_result, None))
+    await asyncio.wait_for(done, 5)
+
+
+def test_the_api_lists_mismatches_within_the_users_scope(fleet: Fleet) -> None:
+    async def scenario(platform: Any, client: httpx.AsyncClient) -> None:
+        live = [data_packet(HECHI_MN, f"DataTime=2026112208{m:02d}00;a34002-Rtd=40,a34002-Flag=N") for m in range(3)]
+        own = data_packet(HECHI_MN, "DataTime=20261122080000;a34002-Avg=55,a34002-Flag=N", cn="2061")
+        await send_stored(platform, *live, own)
+        await aggregated(platform)
+        ask = {"from": "2026-11-22", "to": "2026-11-23", "period": "hour"}
+        city = await client.get("/api/v1/stats/mismatches", params=ask, headers=bearer(fleet.tokens["city"]))
+        assert city.status_code == 200, city.text
+        assert [(i["mn"], i["start"], i["reported"], i["computed"], i["difference"]) for i in city.json()["items"]] == [
+            (HECHI_MN, "2026-11-22T08:00:00+08:00", 55.0, 40.0, 15.0)]
+        datong = await client.get("/api/v1/stats/mismatches", params=ask, headers=bearer(fleet.tokens["datong"]))
+        assert datong.status_code == 200 and datong.json()["items"] == []
+        wrong = await client.get("/api/v1/stats/mismatches", params={**ask, "period": "month"},
+                                 headers=bearer(fleet.tokens["city"]))
+        assert_problem(wrong, 400)
+
+    run(fleet.settings, scenario)

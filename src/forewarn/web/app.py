@@ -13,11 +13,12 @@ from forewarn import __version__
 from forewarn.web.context import ApiContext
 from forewarn.web.dashboard.routes import DASHBOARD_ROUTES
 from forewarn.web.problems import problem_handler
+from forewarn.web.routes_aggregates import AGGREGATE_ROUTES
 from forewarn.web.routes_alarms import ALARM_ROUTES
 from forewarn.web.routes_audit import audit_log
 from forewarn.web.routes_cameras import CAMERA_ROUTES
-from forewarn.web.routes_data_audit import DATA_AUDIT_ROUTES
 from forewarn.web.routes_auth import change_password, login, logout, session_info
+from forewarn.web.routes_data_audit import DATA_AUDIT_ROUTES
 from forewarn.web.routes_docs import docs_asset, docs_page
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
@@ -63,7 +64,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             telemetry, ingest,
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES, *DATA_AUDIT_ROUTES, *SCREENING_ROUTES,
-            point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES, *STATS_ROUTES,
+            point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES, *STATS_ROUTES, *AGGREGATE_ROUTES,
             *REPORT_ROUTES, *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, *CAMERA_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
             *DASHBOARD_ROUTES,
