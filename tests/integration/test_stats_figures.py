@@ -19,6 +19,7 @@ is the one docs/statistics.md gives.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
 from forewarn.alarms.timers import check_timers
 from forewarn.catalogue import Catalogue
+from forewarn.cli import main
 from forewarn.cli.registry import import_files
 from forewarn.config import Settings
 from forewarn.model import Kind, Period
@@ -248,3 +250,26 @@ def test_kept_days_give_the_same_figures_as_the_raw_data(city: City) -> None:
     assert kept["一号工地"] == live["一号工地"]
     assert kept["后厨"].device_s_online == live["后厨"].device_s_online - 3600
     assert kept["后厨"].purifier_run_rate == live["后厨"].purifier_run_rate == 0.875
+
+
+def test_the_command_line_gives_the_same_figures(city: City, capsys: pytest.CaptureFixture[str]) -> None:
+    _mark(city)
+    data = ["--data", str(city.settings.data_dir)]
+    assert main([*data, "stats", "figures", "--day", "2026-10-05", "--by", "region", "--region", "451200",
+                 "--format", "json"]) == 0
+    rows = {r["entity"]["code"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (rows["451202"]["effective_rate"], rows["451202"]["online_time_rate"]) == (0.9398, 0.9694)
+    assert rows["451221"]["networking_rate"] == 0.0
+    assert main([*data, "stats", "figures", "--month", "2026-10", "--per", "day", "--region", "451202"]) == 0
+    table = capsys.readouterr().out
+    assert "后厨" in table and "2026-10-05" in table and "95.83%" in table and "87.50%" in table
+    assert main([*data, "stats", "rankings", "--day", "2026-10-05", "--region", "451200"]) == 0
+    ranks = capsys.readouterr().out
+    assert ranks.index("451202") < ranks.index("451221") and "93.98%" in ranks
+    assert main([*data, "stats", "refresh-days", "--since", "2026-10-05"]) == 0
+    assert "kept" in capsys.readouterr().out
+    (kept,) = city.store.db.execute("SELECT online_ms FROM device_online_days WHERE device_id = ? AND day_ms = ?",
+                                    (city.ids[MN_A], city.t0)).fetchone()
+    assert kept == 82_920_000
+    assert main([*data, "stats", "figures", "--month", "2026-10", "--region", "999999"]) != 0
+    assert "none of your regions" in capsys.readouterr().err
