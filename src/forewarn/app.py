@@ -151,7 +151,7 @@ class Platform:
             self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
                                    request_timeout_s=s.http_request_timeout_s, max_connections=caps.http)
             await self.http.start(s.http_host, s.http_port)
-            self.reports = ReportScheduler(s, self.pipeline.now_ms)
+            self.reports = ReportScheduler(s, self.pipeline.now_ms, self._rules_in_force)
             self._tasks.append(asyncio.create_task(self.reports.run()))
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
         if s.screening_hour >= 0:

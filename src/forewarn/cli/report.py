@@ -84,7 +84,7 @@ def report_cmd(args: argparse.Namespace) -> int:
         try:
             report = snapshot(lambda db: build_report(db, Scope(Role.CITY_ADMIN), request,
                                                       now_ms=int(time.time() * 1000), settings=settings,
-                                                      lang=args.lang))(store.db)
+                                                      lang=args.lang, catalogue=store.catalogue))(store.db)
         except ReportError as exc:
             raise UserError(str(exc)) from None
     if output is None:

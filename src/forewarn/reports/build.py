@@ -23,13 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from forewarn.access.roles import Role
-from forewarn.access.scope import Scope
+from forewarn.access.scope import Scope, region_prefix
+from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.model import ReportKind
 from forewarn.reports.period import ReportPeriod
 from forewarn.reports.shapes import Cell, Chart, Column, ColumnKind, Report, ReportSubject, Section, Text
-from forewarn.stats.figures import FigureRow, RankedRow, figures, ranking_districts, ranking_enterprises
+from forewarn.sites.view import RulesInForce
+from forewarn.stats.figures import Entity, FigureRow, RankedRow, figures, ranking_districts, ranking_enterprises
 from forewarn.store.report_reads import enterprise_site_ids, enterprise_subject, region_subject
 from forewarn.times import iso
 
@@ -163,13 +167,15 @@ _PASS = {True: _T("达标", "met"), False: _T("未达标", "not met"), None: _T(
 
 
 def build_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *, now_ms: int,
-                 settings: Settings, lang: str = "zh") -> Report:
-    """The report ``request`` names, as ``scope`` sees it (``lang``: the words in its cells)."""
+                 settings: Settings, lang: str = "zh", rules: RulesInForce = None,
+                 catalogue: Catalogue | None = None) -> Report:
+    """The report ``request`` names, as ``scope`` sees it (``lang``: the words in its cells;
+    ``rules``, ``catalogue``: the rules in force, for facility running times not kept yet)."""
     period = request.period
     if period.start_ms >= now_ms:
         raise ReportError(f"the period {period.label} has not begun yet")
     window = {"start_ms": period.start_ms, "end_ms": period.end_ms, "period": period.figures_period,
-              "now_ms": now_ms, "settings": settings}
+              "now_ms": now_ms, "settings": settings, "rules": rules, "catalogue": catalogue}
     if request.region is not None:
         if scope.reach() not in ("all", "region"):
             raise NotForRole("an enterprise's user reads its enterprise's reports (enterprise=ID), not a region's")
@@ -220,15 +226,36 @@ def _figures(db: sqlite3.Connection, scope: Scope, by: str, region: str | None, 
     return rows
 
 
+def _up(code: str, parent: str | None) -> str | None:
+    """The region one level above ``code``: the registered parent, else the one its GB/T 2260
+    code says (451202 -> 451200, 451200 -> 450000); None for a province."""
+    if parent:
+        return parent
+    prefix = region_prefix(code)
+    if not prefix.isdigit() or len(prefix) <= 2:
+        return None
+    up = prefix[:-2] if len(prefix) <= 6 else prefix[:-3]
+    return up.ljust(6 if len(up) <= 6 else 9, "0")
+
+
 def _region_rows(db: sqlite3.Connection, scope: Scope, code: str, window: _Window
                  ) -> tuple[ReportSubject, FigureRow | None, list[FigureRow], list[FigureRow]]:
     region = region_subject(db, scope, code)
     if region is None:
         raise SubjectNotFound(f"no region {code} in your scope")
     subject = ReportSubject(type="region", code=region.code, name=region.name)
-    # the region's own row: it is one of the rows directly under its parent
-    total = next((r for r in _figures(db, scope, "region", region.parent_code, window)
-                  if r.entity.kind == "region" and r.entity.code == code), None)
+    # the region's own row is the figures' row for it among those directly under the region above
+    # it, read through the region's own scope (within the user's: the user sees the whole region),
+    # so that every one of its sites falls in that one row and no other region is computed
+    total: FigureRow | None = None
+    up = _up(region.code, region.parent_code)
+    if up is not None:
+        inside = Scope(Role.DISTRICT_ADMIN, region_prefix=region_prefix(region.code))
+        rows = _figures(db, inside, "region", up, window)
+        total = next((r for r in rows if r.entity.code == region.code), rows[0] if len(rows) == 1 else None)
+        if total is not None:
+            total = msgspec.structs.replace(total, entity=Entity(kind="region", id=None, code=region.code,
+                                                                 name=region.name))
     parts = _figures(db, scope, "region" if region.children else "site", code, window)
     parts = [r for r in parts if not (r.entity.kind == "region" and r.entity.code == code)]
     enterprises = _figures(db, scope, "enterprise", code, window)

@@ -30,6 +30,7 @@ from forewarn.model import ReportKind
 from forewarn.reports.build import ReportError, ReportRequest, build_report
 from forewarn.reports.period import ReportPeriod, previous_period
 from forewarn.reports.render import FORMATS, render
+from forewarn.sites.view import RulesInForce
 from forewarn.store.readers import ReaderPool, snapshot
 from forewarn.store.report_reads import enterprises_named, enterprises_wholly_in, regions_named, report_regions
 
@@ -122,7 +123,7 @@ def due_periods(now_ms: int, settings: Settings) -> list[ReportPeriod]:
 
 
 def make_due_reports(db: sqlite3.Connection, settings: Settings, now_ms: int,
-                     skip: set[str] | None = None) -> list[Path]:
+                     skip: set[str] | None = None, rules: RulesInForce = None) -> list[Path]:
     """Make every report due at ``now_ms`` whose files are missing; the paths written.
 
     ``skip``: file stems that failed before (not tried again until the platform restarts; a
@@ -144,7 +145,7 @@ def make_due_reports(db: sqlite3.Connection, settings: Settings, now_ms: int,
                 continue
             try:
                 report = build_report(db, _SYSTEM, ReportRequest(period, region=region, enterprise=enterprise),
-                                      now_ms=now_ms, settings=settings)
+                                      now_ms=now_ms, settings=settings, rules=rules)
                 folder.mkdir(parents=True, exist_ok=True)
                 for fmt in FORMATS:
                     path = folder / f"{stem}.{fmt}"
@@ -167,9 +168,12 @@ def _write(path: Path, data: bytes) -> None:
 class ReportScheduler:
     """Looks for due reports every :data:`CHECK_EVERY_S` and makes them on its own reader thread."""
 
-    def __init__(self, settings: Settings, now_ms: Callable[[], int]) -> None:
+    def __init__(self, settings: Settings, now_ms: Callable[[], int],
+                 rules: Callable[[], RulesInForce] = lambda: None) -> None:
+        """``rules``: the rules in force now (for facility running times not kept yet)."""
         self.settings = settings
         self.now_ms = now_ms
+        self.rules = rules
         self._readers: ReaderPool | None = None
         self._failed: set[str] = set()
 
@@ -179,8 +183,9 @@ class ReportScheduler:
             return []
         if self._readers is None:
             self._readers = ReaderPool(self.settings.db_path, threads=1)
-        now = self.now_ms()
-        return await self._readers.run(snapshot(lambda db: make_due_reports(db, self.settings, now, self._failed)))
+        now, rules = self.now_ms(), self.rules()
+        return await self._readers.run(snapshot(lambda db: make_due_reports(db, self.settings, now, self._failed,
+                                                                            rules)))
 
     async def run(self) -> None:
         while True:

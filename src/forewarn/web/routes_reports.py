@@ -111,9 +111,11 @@ async def get_report(
     except (PeriodError, ReportError) as exc:
         raise ApiProblem(400, f"period={exc}" if isinstance(exc, PeriodError) else str(exc)) from None
     now = ctx.pipeline.now_ms()
+    rules, catalogue = ctx.rules(), ctx.store.catalogue
 
     def make(db: Any) -> tuple[Report, bytes | None]:
-        report = build_report(db, user.scope, req, now_ms=now, settings=settings, lang=lang)
+        report = build_report(db, user.scope, req, now_ms=now, settings=settings, lang=lang, rules=rules,
+                              catalogue=catalogue)
         return report, None if format_ == "json" else render(report, format_, lang)  # type: ignore[arg-type]
 
     try:
