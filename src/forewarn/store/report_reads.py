@@ -85,5 +85,5 @@ def enterprises_wholly_in(db: sqlite3.Connection, scope: Scope) -> set[int]:
     sql, params = scoped(
         "SELECT e.id FROM enterprises e WHERE {scope} AND NOT EXISTS "
         f"(SELECT 1 FROM sites o WHERE o.enterprise_id = e.id AND NOT {inner})",
-        scope, site_alias="e", over="enterprises")
-    return {i for (i,) in db.execute(sql, params + inner_params).fetchall()}
+        scope, inner_params, site_alias="e", over="enterprises")
+    return {i for (i,) in db.execute(sql, params).fetchall()}
