@@ -13,6 +13,7 @@ from typing import Any
 
 from forewarn.access.scope import Scope
 from forewarn.alarms.api_queries import AlarmFilter, count_alarms, page_alarms
+from forewarn.cameras.registry import list_cameras
 from forewarn.model import Kind
 from forewarn.rules.limits import limit_state
 from forewarn.sites.shapes import LiveValue, SiteAlarm, SiteDetail
@@ -50,7 +51,7 @@ def site_detail(db: sqlite3.Connection, scope: Scope, site_id: int, now_ms: int,
         bands=bands(db, operands, points, devices, from_ms, min(to_ms, now_ms), view),
         from_ms=from_ms, to_ms=to_ms,
         alarms=alarms, alarms_total=count_alarms(db, scope, flt),
-        cameras=[],  # the registry lists no cameras yet
+        cameras=list_cameras(db, scope, view.tz, site_id=site_id),
         now_ms=now_ms,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
+from forewarn.cameras.registry import Camera  # the site's cameras as the camera registry answers them
 from forewarn.rules.limits import Limit, Operand
 
 __all__ = ["Band", "Camera", "DeviceState", "LiveValue", "OnlineInterval", "Playback", "PlaybackAlarm",
@@ -111,14 +112,6 @@ class SiteAlarm(msgspec.Struct, frozen=True, kw_only=True):
     cleared_ts_ms: int | None
     overdue: bool
     escalated: bool
-
-
-class Camera(msgspec.Struct, frozen=True, kw_only=True):
-    """A camera the registry lists for the site (none yet: the registry has no cameras)."""
-
-    name: str
-    live_url: str | None
-    snapshot_url: str | None
 
 
 class SiteDetail(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ import {fileToBase64} from '../lib/api.js';
 import {h, mount} from '../lib/dom.js';
 import {addStrings, fmtNum, fmtTime} from '../lib/i18n.js';
 import {flags, levelBadge, stateBadge, useDeskStyles} from './alarm_desk.js';
+import {alarmSnapshots} from '../lib/cameras.js';
 
 addStrings({
   zh: {
@@ -74,7 +75,7 @@ export default {
         h('section', {class: 'card grow'}, h('h2', null, t('alarm.evidence')),
           alarm.evidence.length ? chartEl : h('p', {class: 'muted'}, t('alarm.no_evidence'))),
         h('section', {class: 'card grow'}, h('h2', null, t('alarm.steps')), steps(alarm))),
-      forms(alarm));
+      alarmSnapshots(alarm, ctx), forms(alarm));
       if (alarm.evidence.length) chart = drawEvidence(chartEl, alarm);
     }
 
