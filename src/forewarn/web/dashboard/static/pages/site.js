@@ -5,6 +5,7 @@
 import {h, mount} from '../lib/dom.js';
 import {addStrings, fmtNum, fmtTime} from '../lib/i18n.js';
 import {bandColour, limitState, limitsText, stateBadge, STYLES} from './site_shared.js';
+import {cameraPanel} from '../lib/cameras.js';
 
 addStrings({
   zh: {
@@ -225,12 +226,9 @@ export default {
       }
     }
 
-    // ---------------------------------------------------------------- cameras (none in the registry yet)
-    if (page.cameras.length) {
-      root.append(h('section', {class: 'card'}, h('h2', null, ctx.t('site.cameras')),
-        page.cameras.map((c) => h('figure', null, c.snapshot_url ? h('img', {src: c.snapshot_url, alt: c.name}) : null,
-          h('figcaption', null, c.name)))));
-    }
+    // ---------------------------------------------------------------- cameras (lib/cameras.js; hidden when none)
+    const cameras = cameraPanel(page.cameras, ctx);
+    if (cameras) root.append(cameras);
 
     const onResize = () => { trend.resize(); };
     window.addEventListener('resize', onResize);
