@@ -14,7 +14,9 @@ from litestar.di import NamedDependency
 from forewarn import __version__
 from forewarn.alarms.queries import alarm_summary
 from forewarn.latency import Histogram
+from forewarn.store.status_reads import platform_status
 from forewarn.web.context import ApiContext
+from forewarn.web.reads import read
 
 __all__ = ["health", "metrics"]
 
@@ -56,12 +58,13 @@ class _Text:
         self.lines += [f"{name}{labels} {value:g}" for labels, value in samples]
 
 
-@get("/metrics", tags=["operations"], summary="Prometheus metrics", sync_to_thread=False, include_in_schema=True)
-def metrics(ctx: NamedDependency[ApiContext]) -> Response[str]:
+@get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+async def metrics(ctx: NamedDependency[ApiContext]) -> Response[str]:
     """Readings stored, packets accepted and rejected by reason, devices, connections, alarms open."""
+    # counted on a reader thread: with 10,000 devices a scrape took 5-10 ms of the event loop
     now_ms = ctx.pipeline.now_ms()
-    status = ctx.store.status(now_ms, ctx.settings.offline_after_intervals)
-    alarms = alarm_summary(ctx.store.db)
+    factor = ctx.settings.offline_after_intervals
+    status, alarms = await read(ctx, lambda db: (platform_status(db, now_ms, factor), alarm_summary(db)))
     rejections = status["rejections"]
     assert isinstance(rejections, dict)
     t = _Text()
