@@ -53,7 +53,7 @@ function renderBar(bare) {
   if (bar.hidden) return;
   const here = location.pathname;
   mount(document.getElementById('nav'), NAV.filter(([, , action]) => may(action)).map(([path, key]) =>
-    h('a', {href: path, class: (path === '/' ? here === '/' : here.startsWith(path)) ? 'active' : null}, t(key))));
+    h('a', {href: path, class: (path === '/' ? here === '/' : here === path || here.startsWith(`${path}/`)) ? 'active' : null}, t(key))));
   const user = state.session.user;
   const reach = user.region_code || user.enterprise || '';
   document.getElementById('who').textContent = `${user.name} · ${t(`role.${user.role}`)}${reach ? ` · ${reach}` : ''}`;
