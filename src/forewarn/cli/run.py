@@ -98,6 +98,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--runs", type=int, default=15, help="warm runs timed (default 15)")
     b.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
     b.set_defaults(handler=bench_overview)
+    b = bsub.add_parser("stats", parents=[common],
+                        help="a month's figures for the demo city with 10,000 devices (synthesised aggregates)")
+    b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
+    b.add_argument("--runs", type=int, default=10, help="warm runs timed (default 10)")
+    b.set_defaults(handler=bench_stats)
     b = bsub.add_parser("loop", parents=[common],
                         help="the event loop's lag and a device's 9014 while users open pages and edit the registry")
     b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
@@ -424,6 +429,14 @@ def bench_overview(args: argparse.Namespace) -> int:
     if args.sites < 1 or args.runs < 1:
         raise UserError("--sites and --runs must be at least 1")
     return run_overview_bench(sites=args.sites, runs=args.runs, browser=args.browser)
+
+
+def bench_stats(args: argparse.Namespace) -> int:
+    from forewarn.bench.stats import run_stats_bench
+
+    if args.devices < 1 or args.runs < 1:
+        raise UserError("--devices and --runs must be at least 1")
+    return run_stats_bench(devices=args.devices, runs=args.runs)
 
 
 def bench_loop(args: argparse.Namespace) -> int:
