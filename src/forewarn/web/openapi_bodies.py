@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from forewarn.alarms.handling import BULK_STEPS, MAX_BULK
+from forewarn.cameras.registry import CameraBody, CameraChange
 from forewarn.model import Kind, SiteStatus
 from forewarn.registry.edit import ENTITIES, Entity
 
@@ -95,6 +98,16 @@ for _name, _entity_ in ENTITIES.items():
     BODIES[("patch", f"/api/v1/{_PLURAL[_name]}/{{key}}")] = ("application/json", _entity(_entity_, creating=False))
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _struct(kind: type) -> dict[str, Any]:
+    """A body declared as a msgspec Struct (the type the handler converts it to), inlined."""
+    schema: dict[str, Any] = msgspec.json.schema(kind)
+    return dict(schema["$defs"][kind.__name__])
+
+
+BODIES[("post", "/api/v1/cameras")] = ("application/json", _struct(CameraBody))
+BODIES[("patch", "/api/v1/cameras/{camera_id}")] = ("application/json", _struct(CameraChange))
 
 
 def with_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
