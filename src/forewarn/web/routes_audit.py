@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -15,6 +16,7 @@ from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
 from forewarn.web.query import check_choice, reject_unknown_query
+from forewarn.web.reads import read
 from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 
 __all__ = ["ENTITIES", "audit_log"]
@@ -26,8 +28,8 @@ ENTITIES = ("alarm", "api_token", "device", "enterprise", "point", "quarantine",
             "region_outline", "registry", "rule_file", "session", "silence", "site", "user")
 
 
-@get("/api/v1/audit", tags=["operations"], summary="The audit log", security=BEARER, sync_to_thread=False)
-def audit_log(
+@get("/api/v1/audit", tags=["operations"], summary="The audit log", security=BEARER)
+async def audit_log(
     request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
     entity: Annotated[str | None, QueryParameter(description="region, enterprise, site, device, point, alarm, "
                                                              "user, api_token, session, registry ...")] = None,
@@ -62,18 +64,22 @@ def audit_log(
                 raise ApiProblem(400, f"{name}={exc}") from None
             where.append(f"at_ms {op} ?")
     clause = " AND ".join(where)
-    db = ctx.store.db
-    if entity and entity not in ENTITIES:
-        logged = [str(r[0]) for r in db.execute("SELECT DISTINCT entity FROM audit_log")]
-        check_choice("entity", entity, sorted({*ENTITIES, *logged}))
-    total = int(db.execute(f"SELECT COUNT(*) FROM audit_log WHERE {clause}", params).fetchone()[0])
-    rows = db.execute(
-        f"SELECT id, at_ms, actor, action, entity, entity_id, origin, before, after FROM audit_log WHERE {clause} "
-        "ORDER BY id DESC LIMIT ? OFFSET ?", [*params, *page])
-    items = [
-        {"id": id_, "at": iso(at, tz), "actor": who, "action": what, "entity": ent, "entity_id": eid,
-         "origin": origin, "before": json.loads(before) if before else None,
-         "after": json.loads(after) if after else None}
-        for id_, at, who, what, ent, eid, origin, before, after in rows
-    ]
+    def run(db: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
+        if entity and entity not in ENTITIES:
+            logged = [str(r[0]) for r in db.execute("SELECT DISTINCT entity FROM audit_log")]
+            check_choice("entity", entity, sorted({*ENTITIES, *logged}))
+        total = int(db.execute(f"SELECT COUNT(*) FROM audit_log WHERE {clause}", params).fetchone()[0])
+        rows = db.execute(
+            f"SELECT id, at_ms, actor, action, entity, entity_id, origin, before, after FROM audit_log WHERE {clause} "
+            "ORDER BY id DESC LIMIT ? OFFSET ?", [*params, *page])
+        items = [
+            {"id": id_, "at": iso(at, tz), "actor": who, "action": what, "entity": ent, "entity_id": eid,
+             "origin": origin, "before": json.loads(before) if before else None,
+             "after": json.loads(after) if after else None}
+            for id_, at, who, what, ent, eid, origin, before, after in rows
+        ]
+        return items, total
+
+    # on a reader thread: a count over a log of every change, and its rows' JSON parsed
+    items, total = await read(ctx, run)
     return table_response(request, items, total, page, format_, columns=_COLUMNS, name="audit")

@@ -31,6 +31,7 @@ from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
 from forewarn.web.fields import read_object
 from forewarn.web.problems import ApiProblem
+from forewarn.web.reads import read
 from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, table_response
 from forewarn.web.writes import on_writer, write
 
@@ -47,8 +48,8 @@ def _not_found(mn: str) -> ApiProblem:
 
 
 @get("/api/v1/quarantine", tags=["quarantine"], summary="Unknown devices: MNs with packets in quarantine",
-     security=BEARER, sync_to_thread=False)
-def quarantine_list(
+     security=BEARER)
+async def quarantine_list(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
     limit: Limit = DEFAULT_LIMIT,
@@ -62,14 +63,17 @@ def quarantine_list(
     require_user(request, ctx, Action.CLAIM_DEVICES)
     page = check_page(limit, offset)
     tz = ctx.settings.tz
-    db = ctx.store.db
-    rows = db.execute(
-        "SELECT q.mn, MIN(q.received_ms), MAX(q.received_ms), COUNT(*), "
-        "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1), MAX(q.refused), "
-        "EXISTS (SELECT 1 FROM devices d WHERE d.mn = q.mn) "
-        "FROM quarantine q GROUP BY q.mn ORDER BY MAX(q.received_ms) DESC, q.mn LIMIT ? OFFSET ?", page,
-    ).fetchall()
-    total = int(db.execute("SELECT COUNT(DISTINCT mn) FROM quarantine").fetchone()[0])
+
+    def run(db: sqlite3.Connection) -> tuple[list[Any], int]:  # groups up to 200,000 packets: not on the loop
+        rows = db.execute(
+            "SELECT q.mn, MIN(q.received_ms), MAX(q.received_ms), COUNT(*), "
+            "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1), MAX(q.refused), "
+            "EXISTS (SELECT 1 FROM devices d WHERE d.mn = q.mn) "
+            "FROM quarantine q GROUP BY q.mn ORDER BY MAX(q.received_ms) DESC, q.mn LIMIT ? OFFSET ?", page,
+        ).fetchall()
+        return rows, int(db.execute("SELECT COUNT(DISTINCT mn) FROM quarantine").fetchone()[0])
+
+    rows, total = await read(ctx, run)
     items = [{"mn": mn, "first_seen": iso(first, tz), "last_seen": iso(last, tz), "packets": n, "last_peer": peer,
               "refused": refused or None, "registered": bool(known)}
              for mn, first, last, n, peer, refused, known in rows]
@@ -77,8 +81,8 @@ def quarantine_list(
 
 
 @get("/api/v1/quarantine/{mn:str}", tags=["quarantine"], summary="An unknown MN's quarantined packets",
-     security=BEARER, sync_to_thread=False)
-def quarantine_packets(
+     security=BEARER)
+async def quarantine_packets(
     mn: FromPath[str],
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
@@ -91,12 +95,16 @@ def quarantine_packets(
     require_user(request, ctx, Action.CLAIM_DEVICES)
     page = check_page(limit, offset)
     tz = ctx.settings.tz
-    db = ctx.store.db
-    total = int(db.execute("SELECT COUNT(*) FROM quarantine WHERE mn = ?", (mn,)).fetchone()[0])
+
+    def run(db: sqlite3.Connection) -> tuple[list[Any], int]:
+        total = int(db.execute("SELECT COUNT(*) FROM quarantine WHERE mn = ?", (mn,)).fetchone()[0])
+        rows = db.execute("SELECT id, received_ms, peer, refused, raw FROM quarantine WHERE mn = ? ORDER BY id "
+                          "LIMIT ? OFFSET ?", (mn, *page)).fetchall() if total else []
+        return rows, total
+
+    rows, total = await read(ctx, run)
     if total == 0:
         raise _not_found(mn)
-    rows = db.execute("SELECT id, received_ms, peer, refused, raw FROM quarantine WHERE mn = ? ORDER BY id "
-                      "LIMIT ? OFFSET ?", (mn, *page)).fetchall()
     items = [{"id": i, "received": iso(ms, tz), "peer": peer, "refused": refused or None,
               "raw": bytes(raw).decode("utf-8", "replace")} for i, ms, peer, refused, raw in rows]
     return table_response(request, items, total, page, format_, columns=_PACKET_COLUMNS, name=f"quarantine-{mn}")

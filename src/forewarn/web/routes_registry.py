@@ -78,14 +78,15 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
     name = entity.name
     a = "an" if name[0] in "aeiou" else "a"
 
-    @get(item, tags=tags, summary=f"One {name}", security=BEARER, sync_to_thread=False, operation_id=f"get_{name}",
+    @get(item, tags=tags, summary=f"One {name}", security=BEARER, operation_id=f"get_{name}",
          name=f"get_{name}",
          description=f"The {name} as you may see it; one outside your scope is 404, as one that does not exist.")
-    def read_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
+    async def read_one(key: FromPath[key_type], request: Request[Any, Any, Any],  # type: ignore[valid-type]
                  ctx: NamedDependency[ApiContext]) -> dict[str, Any]:
         user = require_user(request, ctx, Action.READ)
         reject_unknown_query(request)
-        found = get_one(ctx.store.db, entity, _key(entity, key), user.scope)
+        k = _key(entity, key)
+        found = await read(ctx, lambda db: get_one(db, entity, k, user.scope))  # joins and counts: not on the loop
         if found is None:
             raise ApiProblem(404, f"no {name} {key} in your scope")
         return _shown(ctx, found)
