@@ -5,6 +5,7 @@
 import {h, mount} from '../lib/dom.js';
 import {addStrings, fmtNum, fmtTime} from '../lib/i18n.js';
 import {bandColour, limitState, limitsText, stateBadge, STYLES} from './site_shared.js';
+import {auditMarks} from '../lib/audit_marks.js';
 import {cameraPanel} from '../lib/cameras.js';
 
 addStrings({
@@ -130,6 +131,7 @@ export default {
       h('p', {class: 'muted small'}, ctx.t('site.zoomhint')), trendEl));
     const trend = window.echarts.init(trendEl);
     cleanups.push(() => trend.dispose());
+    const audit = auditMarks(ctx, trend, trendEl.parentNode, site); // data audit: select, mark, shade
     let trendToken = 0;
     let zoomTimer = null;
     const yearFrom = now - YEAR_MS;
@@ -161,6 +163,7 @@ export default {
         series: [{type: 'line', name: point.name, data, showSymbol: data.length < 200, sampling: undefined,
           lineStyle: {width: 1}, markLine: {symbol: 'none', silent: true, data: marks}}],
       }, {replaceMerge: ['series']});
+      audit.show(point, from, to);
     }
 
     // zooming in asks the series API again for the visible range: buckets narrow until they are single readings
