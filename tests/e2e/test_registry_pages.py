@@ -14,7 +14,9 @@ import httpx
 
 from forewarn.access.users import issue_api_token
 from forewarn.cli.common import open_store
-from tests.e2e.conftest import CITY_USER, TZ, Server, shot
+from forewarn.protocols.hj212.crc import hj212_crc
+from tests.e2e.conftest import CITY_USER, GAS_MN, GAS_PASSWORD, TZ, Server, shot
+from tests.integration.harness import FakeDevice, segment
 
 HEADER = "region_code,region_name,parent_region_code,enterprise,site,site_type,longitude,latitude,mn,password\n"
 NEW_MN = "451202E2EREG000000000001"
@@ -149,3 +151,36 @@ def test_a_district_administrator_sees_and_imports_only_within_its_district(
     page.click(".reg-upload button[type=submit]")
     finding = page.wait_for_selector("tr.finding[data-row='2']").inner_text()
     assert "451202" in finding and "region_code" in finding
+
+
+def _lowercase_crc_frame(mn: str, password: str) -> bytes:
+    """A real-time packet whose HJ 212 CRC is written in lowercase (tolerated by default)."""
+    now = datetime.now(TZ).replace(microsecond=0)
+    for value in range(100):  # a value whose CRC has a letter in it, so that case shows
+        seg = segment(mn, f"DataTime={now:%Y%m%d%H%M%S};a34002-Rtd={value}", pw=password).encode()
+        crc = b"%04x" % hj212_crc(seg)
+        if crc != crc.upper():
+            return b"##%04d%s%s\r\n" % (len(seg), seg, crc)
+    raise AssertionError("no CRC with a letter")
+
+
+def test_the_devices_tab_shows_the_deviations_tolerated_from_a_device(server: Server, open_page: Any) -> None:
+    async def send() -> None:
+        dev = await FakeDevice.connect(server.platform.hj212_port)
+        try:
+            await dev.send(_lowercase_crc_frame(GAS_MN, GAS_PASSWORD))
+            assert (await dev.answer(timeout=10)).cn == "9014"  # the default stores it
+        finally:
+            await dev.close()
+
+    server.call(send())
+    for lang, tip in (("zh", "已容忍的 HJ 212 偏差（次数）："), ("en", "HJ 212 deviations tolerated (times):")):
+        page = open_page(lang=lang, path="/registry?tab=devices")
+        page.fill(".filters input[name=mn]", GAS_MN)
+        page.click(".filters button[type=submit]")
+        badge = page.wait_for_selector(f"tr[data-mn='{GAS_MN}'] td.quirks .badge")
+        title = badge.get_attribute("title") or ""
+        assert title.startswith(tip) and "crc_lowercase ×" in title, title
+        assert int(badge.inner_text()) >= 1
+        shot(page, f"registry-devices-quirks-{lang}")
+        page.close()
