@@ -18,12 +18,13 @@ const ROUTES = [
   {pattern: /^\/playback$/, page: 'playback'},
   {pattern: /^\/registry$/, page: 'registry', may: 'write_registry'},
   {pattern: /^\/screening$/, page: 'screening', may: 'audit_data'},
+  {pattern: /^\/statistics$/, page: 'statistics'},
 ];
 
 /** The navigation bar: [path, string key, the action the user needs (if any)]. */
 const NAV = [
   ['/', 'nav.overview'], ['/alarms', 'nav.alarms'], ['/silences', 'nav.silences'],
-  ['/playback', 'nav.playback'], ['/registry', 'nav.registry', 'write_registry'], ['/screening', 'nav.screening', 'audit_data'], ['/screen', 'nav.screen'],
+  ['/playback', 'nav.playback'], ['/registry', 'nav.registry', 'write_registry'], ['/screening', 'nav.screening', 'audit_data'], ['/statistics', 'nav.statistics'], ['/screen', 'nav.screen'],
 ];
 
 const state = {session: null, cleanup: null, token: 0};
