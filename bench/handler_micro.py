@@ -63,6 +63,17 @@ def main() -> None:
 
     per_frame = min(timeit.repeat(run, number=5, repeat=5)) / 5 / FRAMES
     print(f"handler: {per_frame * 1e6:.1f} us a frame, {per_frame / POINTS_PER_FRAME * 1e6:.2f} us a point")
+    # the same frames with their CRC in lowercase: a deviation the default tolerates and counts
+    lower = [f[:-6] + f[-6:-2].lower() + f[-2:] for f in frames]
+    quirky = sum(1 for a, b in zip(frames, lower, strict=True) if a != b)
+    lower_stream = b"".join(lower)
+
+    def run_lower() -> None:
+        for raw in StreamFramer().feed(lower_stream):
+            handler.handle(raw, conn)
+
+    per_frame = min(timeit.repeat(run_lower, number=5, repeat=5)) / 5 / FRAMES
+    print(f"handler, lowercase CRC ({quirky} of {FRAMES} frames): {per_frame * 1e6:.1f} us a frame")
     segment = frames[0][6:-6]
     for fn in (hj212_crc, hj212_crc_bytewise):
         t = min(timeit.repeat(lambda fn=fn: fn(segment), number=500, repeat=7)) / 500
