@@ -86,7 +86,7 @@ def write_month(settings: Settings, *, plant: bool, seed: int = 7) -> Planted:
         gas_rows = [("GD1", "LEL", ts, float(rng.choice([0, 0, 0, 0, 0, 1])), "N") for ts in hours]
         batch.readings.append(ReadingBatch(ids[GAS], Kind.HOUR, gas_rows))
         for mn in [*DUST, GAS]:
-            for i, ts in enumerate(hours):
+            for ts in hours:
                 for _ in range(120):
                     skew = rng.randint(150, 900)
                     batch.note_packet(ids[mn], ts, "rtd", skew, False)
@@ -137,7 +137,7 @@ def _plant(batch: IngestBatch, ids: dict[str, int], planted: Planted) -> None:
     planted.faults.append(("neighbour_drop", DUST[3], "a34002", start, start + 6 * HOUR))
     # clock drift: monitor 5's clock falls behind by 90 s a day from the month's start
     device = ids[DUST[4]]
-    for (dev, hour, kind), cell in batch.packet_clock.items():
+    for (dev, hour, _kind), cell in batch.packet_clock.items():
         if dev == device:
             extra = (hour - MONTH_START) * 90_000 // DAY
             cell[2] += extra

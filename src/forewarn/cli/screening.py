@@ -73,13 +73,16 @@ def run_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(text: str | None) -> list[str]:
+    return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+
 def list_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    split = lambda text: [v.strip() for v in (text or "").split(",") if v.strip()]  # noqa: E731
     with open_store(settings) as store:
         try:
-            page = screening.list_findings(store.db, _SCOPE, settings.tz, states=split(args.state),
-                                           kinds_=split(args.kind), site_id=args.site, limit=max(1, args.limit))
+            page = screening.list_findings(store.db, _SCOPE, settings.tz, states=_split(args.state),
+                                           kinds_=_split(args.kind), site_id=args.site, limit=max(1, args.limit))
         except ScreeningError as exc:
             raise _user_error(exc) from None
     for f in page.findings:

@@ -267,8 +267,9 @@ async def run(read: Reader, write: Writer, *, scope: Scope, from_ms: int, to_ms:
     transaction there). The daily schedule and the API's on-demand run both come here."""
     _check_window(from_ms, to_ms)
     found = await read(lambda db: screen(db, scope, from_ms, to_ms, thresholds=load_thresholds(data_dir), tz=tz))
-    return await write(lambda db: record(db, found, from_ms=from_ms, to_ms=to_ms, actor=actor, tz=tz,
-                                         now_ms=now_ms))
+    result: RunResult = await write(lambda db: record(db, found, from_ms=from_ms, to_ms=to_ms, actor=actor, tz=tz,
+                                                      now_ms=now_ms))
+    return result
 
 
 def run_here(db: sqlite3.Connection, *, scope: Scope, from_ms: int, to_ms: int, actor: str, data_dir: Path | None,
@@ -276,4 +277,5 @@ def run_here(db: sqlite3.Connection, *, scope: Scope, from_ms: int, to_ms: int, 
     """:func:`run` on one connection that may write (the command line, its own process)."""
     found = screen(db, scope, from_ms, to_ms, thresholds=load_thresholds(data_dir), tz=tz)
     with atomic(db):
-        return record(db, found, from_ms=from_ms, to_ms=to_ms, actor=actor, tz=tz, now_ms=now_ms)
+        result: RunResult = record(db, found, from_ms=from_ms, to_ms=to_ms, actor=actor, tz=tz, now_ms=now_ms)
+    return result

@@ -107,4 +107,5 @@ class DailyScreening:
             loop.call_soon_threadsafe(settle, box[0], None)
 
         self.writer.submit_job(job)
-        return await asyncio.shield(done)  # type: ignore[no-any-return]
+        result: T = await asyncio.shield(done)
+        return result

@@ -17,8 +17,21 @@ from typing import Any
 from forewarn.access.scope import Scope, scoped
 
 __all__ = [
-    "FINDING_STATES", "FindingRow", "ScreenedPoint", "clock_rows", "decide_finding", "finding", "finish_run",
-    "hourly_means", "last_run", "list_findings", "point_values", "save_finding", "screened_points", "start_run",
+    "FINDING_STATES",
+    "ClockRow",
+    "FindingRow",
+    "ScreenedPoint",
+    "clock_rows",
+    "decide_finding",
+    "finding",
+    "finish_run",
+    "hourly_means",
+    "last_run",
+    "list_findings",
+    "point_values",
+    "save_finding",
+    "screened_points",
+    "start_run",
 ]
 
 #: the life of a finding: found, then judged once
@@ -96,10 +109,15 @@ _CLOCK_SQL = (
 )
 
 
-def clock_rows(db: sqlite3.Connection, scope: Scope, from_ms: int, to_ms: int) -> list[tuple[int, ...]]:
+#: (device id, hour ms, kind, packets, repeats, skew min, skew max, skew sum)
+ClockRow = tuple[int, int, str, int, int, int, int, int]
+
+
+def clock_rows(db: sqlite3.Connection, scope: Scope, from_ms: int, to_ms: int) -> list[ClockRow]:
     """What the handler noted of each device's uploads, per hour of receipt and kind: (device,
     hour, kind, packets, repeats, skew min, max, sum in ms)."""
-    return [tuple(r) for r in db.execute(*scoped(_CLOCK_SQL, scope, [from_ms, to_ms]))]
+    return [(int(d), int(h), str(k), int(n), int(r), int(lo), int(hi), int(total))
+            for d, h, k, n, r, lo, hi, total in db.execute(*scoped(_CLOCK_SQL, scope, [from_ms, to_ms]))]
 
 
 # ------------------------------------------------------------------ runs and findings
@@ -120,7 +138,7 @@ def last_run(db: sqlite3.Connection) -> tuple[int, int, int, int | None, str, in
     """(id, from, to, finished, actor, found) of the newest finished run."""
     row = db.execute("SELECT id, from_ms, to_ms, finished_ms, actor, found FROM screening_runs "
                      "WHERE finished_ms IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    return None if row is None else tuple(row)  # type: ignore[return-value]
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]), row[3], str(row[4]), int(row[5]))
 
 
 def save_finding(db: sqlite3.Connection, *, kind: str, target: str, site_id: int, device_id: int | None,

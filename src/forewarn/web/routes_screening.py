@@ -89,8 +89,8 @@ async def screening_kinds(request: Request[Any, Any, Any], ctx: NamedDependency[
 async def list_findings(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[ApiContext],
-    state_: Annotated[str | None, QueryParameter(name="state", description="open, confirmed, dismissed (comma-separated)")]
-    = None,
+    state_: Annotated[str | None, QueryParameter(name="state",
+                                                 description="open, confirmed, dismissed (comma-separated)")] = None,
     kind: Annotated[str | None, QueryParameter(description="kinds (comma-separated; see /screening/kinds)")] = None,
     site: Annotated[int | None, QueryParameter(description="a site id")] = None,
     from_: Annotated[str | None, QueryParameter(name="from", description="findings ending after (ISO 8601 or ms)")]

@@ -46,9 +46,9 @@ class ClockDrift:
         min_hours = t.need(self.kind, "min_hours")
         min_offset_hours = t.need(self.kind, "min_offset_hours")
         series: dict[int, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-        for device_id, hour, kind, _n, _rep, skew_min, _max, _sum in clock_rows(
+        for device_id, hour, data_kind, _n, _rep, skew_min, _max, _sum in clock_rows(
                 inp.db, inp.scope, inp.from_ms - self.lookback_ms, inp.to_ms):
-            series[device_id][kind].append((hour, skew_min))
+            series[device_id][data_kind].append((hour, skew_min))
         site_of = {p.device_id: p for p in inp.points}
         found: list[Found] = []
         for device_id, kinds in series.items():
@@ -61,9 +61,10 @@ class ClockDrift:
             if not in_window:
                 continue
             off = [(h, s) for h, s in in_window if s < -tolerance or (kind == "rtd" and s > tolerance)]
-            slope = _slope(pts) if (pts[-1][0] - pts[0][0]) >= min_hours * HOUR_MS else None
-            change = slope * (pts[-1][0] - pts[0][0]) / DAY_MS if slope is not None else 0.0
-            drifting = slope is not None and abs(slope) >= per_day and abs(change) >= min_change
+            measurable = (pts[-1][0] - pts[0][0]) >= min_hours * HOUR_MS
+            slope = _slope(pts) if measurable else 0.0
+            change = slope * (pts[-1][0] - pts[0][0]) / DAY_MS
+            drifting = measurable and abs(slope) >= per_day and abs(change) >= min_change
             if len(off) < min_offset_hours:
                 off = []  # an hour or two of old data sent late is a backfill, not a clock
             if not off and not drifting:
@@ -75,10 +76,11 @@ class ClockDrift:
                        else f"stamped {worst / 1000:+.0f} s from receipt")
             what_zh = (f"时钟每天漂移 {slope / 1000:+.0f} 秒（期间共 {change / 1000:+.0f} 秒）" if drifting
                        else f"数据时间与接收时间相差 {worst / 1000:+.0f} 秒")
-            facts = [fact("数据类型", "data kind", kind), fact("最大偏差（秒）", "largest offset (s)", round(worst / 1000)),
+            facts = [fact("数据类型", "data kind", kind),
+                     fact("最大偏差（秒）", "largest offset (s)", round(worst / 1000)),
                      fact("容许偏差（秒）", "tolerance (s)", round(tolerance / 1000)),
                      fact("超差小时", "hours beyond tolerance", len(off))]
-            if slope is not None:
+            if measurable:
                 facts.append(fact("漂移（秒/天）", "drift (s/day)", round(slope / 1000, 1)))
             found.append(Found(
                 kind=self.kind, site_id=p.site_id, device_id=device_id, start_ms=start, end_ms=end,
