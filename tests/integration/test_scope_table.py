@@ -68,7 +68,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/docs/{name}"): Rule("public", why="the docs page's scripts"),
     # the dashboard's shell and files hold no data: each page reads through the scoped API
     **{("GET", path): Rule("public", why="the dashboard's HTML shell") for path in
-       ("/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/statistics")},
+       ("/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/statistics", "/screening")},
     ("GET", "/sites/{item}"): Rule("public", path="/sites/1", why="the dashboard's shell for a site"),
     ("GET", "/alarms/{item}"): Rule("public", path="/alarms/1", why="the dashboard's shell for an alarm"),
     ("GET", "/static/{path}"): Rule("public", path="/static/app.js", why="the dashboard's scripts and libraries"),
@@ -190,6 +190,17 @@ RULES: dict[tuple[str, str], Rule] = {
                                                           refused=("gasco",)),
     ("POST", "/api/v1/data-marks/{mark_id}/end"): Rule("object", "/api/v1/data-marks/{mark}/end", {},
                                                        refused=("gasco",)),
+    # the screening's findings: for auditors and administrators, never the enterprise (test_http_screening.py)
+    ("GET", "/api/v1/screening/kinds"): Rule("list", "/api/v1/screening/kinds", why="the kinds there are: no data"),
+    ("GET", "/api/v1/screening/findings"): Rule("list", "/api/v1/screening/findings", refused=("gasco",)),
+    ("GET", "/api/v1/screening/findings/{finding_id}"): Rule("object", "/api/v1/screening/findings/{finding}",
+                                                             refused=("gasco",)),
+    ("POST", "/api/v1/screening/runs"): Rule("list", "/api/v1/screening/runs", {}, refused=("gasco",),
+                                             why="screens the caller's own sites only: test_screening.py"),
+    ("POST", "/api/v1/screening/findings/{finding_id}/confirm"): Rule(
+        "object", "/api/v1/screening/findings/{finding}/confirm", {}, refused=("gasco",)),
+    ("POST", "/api/v1/screening/findings/{finding_id}/dismiss"): Rule(
+        "object", "/api/v1/screening/findings/{finding}/dismiss", {"note": "x"}, refused=("gasco",)),
     ("GET", "/api/v1/points/{point_id}/invalid"): Rule("object", f"/api/v1/points/{{point}}/invalid?from={TS_MS}&to="
                                                                  f"{TS_MS + 60_000}"),
 }
@@ -273,10 +284,16 @@ def _prepare(fleet: Fleet) -> dict[str, str]:
                    (device, site, TS_MS, now))
         db.commit()
         mark = db.execute("SELECT MAX(id) FROM data_marks").fetchone()[0]
+        db.execute("INSERT INTO screening_findings (kind, site_id, device_id, target, start_ms, end_ms, summary, "
+                   "summary_zh, evidence, found_ms, run_id) VALUES ('repeats', ?, ?, ?, ?, ?, '储配站 repeats', "
+                   "'储配站 重复', '{}', ?, 0)", (site, device, f"device:{device}", TS_MS, TS_MS + 3_600_000, now))
+        db.commit()
+        finding = db.execute("SELECT MAX(id) FROM screening_findings").fetchone()[0]
     finally:
         store.close()
     return {"site": str(site), "device": str(device), "alarm": str(alarm), "enterprise": str(enterprise),
-            "silence": str(silence), "mark": str(mark), "camera": str(camera)}
+            "silence": str(silence), "mark": str(mark), "camera": str(camera),
+            "finding": str(finding)}
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:
