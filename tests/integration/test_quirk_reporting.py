@@ -57,15 +57,17 @@ def test_quirks_are_counted_per_device_and_a_device_made_strict_refuses_them(fle
         assert "be_nice unknown" in str(assert_problem(bad, 400)["detail"])
         ok = await client.patch(f"/api/v1/devices/{listed['id']}", json={"leniency": "strict"}, headers=city)
         assert ok.status_code == 200, ok.text
+        pipeline = platform.pipeline
+        assert pipeline is not None
         for _ in range(100):  # the running platform picks the change up
-            device = platform.pipeline.device(HECHI_MN)
+            device = pipeline.device(HECHI_MN)
             if device is not None and "strict" in device.leniency:
                 break
             await asyncio.sleep(0.05)
         await dev.send(_lowercase_crc_frame(HECHI_MN, 2))
         await dev.no_answer()  # refused now
         await dev.close()
-        platform.pipeline.flush_rejections()
+        pipeline.flush_rejections()
 
     run(fleet.settings, scenario)
     store = open_store(fleet.settings)

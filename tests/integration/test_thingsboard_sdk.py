@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from tb_device_http import TBHTTPDevice  # the SDK's own module layout: top-level tb_device_http
+from tb_device_http import TBHTTPDevice  # type: ignore[import-untyped]  # the SDK's layout: top-level modules
 
 from forewarn.app import Platform
 from tests.integration.api import HECHI_MN, TS_MS, Fleet, rows, run
@@ -44,7 +44,7 @@ def test_thingsboard_http_sdk_connects_and_its_queued_telemetry_is_stored(fleet:
         while len(rows(fleet.settings, HECHI_MN)) < 3:
             assert loop.time() < deadline, "the SDK's queued telemetry was not stored"
             await asyncio.sleep(0.1)
-        queue = device._TBHTTPDevice__worker["publish"]["queue"]  # type: ignore[attr-defined]
+        queue = device._TBHTTPDevice__worker["publish"]["queue"]  # the SDK's own (name-mangled) queue
         while queue.unfinished_tasks:  # the SDK's queue drains: each post was answered 200
             assert loop.time() < deadline, "the SDK's queue did not drain"
             await asyncio.sleep(0.05)
