@@ -15,6 +15,7 @@ from forewarn.alarms.service import AlarmService
 from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
+from forewarn.gil import prefer_the_loop, restore
 from forewarn.heap import freeze_long_lived, thaw
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
@@ -23,6 +24,7 @@ from forewarn.live.feed import LiveFeed
 from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
+from forewarn.protocols.mqtt.adapters import MqttAdapters
 from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
@@ -68,6 +70,8 @@ class Platform:
         self.hj212: Hj212Server | None = None
         self.alarms: AlarmService | None = None
         self.http: HttpServer | None = None
+        #: forewarn's MQTT port and broker subscription, when the settings ask for them
+        self.mqtt: MqttAdapters | None = None
         self.readers: ReaderPool | None = None
         #: the live stream (served with the HTTP API)
         self.live: Hub | None = None
@@ -100,8 +104,9 @@ class Platform:
             self.alarms.start()
         self.writer.start()
         if s.aggregation_enabled:
-            self.aggregator = Aggregator(s, submit_job=self.writer.submit_job, rules=self._rules_in_force,
-                                         clock=self.clock)
+            writer = self.writer
+            self.aggregator = Aggregator(s, submit_job=writer.submit_job, rules=self._rules_in_force,
+                                         clock=self.clock, loop=loop, busy=lambda: writer.queue_depth() > 0)
             self.pipeline.on_committed.append(self.aggregator.on_committed)
             self._tasks.append(asyncio.create_task(self.aggregator.run()))
         if s.rtd_retention_days:
@@ -134,6 +139,9 @@ class Platform:
             queue_depth=self.writer.queue_depth,
         )
         await self.hj212.start(s.hj212_host, s.hj212_port)
+        self.mqtt = MqttAdapters(s, self.pipeline, self.read_store, lambda port: Hj212Handler(
+            port, s.tz, future_tolerance_s=s.future_tolerance_s, strict=bool(s.hj212_strict)))
+        await self.mqtt.start()
         if self.serve_http:
             hj212 = self.hj212
             alarms = self.alarms
@@ -163,6 +171,7 @@ class Platform:
         # passes, which otherwise stop the loop for 100-200 ms with 10,000 devices (heap.py)
         self.pipeline.on_registry_change.append(lambda _devices: freeze_long_lived())
         freeze_long_lived(full=True)
+        prefer_the_loop()  # readers and the writer give the GIL back to the loop within 1 ms (gil.py)
 
     def _rules_in_force(self) -> tuple[RuleSet, RuleCatalog] | None:
         """The engine's rules and registry view as they are now (they change on reloads)."""
@@ -201,6 +210,8 @@ class Platform:
             self.readers.close()
         if self.reports is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.reports.close)
+        if self.mqtt is not None:
+            await self.mqtt.close()  # messages being stored finish; unacknowledged ones come again
         if self.hj212 is not None:
             await self.hj212.close()  # connections hand over what they held
         if self.alarms is not None:
@@ -216,3 +227,4 @@ class Platform:
             if store is not None:
                 store.close()
         thaw()
+        restore()

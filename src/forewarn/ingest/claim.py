@@ -17,11 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from forewarn.protocols.hj212.handler import Hj212Handler
-from forewarn.store.base import DeviceInfo, IngestBatch, Store
+from forewarn.protocols.http.telemetry import PayloadError
+from forewarn.protocols.mqtt.layouts import replay
+from forewarn.store.base import DeviceInfo, IngestBatch, ReadingBatch, Store
 
 __all__ = ["ClaimCounts", "OfflinePort", "claim_quarantined"]
 
 log = logging.getLogger(__name__)
+
+_DAY_MS = 86_400_000
 
 
 @dataclass(slots=True)
@@ -40,6 +44,7 @@ def claim_quarantined(
         if device is None:
             continue
         batch, refused = handler.claim(device, store.quarantined(mn))
+        refused += claim_messages(device, store.quarantined_messages(mn), batch)
         store.write(batch)
         counts.claimed += len(batch.claimed_quarantine)
         counts.refused += refused
@@ -51,6 +56,27 @@ def claim_quarantined(
                 "until the registry is corrected", mn, refused, batch.refused_quarantine[0][1],
             )
     return counts
+
+
+def claim_messages(device: DeviceInfo, messages: list[tuple[int, int, bytes, str]], batch: IngestBatch) -> int:
+    """Add a registered device's quarantined MQTT message parts to ``batch``, read as they were
+    when they came (a payload without ``ts`` was sampled when it arrived); return how many
+    are still refused (they stay, with the reason)."""
+    refused = 0
+    for row_id, received_ms, raw, fmt in messages:
+        try:
+            rows = replay(fmt, raw, device.mn, received_ms, received_ms + _DAY_MS)
+        except (PayloadError, ValueError) as exc:
+            refused += 1
+            batch.refused_quarantine.append((row_id, str(exc)))
+            continue
+        for (mn, kind), found in rows.rows.items():
+            if mn == device.mn:
+                batch.readings.append(ReadingBatch(device.id, kind, found))
+        batch.claimed_quarantine.append(row_id)
+        batch.note_activity(device.id, received_ms, received_ms)
+    batch.counters["packets_claimed"] += len(messages) - refused
+    return refused
 
 
 class OfflinePort:

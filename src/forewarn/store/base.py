@@ -117,6 +117,8 @@ class QuarantinedPacket:
     raw: bytes
     crlf: bool
     peer: str = ""
+    #: 'hj212' (a frame), or 'mqtt:<layout>' (an MQTT message's part for this MN, see protocols/mqtt/layouts)
+    format: str = "hj212"
 
 
 @dataclass(slots=True, frozen=True)
@@ -256,7 +258,10 @@ class Store(Protocol):
         self, point_id: int, kind: Kind, from_ms: int, to_ms: int, max_points: int
     ) -> list[tuple[int, float | None, str]]: ...
     def unknown_devices(self) -> list[UnknownDevice]: ...
-    def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]: ...
+    def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]:
+        """The MN's quarantined HJ 212 frames: (id, received ms, raw, crlf)."""
+    def quarantined_messages(self, mn: str) -> list[tuple[int, int, bytes, str]]:
+        """The MN's other quarantined messages (MQTT): (id, received ms, raw, format)."""
     def quarantined_mns(self) -> set[str]: ...
     def quarantine_size(self) -> int: ...
     def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]: ...

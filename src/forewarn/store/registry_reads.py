@@ -14,7 +14,7 @@ from typing import Any
 
 from forewarn.store.base import DeviceInfo
 
-__all__ = ["device_infos", "quarantine_size", "registry_version", "rule_context"]
+__all__ = ["device_infos", "mn_of_device", "quarantine_size", "registry_version", "rule_context"]
 
 
 def registry_version(db: sqlite3.Connection) -> int:
@@ -51,3 +51,9 @@ def rule_context(db: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[tu
 
 def quarantine_size(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+
+
+def mn_of_device(db: sqlite3.Connection, device_id: int) -> str | None:
+    """The MN of a registered device by its id (a device token names the id)."""
+    row = db.execute("SELECT mn FROM devices WHERE id = ?", (device_id,)).fetchone()
+    return None if row is None else str(row[0])

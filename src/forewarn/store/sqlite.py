@@ -267,8 +267,8 @@ class SqliteStore:
                 offered += len(rows)
             if batch.quarantine:
                 db.executemany(
-                    "INSERT INTO quarantine (mn, received_ms, raw, crlf, peer) VALUES (?, ?, ?, ?, ?)",
-                    [(q.mn, q.received_ms, q.raw, int(q.crlf), q.peer) for q in batch.quarantine],
+                    "INSERT INTO quarantine (mn, received_ms, raw, crlf, peer, format) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(q.mn, q.received_ms, q.raw, int(q.crlf), q.peer, q.format) for q in batch.quarantine],
                 )
             if batch.claimed_quarantine:
                 db.executemany(
@@ -445,9 +445,15 @@ class SqliteStore:
 
     def quarantined(self, mn: str) -> list[tuple[int, int, bytes, bool]]:
         rows = self.db.execute(
-            "SELECT id, received_ms, raw, crlf FROM quarantine WHERE mn = ? ORDER BY id", (mn,)
+            "SELECT id, received_ms, raw, crlf FROM quarantine WHERE mn = ? AND format = 'hj212' ORDER BY id", (mn,)
         )
         return [(i, ms, bytes(raw), bool(crlf)) for i, ms, raw, crlf in rows]
+
+    def quarantined_messages(self, mn: str) -> list[tuple[int, int, bytes, str]]:
+        rows = self.db.execute(
+            "SELECT id, received_ms, raw, format FROM quarantine WHERE mn = ? AND format != 'hj212' ORDER BY id", (mn,)
+        )
+        return [(i, ms, bytes(raw), str(fmt)) for i, ms, raw, fmt in rows]
 
     def counters(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT name, value FROM counters").fetchall())
