@@ -22,6 +22,9 @@ import httpx
 import pytest
 
 from forewarn.app import Platform
+from forewarn.cameras.demo import DEMO_CAMERA_NAME, TEST_CARD_PATH
+from forewarn.cli.cameras import demo_cameras
+from forewarn.web.dashboard.routes import STATIC_DIR
 from tests.integration.api import DATONG_MN, HECHI_MN, TZ, Fleet, assert_problem, bearer, run
 from tests.integration.cameras_fixtures import RtspCamera, SnapshotServer, make_test_card
 from tests.integration.harness import FakeDevice, data_packet
@@ -251,3 +254,23 @@ def test_the_command_line_adds_lists_grabs_and_removes_cameras(
     assert wrong.returncode == 2 and wrong.stderr.strip() == "forewarn: error: site_id: no site 99999 in your scope"
     assert forewarn(data, "remove", "1").returncode == 0
     assert forewarn(data, "list").stdout == ""
+
+
+def test_the_demos_simulated_camera_shows_forewarns_own_test_card(fleet: Fleet) -> None:
+    t = fleet.tokens
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        await asyncio.to_thread(demo_cameras, fleet.settings, platform.http_port, first_run=True)
+        [camera] = (await client.get("/api/v1/cameras", headers=bearer(t["gasco"]))).json()["items"]
+        assert camera["name"] == DEMO_CAMERA_NAME and camera["site_id"] == site_of(fleet, HECHI_MN)
+        card = await client.get(f"/api/v1/cameras/{camera['id']}/snapshot", headers=bearer(t["gasco"]))
+        assert card.status_code == 200 and card.content == (STATIC_DIR / TEST_CARD_PATH[8:]).read_bytes()
+        # a later run points it at its own port; one the user removed is not brought back
+        await asyncio.to_thread(demo_cameras, fleet.settings, 1234, first_run=False)
+        moved = (await client.get(f"/api/v1/cameras/{camera['id']}", headers=bearer(t["city"]))).json()
+        assert moved["snapshot_url"] == f"http://127.0.0.1:1234{TEST_CARD_PATH}"
+        await client.delete(f"/api/v1/cameras/{camera['id']}", headers=bearer(t["city"]))
+        await asyncio.to_thread(demo_cameras, fleet.settings, 1234, first_run=False)
+        assert (await client.get("/api/v1/cameras", headers=bearer(t["city"]))).json()["total"] == 0
+
+    run(fleet.settings, scenario)

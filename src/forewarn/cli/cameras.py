@@ -19,6 +19,7 @@ import msgspec
 
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
+from forewarn.cameras.demo import ensure_demo_cameras
 from forewarn.cameras.grab import Grabber
 from forewarn.cameras.registry import (
     Camera,
@@ -32,8 +33,9 @@ from forewarn.cameras.registry import (
     remove_camera,
 )
 from forewarn.cli.common import UserError, actor_name, open_store, settings_from
+from forewarn.config import Settings
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "demo_cameras"]
 
 _ALL = Scope(Role.CITY_ADMIN)  # whoever holds the data directory reaches everything
 
@@ -157,3 +159,17 @@ def snapshot_cmd(args: argparse.Namespace) -> int:
     args.output.write_bytes(result.jpeg)
     print(f"wrote {args.output}: {len(result.jpeg)} bytes in {result.took_ms} ms")
     return 0
+
+
+def demo_cameras(settings: Settings, http_port: int, *, first_run: bool) -> None:
+    """``forewarn demo``: the simulated cameras of two demo sites (see forewarn.cameras.demo), once
+    the HTTP port serving their test card is known (a thread of its own: the write waits for the lock)."""
+    host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::", "") else settings.http_host
+    host = f"[{host}]" if ":" in host else host
+    with open_store(settings) as store:
+        box: list[int] = []
+        store.run_in_transaction(lambda db: box.append(ensure_demo_cameras(
+            db, f"http://{host}:{http_port}", settings.tz, int(time.time() * 1000), first_run=first_run)))
+    if box[0] and first_run:
+        print(f"added {box[0]} simulated cameras (a test card) to demo sites: their site pages show the camera "
+              "panel, and their alarms keep a snapshot", flush=True)
