@@ -304,6 +304,10 @@ def demo(args: argparse.Namespace) -> int:
     async def main() -> None:
         platform = Platform(settings, http=True, clock=_sped_up(args.speed))
         await _start(platform)
+        from forewarn.cli.cameras import demo_cameras  # two demo sites' simulated cameras (their test card's port)
+
+        first = registered.startswith("registered")
+        await asyncio.to_thread(demo_cameras, settings, platform.http_port, first_run=first)
         port = platform.hj212_port
         data = f"--data {settings.data_dir}"
         base = _base_url(settings, platform)
