@@ -20,6 +20,7 @@ import json
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +28,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from forewarn.access.users import issue_device_token
 from forewarn.app import Platform
-from forewarn.catalogue import Catalogue
 from forewarn.protocols.hj212.codec import wrap
-from forewarn.store.sqlite import SqliteStore
 from tests.integration.harness import eventually, register, settings_for
 
 pytestmark = pytest.mark.integration
@@ -210,12 +208,14 @@ def test_layouts_gateway_hj212_and_an_unknown_mn_claimed_later(tmp_path: Path, b
 
 
 def _device_token(settings: object, mn: str) -> str:
-    store = SqliteStore(settings.db_path, Catalogue())  # type: ignore[attr-defined]
-    try:
-        device_id = store.db.execute("SELECT id FROM devices WHERE mn = ?", (mn,)).fetchone()[0]
-        return issue_device_token(store.db, device_id, actor="test", origin="test")
-    finally:
-        store.close()
+    """The device's access token as an administrator gets it: ``forewarn devices token MN``."""
+    data = str(settings.data_dir)  # type: ignore[attr-defined]
+    wrong = subprocess.run([sys.executable, "-m", "forewarn", "devices", "token", "NOSUCHMN", "--data", data],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and wrong.stderr.startswith("forewarn: error: no registered device with MN NOSUCHMN")
+    done = subprocess.run([sys.executable, "-m", "forewarn", "devices", "token", mn, "--by", "运维-王", "--data", data],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip()
 
 
 def test_thingsboards_own_sdk_reports_over_forewarns_mqtt_port(tmp_path: Path) -> None:

@@ -44,6 +44,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     u.add_argument("--format", default="text", choices=["text", "json"])
     u.set_defaults(handler=unknown)
+    t = dsub.add_parser(
+        "token", parents=[common],
+        help="issue an access token for a device that reports over HTTP or MQTT (ThingsBoard style; printed once)",
+    )
+    t.add_argument("mn", help="the device's MN")
+    t.add_argument("--by", default="cli", help="who issues it, for the audit log")
+    t.set_defaults(handler=device_token)
 
 
 def readings(args: argparse.Namespace) -> int:
@@ -144,3 +151,20 @@ def unknown(args: argparse.Namespace) -> int:
             print(f"{'':<26} registered, but refused: {u.refused}")
     print("register them with 'forewarn registry import FILE'; their data is kept until then")
     return 0
+
+
+def device_token(args: argparse.Namespace) -> int:
+    """The same use case as ``POST /api/v1/devices/{id}/tokens``: a token, audited, shown once."""
+    from forewarn.access.users import issue_device_token
+
+    settings = settings_from(args)
+    with open_store(settings) as store:
+        device = store.device_infos().get(args.mn)
+        if device is None:
+            raise UserError(f"no registered device with MN {args.mn} (register it first: forewarn registry import)")
+        token = issue_device_token(store.db, device.id, actor=args.by, origin="cli")
+    print(token)
+    print(f"HTTP: POST /api/v1/{token}/telemetry; MQTT: user name {token} on forewarn's MQTT port "
+          "(mqtt_listen), topic v1/devices/me/telemetry", file=sys.stderr)
+    return 0
+
