@@ -29,7 +29,9 @@ from pathlib import Path
 from forewarn.app import Platform
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings, load_settings
+from forewarn.model import Period
 from forewarn.protocols.hj212.codec import wrap
+from forewarn.store import aggregates
 from forewarn.store.base import DeviceRow, PointRow
 from forewarn.store.migrate import migrate
 from forewarn.store.sqlite import SqliteStore
@@ -115,12 +117,14 @@ def _register(settings: Settings, devices: int) -> None:
     store.close()
 
 
-def _end_to_end(settings: Settings, devices: int, frames_per_device: int) -> float:
+def _end_to_end(settings: Settings, devices: int, frames_per_device: int) -> tuple[float, float | None]:
+    """Seconds from the first frame sent to the last answer; and, with aggregation on, seconds
+    more until the aggregation has caught up (nothing due is left in its queue)."""
     ctx = mp.get_context("spawn")
     ready: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     result: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
 
-    async def run() -> float:
+    async def run() -> tuple[float, float | None]:
         platform = Platform(settings)
         await platform.start()
         proc = ctx.Process(
@@ -130,11 +134,33 @@ def _end_to_end(settings: Settings, devices: int, frames_per_device: int) -> flo
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ready.get)
         elapsed: float = await loop.run_in_executor(None, result.get)
+        ended = time.perf_counter()
         proc.join()
+        catch_up = None
+        if platform.aggregator is not None:
+            assert platform.writer is not None
+            while True:  # what the aggregation still has to do, asked of the writer after its queued jobs
+                platform.aggregator.flush()
+                platform.aggregator.poke()
+                asked: asyncio.Future[int] = loop.create_future()
+                now = platform.pipeline.now_ms() if platform.pipeline else 0
+
+                def due(store: SqliteStore, asked: asyncio.Future[int] = asked, now: int = now) -> None:
+                    loop.call_soon_threadsafe(asked.set_result, _due(store.db, now))
+
+                platform.writer.submit_job(due)
+                if await asked == 0 and not platform.aggregator.noted():
+                    break
+                await asyncio.sleep(0.1)
+            catch_up = time.perf_counter() - ended
         await platform.stop()
-        return elapsed
+        return elapsed, catch_up
 
     return asyncio.run(run())
+
+
+def _due(db: sqlite3.Connection, now_ms: int) -> int:
+    return aggregates.dirty_backlog(db, now_ms)[0]
 
 
 def _floor(path: Path, devices: int, frames_per_device: int, batch_rows: int) -> float:
@@ -163,39 +189,55 @@ def _floor(path: Path, devices: int, frames_per_device: int, batch_rows: int) ->
 
 
 def _one_run(tmp: Path, name: str, settings: Settings, devices: int, frames_per_device: int,
-             rules: bool) -> float | None:
+             rules: bool, aggregation: bool = True) -> float | None:
     """Seconds end to end for a fresh data directory; None if not every point was stored."""
     total = devices * frames_per_device * POINTS_PER_FRAME
     bench_settings = load_settings(
         None, data_dir=tmp / name, hj212_host="127.0.0.1", hj212_port=0,
         batch_max_rows=settings.batch_max_rows, timezone=settings.timezone, rules_enabled=int(rules),
+        aggregation_enabled=int(aggregation), aggregate_every_s=settings.aggregate_every_s,
         max_connections_per_peer=0,  # every device of the benchmark connects from 127.0.0.1
     )
     _register(bench_settings, devices)
-    print(f"end to end, rules {'on (every preset)' if rules else 'off'}: {devices} connections, "
-          f"{frames_per_device} frames each, {POINTS_PER_FRAME} points a frame, {total} points ...", flush=True)
-    e2e = _end_to_end(bench_settings, devices, frames_per_device)
+    print(f"end to end, rules {'on (every preset)' if rules else 'off'}, aggregation {'on' if aggregation else 'off'}: "
+          f"{devices} connections, {frames_per_device} frames each, {POINTS_PER_FRAME} points a frame, "
+          f"{total} points ...", flush=True)
+    e2e, catch_up = _end_to_end(bench_settings, devices, frames_per_device)
     store = SqliteStore(bench_settings.db_path, Catalogue())
     stored = store.counters().get("readings_stored", 0)
     alarms = store.db.execute("SELECT COUNT(*) FROM alarms").fetchone()[0]
+    periods = dict(store.db.execute("SELECT period, COUNT(*) FROM aggregates GROUP BY period").fetchall())
     store.close()
     if stored != total:
         print(f"error: {stored} readings stored, {total} sent")
         return None
     print(f"  {e2e:.2f} s, {total / e2e:.0f} points/s, {alarms} alarms raised", flush=True)
+    if catch_up is not None:
+        print(f"  aggregation caught up {catch_up:.2f} s after the last answer: "
+              + ", ".join(f"{periods.get(p.value, 0)} {p.value}s" for p in Period), flush=True)
     return e2e
 
 
-def run_ingest_bench(settings: Settings, *, points: int, devices: int, compare_rules: bool = False) -> int:
+def run_ingest_bench(settings: Settings, *, points: int, devices: int, compare_rules: bool = False,
+                     compare_aggregation: bool = False) -> int:
     frames_per_device = max(1, points // (devices * POINTS_PER_FRAME))
     total = devices * frames_per_device * POINTS_PER_FRAME
+    rules, aggregation = bool(settings.rules_enabled), bool(settings.aggregation_enabled)
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
-        e2e = _one_run(Path(tmp), "rules", settings, devices, frames_per_device, rules=bool(settings.rules_enabled))
+        unaggregated: float | None = None
+        if compare_aggregation:  # off first, then on: a later run never gains from a warmer machine
+            unaggregated = _one_run(Path(tmp), "aggregation-off", settings, devices, frames_per_device, rules=rules,
+                                    aggregation=False)
+            if unaggregated is None:
+                return 1
+            aggregation = True
+        e2e = _one_run(Path(tmp), "rules", settings, devices, frames_per_device, rules=rules, aggregation=aggregation)
         if e2e is None:
             return 1
         rule_free = None
         if compare_rules:
-            rule_free = _one_run(Path(tmp), "rule-free", settings, devices, frames_per_device, rules=False)
+            rule_free = _one_run(Path(tmp), "rule-free", settings, devices, frames_per_device, rules=False,
+                                 aggregation=aggregation)
             if rule_free is None:
                 return 1
         print(f"floor: the same {total} rows with plain sqlite3 executemany ...", flush=True)
@@ -206,6 +248,9 @@ def run_ingest_bench(settings: Settings, *, points: int, devices: int, compare_r
     if rule_free is not None:
         print(f"rules_points_per_s={points_per_s:.0f} rule_free_points_per_s={total / rule_free:.0f} "
               f"rules_ratio={rule_free / e2e:.2f}")
+    if unaggregated is not None:
+        print(f"aggregation_on_points_per_s={points_per_s:.0f} aggregation_off_points_per_s={total / unaggregated:.0f} "
+              f"aggregation_ratio={unaggregated / e2e:.2f}")
     print(f"points_per_s={points_per_s:.0f} floor_per_s={floor_per_s:.0f} "
           f"ratio={points_per_s / floor_per_s:.2f}")
     return 0

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from forewarn.access.bootstrap import ADMIN, DEMO_PASSWORD, ensure_admin, ensure_demo_accounts
@@ -77,6 +78,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--devices", type=int, default=200, help="device connections (default 200)")
     b.add_argument("--compare-rules", action="store_true",
                    help="also run with the rule engine off and print the ratio")
+    b.add_argument("--compare-aggregation", action="store_true",
+                   help="run with the background aggregation off, then on, and print the ratio (goal >= 0.9)")
     b.add_argument("--idle", type=int, default=0, metavar="N",
                    help="instead: measure memory per idle connection with N connections")
     b.set_defaults(handler=bench)
@@ -103,6 +106,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
     b.add_argument("--runs", type=int, default=10, help="warm runs timed (default 10)")
     b.set_defaults(handler=bench_stats)
+    b = bsub.add_parser("report", parents=[common],
+                        help="a month's report for the demo city with 10,000 devices (the stats bench's state)")
+    b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
+    b.add_argument("--runs", type=int, default=5, help="warm runs timed (default 5)")
+    b.add_argument("--keep", type=Path, metavar="DIR", help="build the state into DIR once and reuse it")
+    b.set_defaults(handler=bench_report)
     b = bsub.add_parser("loop", parents=[common],
                         help="the event loop's lag and a device's 9014 while users open pages and edit the registry")
     b.add_argument("--devices", type=int, default=10_000, help="devices registered (default 10,000)")
@@ -408,7 +417,8 @@ def bench(args: argparse.Namespace) -> int:
         raise UserError("--devices must be at least 1, --points at least 30 per device, --idle positive")
     if args.idle:
         return run_idle_bench(args.idle)
-    return run_ingest_bench(settings, points=args.points, devices=args.devices, compare_rules=args.compare_rules)
+    return run_ingest_bench(settings, points=args.points, devices=args.devices, compare_rules=args.compare_rules,
+                            compare_aggregation=args.compare_aggregation)
 
 
 def bench_series(args: argparse.Namespace) -> int:
@@ -441,6 +451,14 @@ def bench_stats(args: argparse.Namespace) -> int:
     if args.devices < 1 or args.runs < 1:
         raise UserError("--devices and --runs must be at least 1")
     return run_stats_bench(devices=args.devices, runs=args.runs)
+
+
+def bench_report(args: argparse.Namespace) -> int:
+    from forewarn.bench.report import run_report_bench
+
+    if args.devices < 1 or args.runs < 1:
+        raise UserError("--devices and --runs must be at least 1")
+    return run_report_bench(devices=args.devices, runs=args.runs, keep=args.keep)
 
 
 def bench_loop(args: argparse.Namespace) -> int:

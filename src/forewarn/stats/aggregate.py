@@ -16,7 +16,8 @@ transactions (never racing a write, never holding device data up for long):
 - hours, days and months are combined from the stored minutes, hours and days; an hour still
   open is queued to be combined once, when it ends, rather than at each new minute.
 
-The arithmetic (:func:`minute_rows`, :func:`combine`) is pure and tested on worked examples.
+The arithmetic is SQL (``store.aggregates``: sqlite3 releases the GIL while it runs, so the
+event loop parsing device frames keeps its core), tested on worked examples.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,17 +36,17 @@ from zoneinfo import ZoneInfo
 from forewarn.config import Settings
 from forewarn.model import Kind, Period
 from forewarn.rules.catalog import RuleCatalog
-from forewarn.rules.limits import Limit, limit_state, point_limits
+from forewarn.rules.limits import Limit, point_limits
 from forewarn.rules.model import RuleSet
-from forewarn.stats.periods import PARENT, floor, next_start, span
+from forewarn.stats.periods import PARENT, next_start, span
 from forewarn.store import aggregates as store
-from forewarn.store.aggregates import AggregateRow, PointFacts
+from forewarn.store.aggregates import PointFacts
 from forewarn.store.audit_marks import invalid_ranges
 from forewarn.store.base import IngestBatch
 from forewarn.store.rtd_retention import retained_from
 from forewarn.store.writer import WriterClosed
 
-__all__ = ["Aggregator", "Thresholds", "combine", "minute_rows", "queue_recompute", "upper_limit"]
+__all__ = ["Aggregator", "Thresholds", "queue_recompute", "upper_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,12 @@ RulesInForce = tuple[RuleSet, RuleCatalog] | None
 #: most of one point's range computed in one piece (a longer one is put back for the next)
 SLICE_MS = 86_400_000
 #: a job runs this long at most before it commits and lets device data in
-JOB_SECONDS = 0.05
+JOB_SECONDS = 0.02
+#: while device data waits for the writer, aggregation takes at most this share of its time
+#: (what is left is done when ingest leaves time: the work is queued in the store, never lost)
+BUSY_SHARE = 0.1
+#: how long a device's list of points is used before it is read again (discovered points)
+POINTS_TTL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,76 +98,6 @@ def upper_limit(rules: RulesInForce, point: PointFacts) -> Limit | None:
     return min(upward, key=lambda lim: lim.value) if upward else None
 
 
-def _flag(n_received: int, n_valid: int, share: float, others: Counter[str]) -> str:
-    """N when enough values are valid, else the most common other flag (I: marked invalid in audit)."""
-    if n_valid > 0 and n_valid >= share * n_received:
-        return "N"
-    return others.most_common(1)[0][0] if others else "N"
-
-
-def minute_rows(point_id: int, rows: Sequence[tuple[int, float | None, str]], invalid: Sequence[tuple[int, int]],
-                limit: Limit | None, interval_ms: int, th: Thresholds, now_ms: int) -> list[AggregateRow]:
-    """The minutes of one point's real-time rows (sorted by time). A value is valid when flagged
-    N and outside every invalid range; its held time (for ``over_ms``) runs to the next value,
-    at most one reporting interval. Mean, minimum and maximum are of the valid values (of all
-    when none is valid); ``cou`` sums the valid ones."""
-    out: list[AggregateRow] = []
-    cut = 0  # index into invalid
-    by_minute: dict[int, list[tuple[int, float, bool, bool, str]]] = {}
-    present = [(ts, v, f) for ts, v, f in rows if v is not None]
-    for i, (ts, value, flag) in enumerate(present):
-        while cut < len(invalid) and invalid[cut][1] <= ts:
-            cut += 1
-        audited_out = cut < len(invalid) and invalid[cut][0] <= ts
-        valid = flag == "N" and not audited_out
-        over = valid and limit is not None and limit_state(value, "N", (limit,))[0] == "over_limit"
-        hold = interval_ms if i + 1 == len(present) else min(present[i + 1][0] - ts, interval_ms)
-        by_minute.setdefault(ts - ts % 60_000, []).append((hold, value, valid, over, "I" if flag == "N" else flag))
-    for start, values in by_minute.items():
-        good = [v for _, v, ok, _, _ in values if ok]
-        chosen = good or [v for _, v, _, _, _ in values]
-        n_valid = len(good)
-        others = Counter(f for _, _, ok, _, f in values if not ok)
-        flag = _flag(len(values), n_valid, th.flag_n_share, others)
-        out.append(AggregateRow(
-            point_id=point_id, period=Period.MINUTE, start_ms=start, avg=sum(chosen) / len(chosen), min=min(chosen),
-            max=max(chosen), cou=sum(good) if good else None, n_received=len(values), n_valid=n_valid,
-            n_over=sum(1 for _, _, _, o, _ in values if o),
-            over_ms=sum(h for h, _, _, o, _ in values if o), parts=len(values), parts_valid=n_valid,
-            valid=flag == "N", flag=flag, upper_limit=None if limit is None else limit.value, computed_ms=now_ms,
-        ))
-    return out
-
-
-def combine(point_id: int, period: Period, start_ms: int, parts: Sequence[AggregateRow], th: Thresholds,
-            tz: ZoneInfo, limit: Limit | None, now_ms: int) -> AggregateRow:
-    """One hour from its minutes, a day from its hours, a month from its days. Counts of values
-    add up; the period is valid with enough valid parts (``Thresholds``); its mean is the mean of
-    its valid parts' means (of all parts' when none is valid), its minimum and maximum theirs."""
-    valid_parts = [p for p in parts if p.valid]
-    chosen = valid_parts or list(parts)
-    means = [p.avg for p in chosen if p.avg is not None]
-    lows = [p.min for p in chosen if p.min is not None]
-    highs = [p.max for p in chosen if p.max is not None]
-    cous = [p.cou for p in parts if p.cou is not None]
-    n_received = sum(p.n_received for p in parts)
-    n_valid = sum(p.n_valid for p in parts)
-    others: Counter[str] = Counter()
-    for p in parts:
-        if p.flag != "N":
-            others[p.flag] += p.n_received - p.n_valid
-    flag = _flag(n_received, n_valid, th.flag_n_share, others)
-    return AggregateRow(
-        point_id=point_id, period=period, start_ms=start_ms,
-        avg=sum(means) / len(means) if means else None, min=min(lows) if lows else None,
-        max=max(highs) if highs else None, cou=sum(cous) if cous else None,
-        n_received=n_received, n_valid=n_valid, n_over=sum(p.n_over for p in parts),
-        over_ms=sum(p.over_ms for p in parts), parts=len(parts), parts_valid=len(valid_parts),
-        valid=len(valid_parts) >= th.parts_needed(period, start_ms, tz), flag=flag,
-        upper_limit=None if limit is None else limit.value, computed_ms=now_ms,
-    )
-
-
 def queue_recompute(db: sqlite3.Connection, start_ms: int, end_ms: int, site_id: int | None = None) -> int:
     """Queue [start_ms, end_ms) of every point (of one site) for computing again (a backfill, a
     changed limit or threshold); returns the number of points. The work is the aggregator's."""
@@ -184,17 +120,22 @@ class Aggregator:
     for the CLI's recomputation (its own process, no writer thread)."""
 
     def __init__(self, settings: Settings, *, submit_job: Callable[[Callable[[Any], object]], None] | None = None,
-                 rules: Callable[[], RulesInForce] = lambda: None, clock: Callable[[], float] = time.time) -> None:
+                 rules: Callable[[], RulesInForce] = lambda: None, clock: Callable[[], float] = time.time,
+                 loop: asyncio.AbstractEventLoop | None = None, busy: Callable[[], bool] = lambda: False) -> None:
+        """``busy``: whether device data waits for the writer (then the work yields it most of
+        its time, see BUSY_SHARE); ``loop``: where the pause between jobs is timed."""
         self.tz = settings.tz
         self.th = Thresholds.of(settings)
         self.every_s = settings.aggregate_every_s
         self.submit_job = submit_job
         self.rules = rules
         self.clock = clock
-        #: (device_id, code, field, minute start) noted on the loop since the last flush
-        self._noted: set[tuple[int, str, str, int]] = set()
-        #: writer thread only: point ids by (device, code, field), and whether a work job is queued
-        self._point_ids: dict[tuple[int, str, str], int] = {}
+        self.loop = loop
+        self.busy = busy
+        #: (device_id, minute start) noted on the loop since the last flush
+        self._noted: set[tuple[int, int]] = set()
+        #: writer thread only: each device's point ids (and when read), and whether a work job is queued
+        self._points: dict[int, tuple[float, list[int]]] = {}
         self._queued = False
         #: writer thread only: periods written (minute, hour, day, month) since start, for tests and bench
         self.written: Counter[Period] = Counter()
@@ -205,13 +146,23 @@ class Aggregator:
     # ---------------------------------------------------------------- on the event loop
 
     def on_committed(self, batch: IngestBatch) -> None:
-        """Pipeline.on_committed: note the minutes the batch's real-time readings fall in."""
+        """Pipeline.on_committed: note the minutes the batch's real-time readings fall in, per
+        device (a packet's readings share one time: one set insertion per packet, not per value)."""
         noted = self._noted
         for item in batch.readings:
-            if item.kind is Kind.RTD:
+            rows = item.rows
+            if item.kind is Kind.RTD and rows:
                 device = item.device_id
-                for code, field, ts, _, _ in item.rows:
-                    noted.add((device, code, field, ts - ts % 60_000))
+                first, last = rows[0][2], rows[-1][2]
+                if first - first % 60_000 == last - last % 60_000:
+                    noted.add((device, first - first % 60_000))
+                else:
+                    for _, _, ts, _, _ in rows:
+                        noted.add((device, ts - ts % 60_000))
+
+    def noted(self) -> int:
+        """Minutes noted on the loop and not yet handed to the writer."""
+        return len(self._noted)
 
     def flush(self) -> None:
         """Hand what was noted to the writer, as one job."""
@@ -240,25 +191,31 @@ class Aggregator:
 
     # ---------------------------------------------------------------- on the writer thread
 
-    def _note_job(self, db: sqlite3.Connection, noted: set[tuple[int, str, str, int]]) -> None:
-        missing = {d for d, c, f, _ in noted if (d, c, f) not in self._point_ids}
-        if missing:
-            self._point_ids.update(store.point_ids(db, missing))
+    def _note_job(self, db: sqlite3.Connection, noted: set[tuple[int, int]]) -> None:
+        """Queue each noted minute for the device's points (a device's new points are seen within
+        POINTS_TTL_S; a point without real-time data in a minute costs one key seek)."""
+        wall = time.monotonic()
+        stale = {d for d, _ in noted if wall - self._points.get(d, (-POINTS_TTL_S, []))[0] >= POINTS_TTL_S}
+        if stale:
+            fresh: dict[int, list[int]] = {d: [] for d in stale}
+            for (device, _, _), pid in store.point_ids(db, stale).items():
+                fresh[device].append(pid)
+            self._points.update({d: (wall, pids) for d, pids in fresh.items()})
         minutes: dict[int, list[int]] = {}
-        for device, code, field, minute in noted:
-            pid = self._point_ids.get((device, code, field))
-            if pid is not None:
-                minutes.setdefault(pid, []).append(minute)
+        for device, minute in noted:
+            minutes.setdefault(device, []).append(minute)
         ranges: list[tuple[int, int, int]] = []
-        for pid, starts in minutes.items():
+        for device, starts in minutes.items():
+            pids = self._points[device][1]
             starts.sort()
             first = last = starts[0]
-            for m in starts[1:]:
-                if m != last + 60_000:
-                    ranges.append((pid, first, last + 60_000))
+            for m in [*starts[1:], None]:
+                if m is None or m != last + 60_000:
+                    ranges.extend((pid, first, last + 60_000) for pid in pids)
+                    if m is None:
+                        break
                     first = m
                 last = m
-            ranges.append((pid, first, last + 60_000))
         db.execute("BEGIN IMMEDIATE")
         try:
             store.mark_dirty(db, ranges)
@@ -271,12 +228,26 @@ class Aggregator:
 
     def _work_job(self, db: sqlite3.Connection) -> None:
         self._queued = False
-        if self.work(db, JOB_SECONDS) and self.submit_job is not None:
-            self._queued = True
+        started = time.perf_counter()
+        if not self.work(db, JOB_SECONDS) or self.submit_job is None:
+            return
+        self._queued = True
+        if self.loop is not None and self.busy():  # device data waits: give the writer back most of its time
+            pause = (time.perf_counter() - started) * (1 / BUSY_SHARE - 1)
             try:
-                self.submit_job(lambda st: self._work_job(st.db))
-            except WriterClosed:  # stopping: what is left stays queued in the store for the next start
+                self.loop.call_soon_threadsafe(self.loop.call_later, pause, self._resubmit)
+                return
+            except RuntimeError:  # the loop is closed: the platform is stopping
                 self._queued = False
+                return
+        self._resubmit()
+
+    def _resubmit(self) -> None:
+        assert self.submit_job is not None
+        try:
+            self.submit_job(lambda st: self._work_job(st.db))
+        except WriterClosed:  # stopping: what is left stays queued in the store for the next start
+            self._queued = False
 
     def work(self, db: sqlite3.Connection, seconds: float) -> bool:
         """Do queued work for about ``seconds`` in one transaction; True when some is left."""
@@ -329,6 +300,16 @@ class Aggregator:
                     limits[pid] = None
         return facts
 
+    def _staged(self, db: sqlite3.Connection, pids: Iterable[int], facts: dict[int, PointFacts],
+                limits: dict[int, Limit | None], invalid: dict[int, list[tuple[int, int]]] | None = None) -> None:
+        rows = []
+        for pid in pids:
+            lim = limits.get(pid)
+            fact = facts.get(pid)
+            rows.append((pid, None if lim is None else lim.value, lim is not None and lim.op == ">",
+                         (fact.interval_s if fact else 60) * 1000))
+        store.stage(db, rows, [(p, a, b) for p, ranges in (invalid or {}).items() for a, b in ranges])
+
     def _minutes(self, db: sqlite3.Connection, pieces: dict[int, list[tuple[int, int]]], now: int, retained: int,
                  rules: RulesInForce, limits: dict[int, Limit | None]) -> None:
         groups: dict[tuple[int, int], list[int]] = {}
@@ -346,50 +327,35 @@ class Aggregator:
         facts = self._limits(db, pieces, rules, limits)
         hours: list[tuple[int, int, int, int]] = []
         for (m0, m1), pids in groups.items():
-            rows = store.rtd_rows(db, pids, m0, m1)
-            existing = store.period_starts(db, pids, Period.MINUTE, m0, m1)
-            invalid = invalid_ranges(db, pids, m0, m1)
-            written: list[AggregateRow] = []
-            touched = {p for p, _ in existing} | set(rows)
-            for pid in touched:
-                fact = facts.get(pid)
-                interval_ms = (fact.interval_s if fact else 60) * 1000
-                written.extend(minute_rows(pid, rows.get(pid, ()), invalid.get(pid, ()), limits.get(pid),
-                                           interval_ms, self.th, now))
-            store.upsert_aggregates(db, written)
-            store.delete_periods(db, Period.MINUTE, existing - {(r.point_id, r.start_ms) for r in written})
-            self.written[Period.MINUTE] += len(written)
+            self._staged(db, pids, facts, limits, invalid_ranges(db, pids, m0, m1))
+            self.written[Period.MINUTE] += store.compute_minutes(db, m0, m1, share=self.th.flag_n_share, now_ms=now)
             h0, h1 = span(m0, m1, Period.HOUR, self.tz)
             hour = h0
             while hour < h1:
                 end = next_start(hour, Period.HOUR, self.tz)
-                hours.extend((pid, hour, end, end if end > now else 0) for pid in touched)
+                hours.extend((pid, hour, end, end if end > now else 0) for pid in pids)
                 hour = end
         store.queue_hours(db, hours)
 
     def _upper(self, db: sqlite3.Connection, pieces: dict[int, list[tuple[int, int]]], now: int,
                rules: RulesInForce, limits: dict[int, Limit | None]) -> None:
         """Hours from minutes, then the days and months they fall in, for the queued hours."""
-        self._limits(db, pieces, rules, limits)
+        facts = self._limits(db, pieces, rules, limits)
         groups: dict[tuple[int, int], list[int]] = {}
         for pid, ranges in pieces.items():
             for start, end in ranges:
                 groups.setdefault((start, end), []).append(pid)
         for (start, end), pids in groups.items():
+            self._staged(db, pids, facts, limits)
             child = Period.MINUTE
             while (parent := PARENT[child]) is not None:
                 p0, p1 = span(start, end, parent, self.tz)
-                self._combine(db, pids, child, parent, p0, p1, now, limits)
+                bounds = []
+                at = p0
+                while at < p1:
+                    nxt = next_start(at, parent, self.tz)
+                    bounds.append((at, nxt, self.th.parts_needed(parent, at, self.tz)))
+                    at = nxt
+                self.written[parent] += store.compute_parents(db, child, parent, bounds,
+                                                              share=self.th.flag_n_share, now_ms=now)
                 start, end, child = p0, p1, parent
-
-    def _combine(self, db: sqlite3.Connection, pids: list[int], child: Period, parent: Period, p0: int, p1: int,
-                 now: int, limits: dict[int, Limit | None]) -> None:
-        parts: dict[tuple[int, int], list[AggregateRow]] = {}
-        for row in store.aggregates(db, pids, child, p0, p1):
-            parts.setdefault((row.point_id, floor(row.start_ms, parent, self.tz)), []).append(row)
-        rows = [combine(pid, parent, start, got, self.th, self.tz, limits.get(pid), now)
-                for (pid, start), got in parts.items()]
-        existing = store.period_starts(db, pids, parent, p0, p1)
-        store.upsert_aggregates(db, rows)
-        store.delete_periods(db, parent, existing - set(parts))
-        self.written[parent] += len(rows)

@@ -17,9 +17,9 @@ from forewarn.access.scope import Scope, scoped
 from forewarn.model import Period
 
 __all__ = [
-    "AggregateRow", "Mismatch", "PointFacts", "aggregates", "delete_periods", "dirty_backlog", "mark_dirty",
-    "mismatches", "period_starts", "point_facts", "point_ids", "points_of_site", "queue_hours", "rtd_rows",
-    "take_dirty", "upsert_aggregates",
+    "AggregateRow", "Mismatch", "PointFacts", "aggregates", "dirty_backlog", "mark_dirty",
+    "mismatches", "point_facts", "point_ids", "points_of_site", "queue_hours", "take_dirty", "stage",
+    "compute_minutes", "compute_parents",
 ]
 
 _COLUMNS = ("point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts, "
@@ -47,11 +47,6 @@ class AggregateRow:
     flag: str
     upper_limit: float | None
     computed_ms: int
-
-    def as_tuple(self) -> tuple[object, ...]:
-        return (self.point_id, self.period.value, self.start_ms, self.avg, self.min, self.max, self.cou,
-                self.n_received, self.n_valid, self.n_over, self.over_ms, self.parts, self.parts_valid,
-                int(self.valid), self.flag, self.upper_limit, self.computed_ms)
 
 
 def _row(r: Sequence[object]) -> AggregateRow:
@@ -150,19 +145,6 @@ def point_facts(db: sqlite3.Connection, point_ids: Collection[int]) -> dict[int,
     return out
 
 
-def rtd_rows(db: sqlite3.Connection, point_ids: Collection[int], start_ms: int, end_ms: int
-             ) -> dict[int, list[tuple[int, float | None, str]]]:
-    """These points' real-time values (ts, value, flag) in [start_ms, end_ms), by point, in time order."""
-    out: dict[int, list[tuple[int, float | None, str]]] = {}
-    for chunk in _chunks(point_ids):
-        for pid, ts, value, flag in db.execute(
-            f"SELECT point_id, ts, value, flag FROM readings_rtd WHERE point_id IN ({','.join('?' * len(chunk))}) "
-            f"AND ts >= ? AND ts < ? ORDER BY point_id, ts", (*chunk, start_ms, end_ms),
-        ):
-            out.setdefault(pid, []).append((ts, value, flag))
-    return out
-
-
 def _chunks(ids: Collection[int], size: int = 500) -> Iterable[list[int]]:
     ordered = sorted(set(ids))
     for at in range(0, len(ordered), size):
@@ -170,31 +152,6 @@ def _chunks(ids: Collection[int], size: int = 500) -> Iterable[list[int]]:
 
 
 # ------------------------------------------------------------------ the aggregates themselves
-
-def upsert_aggregates(db: sqlite3.Connection, rows: Iterable[AggregateRow]) -> None:
-    db.executemany(
-        f"INSERT OR REPLACE INTO aggregates ({_COLUMNS}) VALUES ({','.join('?' * 17)})",
-        [r.as_tuple() for r in rows],
-    )
-
-
-def delete_periods(db: sqlite3.Connection, period: Period, keys: Iterable[tuple[int, int]]) -> None:
-    """Delete the periods ``(point_id, start_ms)`` (those without data any more)."""
-    db.executemany("DELETE FROM aggregates WHERE point_id = ? AND period = ? AND start_ms = ?",
-                   [(p, period.value, start) for p, start in keys])
-
-
-def period_starts(db: sqlite3.Connection, point_ids: Collection[int], period: Period, start_ms: int, end_ms: int
-                  ) -> set[tuple[int, int]]:
-    """(point_id, start_ms) of the stored periods of these points starting in [start_ms, end_ms)."""
-    out: set[tuple[int, int]] = set()
-    for chunk in _chunks(point_ids):
-        out.update(db.execute(
-            f"SELECT point_id, start_ms FROM aggregates WHERE point_id IN ({','.join('?' * len(chunk))}) "
-            f"AND period = ? AND start_ms >= ? AND start_ms < ?", (*chunk, period.value, start_ms, end_ms),
-        ))
-    return out
-
 
 def aggregates(db: sqlite3.Connection, point_ids: Collection[int], period: Period, start_ms: int, end_ms: int
                ) -> list[AggregateRow]:
@@ -286,3 +243,124 @@ def points_of_site(db: sqlite3.Connection, site_id: int | None) -> list[int]:
         return [r[0] for r in db.execute("SELECT id FROM points ORDER BY id")]
     return [r[0] for r in db.execute(
         "SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.site_id = ? ORDER BY p.id", (site_id,))]
+
+
+# ------------------------------------------------------------------ computing them, in SQL
+#
+# The arithmetic runs inside SQLite: sqlite3 releases the GIL while a statement steps, so the
+# aggregation on the writer thread leaves the event loop (which parses every device's frames)
+# its core, where the same arithmetic in Python competed with it for the GIL row by row.
+# Each computation works on the points staged in temp.agg_points (with the upper limit and
+# the reporting interval of each) and, for audit marks, temp.agg_invalid.
+
+_TEMP = (
+    "CREATE TEMP TABLE IF NOT EXISTS agg_points (point_id INTEGER PRIMARY KEY, limit_value REAL, "
+    "strict INTEGER NOT NULL, interval_ms INTEGER NOT NULL)",
+    "CREATE TEMP TABLE IF NOT EXISTS agg_invalid (point_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, "
+    "end_ms INTEGER NOT NULL)",
+    "CREATE TEMP TABLE IF NOT EXISTS agg_bounds (start_ms INTEGER PRIMARY KEY, end_ms INTEGER NOT NULL, "
+    "needed INTEGER NOT NULL)",
+)
+
+#: a minute's values: valid (ok) = flag N and in no invalid range; over = valid and beyond the
+#: limit (strict: '>', else '>='); held until the next value, at most one reporting interval.
+#: The flag is N with enough valid values, else '?' until _MINUTE_FLAGS_SQL says which.
+_MINUTES_SQL = """
+INSERT INTO aggregates (point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts,
+                        parts_valid, valid, flag, upper_limit, computed_ms)
+SELECT point_id, 'minute', start, avg, lo, hi, cou, n, n_ok, n_over, over_ms, n, n_ok,
+       n_ok > 0 AND n_ok >= :share * n, CASE WHEN n_ok > 0 AND n_ok >= :share * n THEN 'N' ELSE '?' END, lim, :now
+  FROM (SELECT point_id, start, COUNT(*) AS n, SUM(ok) AS n_ok,
+               COALESCE(AVG(CASE WHEN ok THEN value END), AVG(value)) AS avg,
+               CASE WHEN SUM(ok) > 0 THEN MIN(CASE WHEN ok THEN value END) ELSE MIN(value) END AS lo,
+               CASE WHEN SUM(ok) > 0 THEN MAX(CASE WHEN ok THEN value END) ELSE MAX(value) END AS hi,
+               SUM(CASE WHEN ok THEN value END) AS cou, SUM(over) AS n_over, SUM(hold) AS over_ms,
+               MAX(limit_value) AS lim
+          FROM (SELECT point_id, ts - ts % 60000 AS start, value, ok, limit_value,
+                       CASE WHEN over THEN MIN(COALESCE((SELECT MIN(n.ts) FROM readings_rtd n
+                                                         WHERE n.point_id = v.point_id AND n.ts > v.ts) - ts,
+                                                        interval_ms), interval_ms) ELSE 0 END AS hold, over
+                  FROM (SELECT r.point_id, r.ts, r.value, p.limit_value, p.interval_ms,
+                               (r.flag = 'N' AND NOT EXISTS (SELECT 1 FROM temp.agg_invalid i
+                                   WHERE i.point_id = r.point_id AND r.ts >= i.start_ms AND r.ts < i.end_ms)) AS ok,
+                               (r.flag = 'N' AND p.limit_value IS NOT NULL
+                                AND CASE WHEN p.strict THEN r.value > p.limit_value ELSE r.value >= p.limit_value END
+                                AND NOT EXISTS (SELECT 1 FROM temp.agg_invalid i WHERE i.point_id = r.point_id
+                                                AND r.ts >= i.start_ms AND r.ts < i.end_ms)) AS over
+                          FROM temp.agg_points p CROSS JOIN readings_rtd r ON r.point_id = p.point_id
+                         WHERE r.ts >= :m0 AND r.ts < :m1 AND r.value IS NOT NULL) v)
+         GROUP BY point_id, start)
+"""
+
+#: a minute without enough valid values takes the most common flag of those not valid (I:
+#: flagged N but marked invalid in audit), ties by letter
+_MINUTE_FLAGS_SQL = """
+UPDATE aggregates SET flag = COALESCE((
+    SELECT CASE WHEN r.flag = 'N' THEN 'I' ELSE r.flag END AS why FROM readings_rtd r
+     WHERE r.point_id = aggregates.point_id AND r.ts >= aggregates.start_ms AND r.ts < aggregates.start_ms + 60000
+       AND r.value IS NOT NULL AND NOT (r.flag = 'N' AND NOT EXISTS (SELECT 1 FROM temp.agg_invalid i
+           WHERE i.point_id = r.point_id AND r.ts >= i.start_ms AND r.ts < i.end_ms))
+     GROUP BY why ORDER BY COUNT(*) DESC, why LIMIT 1), 'N')
+ WHERE period = 'minute' AND flag = '?' AND start_ms >= :m0 AND start_ms < :m1
+   AND point_id IN (SELECT point_id FROM temp.agg_points)
+"""
+
+#: periods from their parts: counts add up, valid with enough valid parts (agg_bounds.needed),
+#: mean/min/max of the valid parts (of all when none is), flag N with enough valid values, else
+#: the flag of the most values not valid among the parts
+_PARENTS_SQL = """
+INSERT INTO aggregates (point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts,
+                        parts_valid, valid, flag, upper_limit, computed_ms)
+SELECT point_id, :parent, start, avg, lo, hi, cou, n, n_ok, n_over, over_ms, parts, parts_ok, parts_ok >= needed,
+       CASE WHEN n_ok > 0 AND n_ok >= :share * n THEN 'N' ELSE
+            COALESCE((SELECT c2.flag FROM aggregates c2 WHERE c2.point_id = g.point_id AND c2.period = :child
+                        AND c2.start_ms >= g.start AND c2.start_ms < g.stop AND c2.flag != 'N'
+                      GROUP BY c2.flag ORDER BY SUM(c2.n_received - c2.n_valid) DESC, c2.flag LIMIT 1), 'N') END,
+       lim, :now
+  FROM (SELECT p.point_id, b.start_ms AS start, b.end_ms AS stop, b.needed, p.limit_value AS lim,
+               COALESCE(AVG(CASE WHEN c.valid THEN c.avg END), AVG(c.avg)) AS avg,
+               CASE WHEN SUM(c.valid) > 0 THEN MIN(CASE WHEN c.valid THEN c.min END) ELSE MIN(c.min) END AS lo,
+               CASE WHEN SUM(c.valid) > 0 THEN MAX(CASE WHEN c.valid THEN c.max END) ELSE MAX(c.max) END AS hi,
+               SUM(c.cou) AS cou, SUM(c.n_received) AS n, SUM(c.n_valid) AS n_ok, SUM(c.n_over) AS n_over,
+               SUM(c.over_ms) AS over_ms, COUNT(*) AS parts, SUM(c.valid) AS parts_ok
+          FROM temp.agg_points p CROSS JOIN temp.agg_bounds b CROSS JOIN aggregates c
+            ON c.point_id = p.point_id AND c.period = :child AND c.start_ms >= b.start_ms AND c.start_ms < b.end_ms
+         GROUP BY p.point_id, b.start_ms) g
+"""
+
+
+def stage(db: sqlite3.Connection, points: Iterable[tuple[int, float | None, bool, int]],
+          invalid: Iterable[tuple[int, int, int]] = ()) -> None:
+    """Stage the points the next computations cover: (point_id, upper limit or None, strict
+    ('>' rather than '>='), reporting interval ms), and their invalid ranges (point_id, start, end)."""
+    for sql in _TEMP:
+        db.execute(sql)
+    db.execute("DELETE FROM temp.agg_points")
+    db.execute("DELETE FROM temp.agg_invalid")
+    db.executemany("INSERT INTO temp.agg_points VALUES (?, ?, ?, ?)",
+                   [(p, lim, int(strict), interval) for p, lim, strict, interval in points])
+    db.executemany("INSERT INTO temp.agg_invalid VALUES (?, ?, ?)", list(invalid))
+
+
+def compute_minutes(db: sqlite3.Connection, start_ms: int, end_ms: int, *, share: float, now_ms: int) -> int:
+    """Compute again the staged points' minutes starting in [start_ms, end_ms) (minute-aligned)
+    from readings_rtd; minutes without data any more are deleted. Returns the minutes written."""
+    db.execute("DELETE FROM aggregates WHERE period = 'minute' AND start_ms >= ? AND start_ms < ? "
+               "AND point_id IN (SELECT point_id FROM temp.agg_points)", (start_ms, end_ms))
+    cur = db.execute(_MINUTES_SQL, {"m0": start_ms, "m1": end_ms, "share": share, "now": now_ms})
+    db.execute(_MINUTE_FLAGS_SQL, {"m0": start_ms, "m1": end_ms})
+    return max(cur.rowcount, 0)
+
+
+def compute_parents(db: sqlite3.Connection, child: Period, parent: Period, bounds: Sequence[tuple[int, int, int]],
+                    *, share: float, now_ms: int) -> int:
+    """Compute again the staged points' ``parent`` periods given as (start, end, valid parts
+    needed), from their stored ``child`` periods; periods without parts any more are deleted."""
+    for sql in _TEMP:
+        db.execute(sql)
+    db.execute("DELETE FROM temp.agg_bounds")
+    db.executemany("INSERT INTO temp.agg_bounds VALUES (?, ?, ?)", list(bounds))
+    db.execute("DELETE FROM aggregates WHERE period = ? AND point_id IN (SELECT point_id FROM temp.agg_points) "
+               "AND start_ms IN (SELECT start_ms FROM temp.agg_bounds)", (parent.value,))
+    cur = db.execute(_PARENTS_SQL, {"parent": parent.value, "child": child.value, "share": share, "now": now_ms})
+    return max(cur.rowcount, 0)

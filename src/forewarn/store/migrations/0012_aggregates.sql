@@ -33,7 +33,8 @@ CREATE TABLE aggregates (
     computed_ms INTEGER NOT NULL,
     PRIMARY KEY (point_id, period, start_ms)
 ) WITHOUT ROWID;
-CREATE INDEX aggregates_by_time ON aggregates (period, start_ms);
+-- No second index: every read names its points (the key's first column), and a second index
+-- doubled the cost of writing a minute (docs/benchmarks.md, aggregation).
 
 -- Time ranges of points whose periods must be computed again, half-open [start_ms, end_ms).
 -- level 'minute': new or late data, audit marks, a recompute asked for (store.aggregates.mark_dirty):
