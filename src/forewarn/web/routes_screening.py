@@ -120,6 +120,8 @@ async def list_findings(
 @get("/api/v1/screening/findings/{finding_id:int}", tags=["screening"], summary="One finding", security=BEARER)
 async def show_finding(finding_id: FromPath[int], request: Request[Any, Any, Any],
                        ctx: NamedDependency[ApiContext]) -> FindingView:
+    """The finding with its evidence and, once judged, who judged it, when, why and its audit
+    mark. Needs audit_data; outside your scope: 404."""
     user = require_user(request, ctx, Action.AUDIT_DATA, doing="see the screening's findings")
     reject_unknown_query(request)
     key, tz = _check_id(finding_id), ctx.settings.tz
