@@ -36,12 +36,14 @@ from forewarn.registry.files import (
 )
 from forewarn.registry.imports import ImportRefused, import_sheets, read_upload
 from forewarn.store.base import ImportResult
+from forewarn.store.registry_export import export_in_scope
 from forewarn.store.sqlite import SqliteStore
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_body
 from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
 from forewarn.web.query import reject_unknown_query
+from forewarn.web.reads import read
 from forewarn.web.writes import on_writer, write
 
 __all__ = ["ImportAnswer", "ImportFinding", "export_registry", "import_registry", "issue_token", "revoke_tokens"]
@@ -123,8 +125,8 @@ async def import_registry(
 
 
 @get("/api/v1/registry/export", tags=["registry"], summary="Export the registry sheets (CSV or XLSX)",
-     security=BEARER, sync_to_thread=False)
-def export_registry(
+     security=BEARER)
+async def export_registry(
     request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
     sheet: Annotated[str, QueryParameter(description="devices (default), points or regions; XLSX holds all three")]
     = "devices",
@@ -138,27 +140,27 @@ def export_registry(
         raise ApiProblem(400, f"sheet={sheet!r}: use devices, points or regions")
     if format_ not in ("csv", "xlsx"):
         raise ApiProblem(400, f"format={format_!r}: use csv or xlsx")
-    store, db = ctx.store, ctx.store.db
-    sites = {tuple(r) for r in db.execute(*scoped(
-        "SELECT e.name, s.name FROM sites s JOIN enterprises e ON e.id = s.enterprise_id WHERE {scope}", user.scope))}
-    devices = [d for d in store.export_devices() if (d.enterprise, d.site) in sites]
-    mns = {d.mn for d in devices}
-    codes = {r[0] for r in db.execute(*scoped("SELECT r.code FROM regions r WHERE {scope}", user.scope,
-                                              site_alias="r", over="regions"))}
-    sheets = RegistrySheets([r for r in store.export_regions() if r.code in codes], devices,
-                            [p for p in store.export_points() if p.mn in mns])
-    if format_ == "xlsx":
-        with tempfile.TemporaryDirectory(prefix="forewarn-export-") as folder:
-            path = Path(folder) / "registry.xlsx"
-            write_xlsx(path, sheets)
-            body = path.read_bytes()
-        return Response(body, media_type=_XLSX, headers={"Content-Disposition": 'attachment; filename="registry.xlsx"'})
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel reads UTF-8 only with its byte-order mark; the importer skips it
-    {"devices": lambda: write_devices_csv(out, sheets.devices), "points": lambda: write_points_csv(out, sheets.points),
-     "regions": lambda: write_regions_csv(out, sheets.regions)}[sheet]()
-    return Response(out.getvalue().encode("utf-8"), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{sheet}.csv"'})
+
+    def export(db: sqlite3.Connection) -> Response[bytes]:
+        # read and written out on a reader thread: 10,000 devices and their points are hundreds
+        # of milliseconds, which on the loop every device's answer waited for
+        sheets = RegistrySheets(*export_in_scope(db, user.scope))
+        if format_ == "xlsx":
+            with tempfile.TemporaryDirectory(prefix="forewarn-export-") as folder:
+                path = Path(folder) / "registry.xlsx"
+                write_xlsx(path, sheets)
+                body = path.read_bytes()
+            return Response(body, media_type=_XLSX,
+                            headers={"Content-Disposition": 'attachment; filename="registry.xlsx"'})
+        out = io.StringIO()
+        out.write("\ufeff")  # Excel reads UTF-8 only with its byte-order mark; the importer skips it
+        {"devices": lambda: write_devices_csv(out, sheets.devices),
+         "points": lambda: write_points_csv(out, sheets.points),
+         "regions": lambda: write_regions_csv(out, sheets.regions)}[sheet]()
+        return Response(out.getvalue().encode("utf-8"), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{sheet}.csv"'})
+
+    return await read(ctx, export)
 
 
 def _device_in_reach(db: sqlite3.Connection, device_id: int, scope: Scope) -> None:
