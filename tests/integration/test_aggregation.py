@@ -25,7 +25,7 @@ from forewarn.model import Kind, Period
 from forewarn.rules.loader import build_catalog, load_effective_rules
 from forewarn.stats import audit
 from forewarn.stats.aggregate import Aggregator
-from forewarn.store.aggregates import AggregateRow, aggregates, mismatches
+from forewarn.store.aggregates import AggregateRow, aggregates, dirty_backlog, mismatches
 from forewarn.store.base import DeviceRow, IngestBatch, PointRow, ReadingBatch
 from forewarn.store.sqlite import SqliteStore
 from tests.integration.api import HECHI_MN, Fleet, assert_problem, bearer, run
@@ -205,14 +205,7 @@ def test_a_running_platform_aggregates_what_its_devices_send(tmp_path: Path) -> 
         async with running(settings) as platform:
             await send_stored(platform, *(data_packet(MN, f"DataTime=202611220800{s:02d};a34002-Rtd={v},a34002-Flag=N")
                                           for s, v in ((0, 40.0), (30, 100.0))))
-            agg, writer = platform.aggregator, platform.writer
-            assert agg is not None and writer is not None
-            loop = asyncio.get_running_loop()
-            done = loop.create_future()
-            agg.flush()
-            agg.poke()  # after these jobs (the writer runs them in order), the minute and its hour are there
-            writer.submit_job(lambda _: loop.call_soon_threadsafe(done.set_result, None))
-            await asyncio.wait_for(done, 5)
+            await aggregated(platform)
             with SqliteStore(settings.db_path, Catalogue()) as store:
                 point = store.db.execute("SELECT id FROM points WHERE field = 'Rtd'").fetchone()[0]
                 return (aggregates(store.db, [point], Period.MINUTE, 0, 2**62),
@@ -255,13 +248,35 @@ def test_mismatches_at_the_command_line(bench: Bench, capsys: pytest.CaptureFixt
 
 
 async def aggregated(platform: Any) -> None:
-    """Once the writer has run the aggregation of everything noted so far (it runs jobs in order)."""
+    """Once the writer has nothing due left in the aggregation's queue (it runs jobs in order:
+    the answer comes after every job queued before the question)."""
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    platform.aggregator.flush()
-    platform.aggregator.poke()
-    platform.writer.submit_job(lambda _: loop.call_soon_threadsafe(done.set_result, None))
-    await asyncio.wait_for(done, 5)
+    for _ in range(200):
+        platform.aggregator.flush()
+        platform.aggregator.poke()
+        left: asyncio.Future[int] = loop.create_future()
+        now = platform.pipeline.now_ms()
+        platform.writer.submit_job(lambda st, left=left, now=now: loop.call_soon_threadsafe(
+            left.set_result, dirty_backlog(st.db, now)[0]))
+        if await asyncio.wait_for(left, 5) == 0:
+            return
+    raise AssertionError("the aggregation did not catch up")
+
+
+def test_a_platform_starting_over_unaggregated_data_catches_up(bench: Bench) -> None:
+    bench.send(worked_day())  # stored while nothing noted it (a crash, or history from before)
+    bench.store.close()
+
+    async def scenario() -> dict[int, AggregateRow]:
+        settings = settings_for(bench.settings.data_dir.parent, data_dir=bench.settings.data_dir)
+        async with running(settings) as platform:
+            await asyncio.sleep(0)  # the aggregation's task starts: its first job queues what is behind
+            await aggregated(platform)
+        with SqliteStore(bench.settings.db_path, Catalogue()) as store:
+            return {h.start_ms: h for h in aggregates(store.db, [bench.point], Period.HOUR, DAY, DAY + 24 * H)}
+
+    hours = asyncio.run(scenario())
+    assert len(hours) == 23 and hours[DAY + 2 * H].flag == "M" and hours[DAY + 3 * H].valid
 
 
 def test_the_api_lists_mismatches_within_the_users_scope(fleet: Fleet) -> None:

@@ -179,8 +179,10 @@ class Aggregator:
             self.submit_job(lambda st: self._work_job(st.db))
 
     async def run(self) -> None:
-        """Flush every ``aggregate_every_s`` and look at due hours; until cancelled."""
+        """Catch up with what was stored unnoted, then flush every ``aggregate_every_s`` and look
+        at due hours; until cancelled."""
         assert self.submit_job is not None
+        self.submit_job(lambda st: self._catch_up(st.db))
         while True:
             await asyncio.sleep(self.every_s)
             try:
@@ -190,6 +192,20 @@ class Aggregator:
                 log.exception("queueing aggregation failed; will retry")
 
     # ---------------------------------------------------------------- on the writer thread
+
+    def _catch_up(self, db: sqlite3.Connection) -> None:
+        """Queue the real-time data newer than each point's newest minute (``store.behind``)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ranges = store.behind(db)
+            store.mark_dirty(db, ranges)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if ranges:
+            log.info("aggregation: %d points have real-time data not yet aggregated; computing it in the background",
+                     len(ranges))
 
     def _note_job(self, db: sqlite3.Connection, noted: set[tuple[int, int]]) -> None:
         """Queue each noted minute for the device's points (a device's new points are seen within

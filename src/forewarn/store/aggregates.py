@@ -19,7 +19,7 @@ from forewarn.model import Period
 __all__ = [
     "AggregateRow", "Mismatch", "PointFacts", "aggregates", "dirty_backlog", "mark_dirty",
     "mismatches", "point_facts", "point_ids", "points_of_site", "queue_hours", "take_dirty", "stage",
-    "compute_minutes", "compute_parents",
+    "behind", "compute_minutes", "compute_parents",
 ]
 
 _COLUMNS = ("point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, n_over, over_ms, parts, "
@@ -364,3 +364,22 @@ def compute_parents(db: sqlite3.Connection, child: Period, parent: Period, bound
                "AND start_ms IN (SELECT start_ms FROM temp.agg_bounds)", (parent.value,))
     cur = db.execute(_PARENTS_SQL, {"parent": parent.value, "child": child.value, "share": share, "now": now_ms})
     return max(cur.rowcount, 0)
+
+
+def behind(db: sqlite3.Connection) -> list[tuple[int, int, int]]:
+    """For each point with real-time data newer than its newest computed minute (or with data
+    and no minute at all): the range (point_id, start, end) from that minute on to its newest
+    value. What a start-up queues: data stored while minutes were not noted (a crash between
+    a commit and the next flush, aggregation switched off, history from before this table)."""
+    out: list[tuple[int, int, int]] = []
+    for pid, done, first, last in db.execute(
+        "SELECT p.id, (SELECT MAX(start_ms) FROM aggregates a WHERE a.point_id = p.id AND a.period = 'minute'), "
+        "(SELECT MIN(ts) FROM readings_rtd r WHERE r.point_id = p.id), "
+        "(SELECT MAX(ts) FROM readings_rtd r WHERE r.point_id = p.id) FROM points p"
+    ):
+        if last is None:
+            continue
+        start = first if done is None else done + 60_000
+        if last >= start:
+            out.append((pid, start, last + 1))
+    return out
