@@ -156,5 +156,5 @@ def test_a_strict_platform_stores_only_the_standard_frames_and_says_which_settin
     rejections = status["rejections"]
     assert isinstance(rejections, dict)
     assert rejections["crc_lowercase"]["last_detail"].startswith(
-        "hj212_strict is on: list crc_lowercase in the device's leniency, or set hj212_strict = 0")
+        "hj212_strict is on: list crc_lowercase in the device's leniency, or set it to 0")
     assert status["quirks_tolerated"] == {}

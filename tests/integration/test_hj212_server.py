@@ -219,7 +219,7 @@ def test_leniency_is_per_device_and_counted(tmp_path: Path) -> None:
         assert report["quirks_by_device"] == {lenient: {"crc_lowercase": 1, "qn_format": 1}}
         assert set(report["rejections"]) == {"crc_lowercase"}  # type: ignore[arg-type]
         detail = report["rejections"]["crc_lowercase"]["last_detail"]  # type: ignore[index]
-        assert detail.startswith("accepted by default; this device's leniency says strict: list crc_lowercase there")
+        assert detail.startswith("this device is strict: list crc_lowercase in its leniency")
 
     run(scenario())
 

@@ -79,5 +79,5 @@ def test_quirks_are_counted_per_device_and_a_device_made_strict_refuses_them(fle
         "accepted if the device's leniency lists crc_modbus_swapped")
     assert rejections["crc_mismatch"]["last_detail"].endswith("no setting accepts it")
     assert rejections["crc_lowercase"]["last_detail"].startswith(
-        "accepted by default; this device's leniency says strict: list crc_lowercase there or drop strict")
+        "this device is strict: list crc_lowercase in its leniency, or drop strict")
     assert report["quirks_by_device"] == {HECHI_MN: {"crc_lowercase": 1, "qn_format": 1}}

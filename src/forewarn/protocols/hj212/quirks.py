@@ -90,7 +90,7 @@ def refusal_hint(quirk: Quirk, leniency: Collection[str], platform_strict: bool)
     if not _BY_DEFAULT.get(quirk, False):
         return f"accepted if the device's leniency lists {name}"
     if STRICT in leniency:
-        return f"accepted by default; this device's leniency says strict: list {name} there or drop strict"
+        return f"this device is strict: list {name} in its leniency, or drop strict"
     if platform_strict:
-        return f"hj212_strict is on: list {name} in the device's leniency, or set hj212_strict = 0"
+        return f"hj212_strict is on: list {name} in the device's leniency, or set it to 0"
     return f"accepted if the device's leniency lists {name}"  # not reached: a default quirk is allowed
