@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from forewarn.logs import Throttle
 from forewarn.protocols.mqtt import packets as p
+from forewarn.protocols.mqtt.acks import InOrderAcks
 from forewarn.protocols.mqtt.ingest import MessageIngest
 from forewarn.protocols.mqtt.layouts import LAYOUTS, Layout, topic_matches
 from forewarn.store.base import DeviceInfo
@@ -122,13 +123,30 @@ class MqttListener:
         writer.write(p.connack(hello.version, "accepted"))
         # a client silent for 1.5 keep-alive periods is gone (MQTT 3.1.2.10); 0: none asked
         idle = hello.keepalive_s * 1.5 if hello.keepalive_s else None
-        version = hello.version
+        acks = InOrderAcks(lambda data: None if writer.is_closing() else writer.write(data))
+        acker = asyncio.create_task(acks.run())
+        try:
+            await self._loop(reader, writer, buffer, hello.version, idle, device, peer, acks, acker)
+        finally:
+            acker.cancel()
+            await asyncio.gather(acker, return_exceptions=True)
+
+    async def _loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buffer: bytearray,
+                    version: int, idle: float | None, device: DeviceInfo, peer: str, acks: InOrderAcks,
+                    acker: asyncio.Task[None]) -> None:
         while True:
-            kind, flags, body = await self._packet(reader, buffer, idle)
+            read = asyncio.ensure_future(self._packet(reader, buffer, idle))
+            done, _ = await asyncio.wait({read, acker}, return_when=asyncio.FIRST_COMPLETED)
+            if read not in done:  # a message could not be stored: drop the connection, so that it comes again
+                read.cancel()
+                await asyncio.gather(read, return_exceptions=True)
+                return
+            kind, flags, body = read.result()
             if kind == p.PacketType.PUBLISH:
                 message = p.parse_publish(flags, body, version)
-                if not await self._publish(message, device, writer, peer):
-                    return  # not stored: drop the connection so that the client sends it again
+                ack = (p.puback(message.packet_id) if message.qos == 1 else p.pubrec(message.packet_id)
+                       ) if message.packet_id is not None else None
+                await acks.add(self._publish(message, device, peer), ack)
             elif kind == p.PacketType.PUBREL:
                 writer.write(p.pubcomp(p.pubrel_id(body)))
             elif kind == p.PacketType.SUBSCRIBE:
@@ -140,6 +158,7 @@ class MqttListener:
             elif kind == p.PacketType.PINGREQ:
                 writer.write(p.ping_response())
             elif kind == p.PacketType.DISCONNECT:
+                await acks.drain()  # what it sent before saying goodbye is stored
                 return
             elif kind in (p.PacketType.PUBACK, p.PacketType.PUBREC, p.PacketType.PUBCOMP):
                 continue  # we publish nothing: nothing to do
@@ -147,23 +166,16 @@ class MqttListener:
                 raise p.MqttError("mqtt_malformed", f"packet type {kind} from a client")
             await writer.drain()
 
-    async def _publish(self, message: p.Publish, device: DeviceInfo, writer: asyncio.StreamWriter, peer: str) -> bool:
+    async def _publish(self, message: p.Publish, device: DeviceInfo, peer: str) -> bool:
+        """Store one message; True when it may be acknowledged (stored, or refused for good)."""
         layout = route(message.topic)
         if layout is None:
             self.ingest.port.reject("mqtt_unknown_topic", mn=device.mn, peer=peer,
                                     detail=f"{message.topic!r}: publish to v1/devices/me/telemetry, "
                                            "v1/gateway/telemetry, forewarn/{MN}/readings or hj212/...")
-            stored = True  # refused for good: acknowledged, so that it is not sent for ever
-        elif layout.name == "forewarn" and message.topic.split("/")[1] != device.mn:
+            return True  # refused for good: acknowledged, so that it is not sent for ever
+        if layout.name == "forewarn" and message.topic.split("/")[1] != device.mn:
             self.ingest.port.reject("mqtt_not_permitted", mn=device.mn, peer=peer,
                                     detail=f"{message.topic!r}: a device publishes under its own MN only")
-            stored = True
-        else:
-            stored = await self.ingest.handle(layout, message.topic, message.payload, device, peer)
-        if not stored:
-            return False
-        if message.qos == 1 and message.packet_id is not None:
-            writer.write(p.puback(message.packet_id))
-        elif message.qos == 2 and message.packet_id is not None:
-            writer.write(p.pubrec(message.packet_id))
-        return True
+            return True
+        return await self.ingest.handle(layout, message.topic, message.payload, device, peer)

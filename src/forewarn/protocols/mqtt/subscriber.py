@@ -14,11 +14,11 @@ import asyncio
 import logging
 import random
 import ssl
-from collections import deque
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from forewarn.protocols.mqtt import packets as p
+from forewarn.protocols.mqtt.acks import InOrderAcks
 from forewarn.protocols.mqtt.ingest import MessageIngest
 from forewarn.protocols.mqtt.layouts import Layout, layout_of, topic_matches
 
@@ -156,33 +156,16 @@ class MqttSubscriber:
         """Messages are stored as they come (their batches merge in the writer's group commit);
         their acknowledgements leave in arrival order, each once its message is stored."""
         s = self.settings
-        acks: deque[tuple[asyncio.Task[bool], p.Publish]] = deque()
-        wake = asyncio.Event()
-        failed = asyncio.Event()
-
-        async def acknowledge() -> None:
-            while True:
-                while not acks:
-                    wake.clear()
-                    await wake.wait()
-                task, message = acks[0]
-                if not await task:
-                    failed.set()
-                    return
-                acks.popleft()
-                if message.packet_id is not None and not writer.is_closing():
-                    writer.write(p.puback(message.packet_id) if message.qos == 1 else p.pubrec(message.packet_id))
-
-        acker = asyncio.create_task(acknowledge())
+        acks = InOrderAcks(lambda data: None if writer.is_closing() else writer.write(data))
+        acker = asyncio.create_task(acks.run())
         read: asyncio.Future[tuple[int, int, bytes]] | None = None
         try:
-            while not failed.is_set():
+            while True:
                 read = asyncio.ensure_future(self._packet(reader, buffer, s.keepalive_s * 0.75))
                 done, _ = await asyncio.wait({read, acker}, return_when=asyncio.FIRST_COMPLETED)
                 if read not in done:
-                    read.cancel()
-                    await asyncio.gather(read, return_exceptions=True)
-                    break
+                    raise ConnectionError("a message could not be stored: reconnecting so that the broker sends it "
+                                          "again")
                 try:
                     kind, flags, body = read.result()
                 except TimeoutError:
@@ -190,17 +173,9 @@ class MqttSubscriber:
                     continue
                 if kind == p.PacketType.PUBLISH:
                     message = p.parse_publish(flags, body, s.version)
-                    layout = next((lay for f, lay in s.subscriptions if topic_matches(f, message.topic)), None)
-                    if layout is None:
-                        self.ingest.port.reject("mqtt_unknown_topic", detail=f"{message.topic!r} matches no "
-                                                "mqtt_subscriptions entry", peer=peer)
-                        stored: asyncio.Task[bool] = asyncio.create_task(_true())
-                    else:
-                        stored = asyncio.create_task(
-                            self.ingest.handle(layout, message.topic, message.payload, None, peer))
-                    if message.qos:
-                        acks.append((stored, message))
-                        wake.set()
+                    ack = (p.puback(message.packet_id) if message.qos == 1 else p.pubrec(message.packet_id)
+                           ) if message.packet_id is not None else None
+                    await acks.add(self._store(message, peer), ack)
                 elif kind == p.PacketType.PUBREL:
                     writer.write(p.pubcomp(p.pubrel_id(body)))
                 elif kind == p.PacketType.SUBACK:
@@ -211,8 +186,6 @@ class MqttSubscriber:
                                   s.host, s.port, ", ".join(refused))
                 elif kind == p.PacketType.DISCONNECT:
                     raise ConnectionError("the broker ended the session")
-            if failed.is_set():
-                raise ConnectionError("a message could not be stored: reconnecting so that the broker sends it again")
         finally:
             acker.cancel()
             if read is not None:
@@ -221,9 +194,14 @@ class MqttSubscriber:
             # messages still being stored finish (their data is kept); unacknowledged, they come again
             # and, sent again, change nothing (the first value stored for a point and time is kept)
 
+    async def _store(self, message: p.Publish, peer: str) -> bool:
+        layout = next((lay for f, lay in self.settings.subscriptions if topic_matches(f, message.topic)), None)
+        if layout is None:
+            self.ingest.port.reject("mqtt_unknown_topic", detail=f"{message.topic!r} matches no mqtt_subscriptions "
+                                    "entry", peer=peer)
+            return True  # refused for good: acknowledged, so that it is not sent for ever
+        return await self.ingest.handle(layout, message.topic, message.payload, None, peer)
+
     def stop(self) -> None:
         self._stopping = True
 
-
-async def _true() -> bool:
-    return True
