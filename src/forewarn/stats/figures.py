@@ -270,6 +270,17 @@ def check_region(db: sqlite3.Connection, scope: Scope, region: str | None) -> No
         raise FiguresError(f"region={region!r} is none of your regions: use one of {shown or '(none)'}")
 
 
+def _children(region: str | None, regions: list[stats_reads.RegionRow]) -> list[str]:
+    """The regions directly under ``region``: the topmost of those whose code it prefixes (by the
+    GB/T 2260 codes, so a sheet that left out a parent code still groups right)."""
+    if region is None:
+        return []
+    top = region_prefix(region)
+    under = [(region_prefix(r.code), r.code) for r in regions if r.code != region]
+    under = [(p, c) for p, c in under if p.startswith(top) and p != top]
+    return [c for p, c in under if not any(q != p and p.startswith(q) for q, _ in under)]
+
+
 def _group_key(by: By, region: str | None, regions: list[stats_reads.RegionRow]
                ) -> Callable[[stats_reads.SiteRow], tuple[object, Entity]]:
     """Which row a site's counts go to."""
@@ -279,8 +290,7 @@ def _group_key(by: By, region: str | None, regions: list[stats_reads.RegionRow]
         return lambda s: (s.enterprise_id, Entity(kind="enterprise", id=s.enterprise_id, code=s.enterprise_region,
                                                   name=s.enterprise))
     names = {r.code: r.name for r in regions}
-    children = [r for r in regions if region is not None and r.parent_code == region]
-    prefixes = sorted(((region_prefix(r.code), r.code) for r in children), key=lambda p: -len(p[0]))
+    prefixes = sorted(((region_prefix(c), c) for c in _children(region, regions)), key=lambda p: -len(p[0]))
 
     def key(s: stats_reads.SiteRow) -> tuple[object, Entity]:
         code = s.region_code or ""
@@ -378,16 +388,21 @@ def figures(db: sqlite3.Connection, scope: Scope, *, by: By, region: str | None,
 
     # -- records, validity and exceedances from the aggregates (received capped at due per point)
     source = "day" if period == "day" else "month"
-    for g in stats_reads.aggregate_rows(db, scope, region, source, cuts[0][1], cuts[-1][2]):
+    for g in stats_reads.device_aggregates(db, scope, region, source, cuts[0][1], cuts[-1][2]):
         i = index(g.start_ms)
         d = dev_by_id.get(g.device_id)
         if i < 0 or d is None:
             continue
         row = acc[(site_key[d.site_id], i)]
         per_point = definitions.records_due(device_due.get((d.id, i), 0), d.interval_s)
-        received = min(g.n_received, per_point)
-        row.received += received
-        row.valid += min(g.n_valid, received)
+        if g.most_received <= per_point:  # no point reported more than was due: the sums are the counts
+            row.received += g.n_received
+            row.valid += g.n_valid
+        else:
+            for pg in stats_reads.aggregate_rows(db, d.id, source, g.start_ms, g.start_ms + 1):
+                received = min(pg.n_received, per_point)
+                row.received += received
+                row.valid += min(pg.n_valid, received)
         row.values_valid += g.n_valid
         row.over += g.n_over
         row.over_ms += g.over_ms
@@ -430,23 +445,30 @@ def _online_time(db: sqlite3.Connection, scope: Scope, region: str | None, cuts:
                  devs: list[stats_reads.DeviceRow], device_due: dict[tuple[int, int], int],
                  site_key: dict[int, object], acc: dict[tuple[object, int], _Acc], now_ms: int, factor: float,
                  tz: ZoneInfo) -> None:
-    kept: dict[tuple[int, int], int] = {(o.device_id, o.day_ms): o.online_ms
-                                        for o in stats_reads.online_days(db, scope, region, cuts[0][1], cuts[-1][2])}
+    """Each device's online time in each period: the kept whole days summed by the store, and
+    the days not kept (today, a period's cut edge, a day the refresh has not reached) computed
+    from the readings; never more than the time it was due."""
     days = _days(cuts, now_ms, tz)
     points: dict[int, list[int]] | None = None
-    for d in devs:
-        for i in range(len(cuts)):
+    for i, (_, a, b) in enumerate(cuts):
+        sums = stats_reads.online_sums(db, scope, region, a, b)
+        whole = [(x, y) for x, y, w in days[i] if w]
+        partial = [(x, y) for x, y, w in days[i] if not w]
+        for d in devs:
             due = device_due.get((d.id, i), 0)
             if not due:
                 continue
-            total = 0
-            for day_a, day_b, whole in days[i]:
-                ms = kept.get((d.id, day_a)) if whole else None
-                if ms is None:
-                    if points is None:
-                        points = stats_reads.points_by_device(db)
-                    ms = runtime.online_ms(db, points.get(d.id, []), d.interval_s, factor, day_a, day_b)
-                total += ms
+            expected = [(x, y) for x, y in whole if y > d.registered_ms]  # the days the refresh keeps
+            total, count = sums.get(d.id, (0, 0))
+            missing = list(partial)
+            if count < len(expected):
+                kept = stats_reads.device_online_days(db, d.id, a, b)
+                missing += [(x, y) for x, y in expected if x not in kept]
+            if missing:
+                if points is None:
+                    points = stats_reads.points_by_device(db)
+                total += sum(runtime.online_ms(db, points.get(d.id, []), d.interval_s, factor, x, y)
+                             for x, y in missing)
             acc[(site_key[d.site_id], i)].device_ms_online += min(total, due)
 
 
@@ -460,27 +482,32 @@ def _facilities(db: sqlite3.Connection, scope: Scope, region: str | None, cuts: 
                 site_rows: list[stats_reads.SiteRow], site_key: dict[int, object],
                 acc: dict[tuple[object, int], _Acc], now_ms: int, settings: Settings, rules: RulesInForce,
                 catalogue: Catalogue | None) -> None:
-    kept = {(f.site_id, f.day_ms): f for f in stats_reads.facility_days(db, scope, region, cuts[0][1], cuts[-1][2])}
+    """Each site's equipment running times in each period: kept days summed by the store, the
+    days not kept computed from the readings when the rules in force are given."""
     view = None
     if rules is not None and catalogue is not None:
         view = runtime.catalogue_view(settings.tz, settings.offline_after_intervals, catalogue, rules)
     days = _days(cuts, now_ms, settings.tz)
-    for s in site_rows:
-        for i in range(len(cuts)):
+    for i, (_, a, b) in enumerate(cuts):
+        sums = stats_reads.facility_sums(db, scope, region, a, b)
+        whole = [(x, y) for x, y, w in days[i] if w]
+        partial = [(x, y) for x, y, w in days[i] if not w]
+        for s in site_rows:
             row = acc[(site_key[s.id], i)]
-            for day_a, day_b, whole in days[i]:
-                f = kept.get((s.id, day_a)) if whole else None
-                if f is not None:
-                    row.production_ms += f.production_ms
-                    row.treatment_ms += f.treatment_with_ms
-                    row.fan_ms += f.fan_ms
-                    row.purifier_ms += f.purifier_with_ms
-                elif view is not None:
-                    t = runtime.facility_times(db, s.id, day_a, day_b, view, rules)
-                    row.production_ms += t.production_ms
-                    row.treatment_ms += t.treatment_with_ms
-                    row.fan_ms += t.fan_ms
-                    row.purifier_ms += t.purifier_with_ms
+            prod, treat, fan, purifier, count = sums.get(s.id, (0, 0, 0, 0, 0))
+            if view is not None:
+                missing = list(partial)
+                if count < len(whole):
+                    kept = stats_reads.site_facility_days(db, s.id, a, b)
+                    missing += [(x, y) for x, y in whole if x not in kept]
+                for x, y in missing:
+                    t = runtime.facility_times(db, s.id, x, y, view, rules)
+                    prod, treat = prod + t.production_ms, treat + t.treatment_with_ms
+                    fan, purifier = fan + t.fan_ms, purifier + t.purifier_with_ms
+            row.production_ms += prod
+            row.treatment_ms += treat
+            row.fan_ms += fan
+            row.purifier_ms += purifier
 
 
 def _row(ent: Entity, period: str, label: str, a: int, b: int, c: _Acc, line: float, online_at: int) -> FigureRow:

@@ -7,7 +7,9 @@ facilities' running time from the per-day tables ``device_online_days`` and ``fa
 from ``alarms``. Only the instant "last heard before a past moment" seeks the readings, once
 per point (one index seek each).
 
-Every query carries the user's :class:`Scope` (``scoped()``) and an optional region prefix.
+Every query carries the user's :class:`Scope` (``scoped()``) and an optional region prefix. The
+sums walk sites, devices and points first (``CROSS JOIN`` fixes that order) and seek each one's
+rows of the window by primary key, so their cost grows with the scope, not with the history kept.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import NamedTuple
 from forewarn.access.scope import Scope, region_prefix, scoped
 
 __all__ = [
-    "AggregateRow", "AlarmTimes", "DeviceRow", "FacilityDay", "OnlineDay", "RegionRow", "SiteRow", "StatusChange", "aggregate_rows",
-    "alarm_times", "devices", "facility_days", "last_heard_before", "online_days", "regions", "sites",
+    "AggregateRow", "AlarmTimes", "DeviceAggregate", "DeviceRow", "FacilityDay", "OnlineDay", "RegionRow", "SiteRow", "StatusChange", "aggregate_rows",
+    "alarm_times", "device_aggregates", "device_online_days", "devices", "facility_days", "facility_sums",
+    "online_sums", "site_facility_days", "last_heard_before", "online_days", "regions", "sites",
     "status_changes",
 ]
 
@@ -124,18 +127,50 @@ def devices(db: sqlite3.Connection, scope: Scope, region: str | None) -> list[De
         f"WHERE {{scope}} AND d.status = 'active'{where} ORDER BY d.id", scope, args))]
 
 
-def aggregate_rows(db: sqlite3.Connection, scope: Scope, region: str | None, period: str, start_ms: int,
-                   end_ms: int) -> Iterator[AggregateRow]:
-    """The ``period`` aggregates (day or month) of the real-time points in scope that start in
-    [start_ms, end_ms): one index range per point."""
+def aggregate_rows(db: sqlite3.Connection, device_id: int, period: str, start_ms: int, end_ms: int
+                   ) -> Iterator[AggregateRow]:
+    """One device's ``period`` aggregates (day or month) starting in [start_ms, end_ms), point by
+    point (for the rare device whose points reported more than was due: each is capped alone)."""
+    sql = ("SELECT p.device_id, g.point_id, g.start_ms, g.n_received, g.n_valid, g.n_over, g.over_ms, "
+           "CASE WHEN g.n_over > 0 THEN g.max END, g.upper_limit FROM points p "
+           "JOIN aggregates g ON g.point_id = p.id AND g.period = ? AND g.start_ms >= ? AND g.start_ms < ? "
+           "WHERE p.device_id = ?")
+    return (AggregateRow(*r) for r in db.execute(sql, (period, start_ms, end_ms, device_id)))
+
+
+class DeviceAggregate(NamedTuple):
+    """A device's points' aggregates of one period, added up."""
+
+    device_id: int
+    start_ms: int
+    n_received: int
+    n_valid: int
+    n_over: int
+    over_ms: int
+    #: the most one point received (when it is not above what was due, nothing needs capping)
+    most_received: int
+    #: the maximum and limit of the point that went furthest beyond its limit (None: none did)
+    max: float | None
+    upper_limit: float | None
+
+
+def device_aggregates(db: sqlite3.Connection, scope: Scope, region: str | None, period: str, start_ms: int,
+                      end_ms: int) -> Iterator[DeviceAggregate]:
+    """The ``period`` aggregates (day or month) of the devices in scope starting in [start_ms,
+    end_ms), summed per device and period start inside the query (one index range per point;
+    SQLite's bare columns give the max and limit of the row with the highest max / limit)."""
     where, args = _region(region)
     sql, params = scoped(
-        "SELECT p.device_id, g.point_id, g.start_ms, g.n_received, g.n_valid, g.n_over, g.over_ms, "
-        "CASE WHEN g.n_over > 0 THEN g.max END, g.upper_limit "
-        "FROM sites s JOIN devices d ON d.site_id = s.id JOIN points p ON p.device_id = d.id "
-        "JOIN aggregates g ON g.point_id = p.id AND g.period = ? AND g.start_ms >= ? AND g.start_ms < ? "
-        f"WHERE {{scope}} AND d.status = 'active'{where}", scope, [period, start_ms, end_ms, *args])
-    return (AggregateRow(*r) for r in db.execute(sql, params))
+        "SELECT p.device_id, g.start_ms, SUM(g.n_received), SUM(g.n_valid), SUM(g.n_over), SUM(g.over_ms), "
+        "MAX(g.n_received), MAX(CASE WHEN g.n_over > 0 AND g.upper_limit > 0 THEN g.max / g.upper_limit END), "
+        "g.max, g.upper_limit "
+        "FROM sites s CROSS JOIN devices d ON d.site_id = s.id CROSS JOIN points p ON p.device_id = d.id "
+        "CROSS JOIN aggregates g ON g.point_id = p.id AND g.period = ? AND g.start_ms >= ? AND g.start_ms < ? "
+        f"WHERE {{scope}} AND d.status = 'active'{where} GROUP BY p.device_id, g.start_ms",
+        scope, [period, start_ms, end_ms, *args])
+    for d, t, rec, val, over, over_ms, most, ratio, high, limit in db.execute(sql, params):
+        yield DeviceAggregate(d, t, rec, val, over, over_ms, most, high if ratio is not None else None,
+                              limit if ratio is not None else None)
 
 
 def last_heard_before(db: sqlite3.Connection, scope: Scope, region: str | None, at_ms: int, online_sql: str
@@ -177,6 +212,42 @@ class FacilityDay(NamedTuple):
     treatment_with_ms: int
     fan_ms: int
     purifier_with_ms: int
+
+
+def online_sums(db: sqlite3.Connection, scope: Scope, region: str | None, start_ms: int, end_ms: int
+                ) -> dict[int, tuple[int, int]]:
+    """Per device in scope: (online ms, days) over the kept days in [start_ms, end_ms)."""
+    where, args = _region(region)
+    return {int(d): (int(ms), int(n)) for d, ms, n in db.execute(*scoped(
+        "SELECT o.device_id, SUM(o.online_ms), COUNT(*) FROM sites s CROSS JOIN devices d ON d.site_id = s.id "
+        "CROSS JOIN device_online_days o ON o.device_id = d.id AND o.day_ms >= ? AND o.day_ms < ? "
+        f"WHERE {{scope}}{where} GROUP BY o.device_id", scope, [start_ms, end_ms, *args]))}
+
+
+def facility_sums(db: sqlite3.Connection, scope: Scope, region: str | None, start_ms: int, end_ms: int
+                  ) -> dict[int, tuple[int, int, int, int, int]]:
+    """Per site in scope: (production, treatment with it, fan, purifier with it, days) over the
+    kept days in [start_ms, end_ms)."""
+    where, args = _region(region)
+    return {int(r[0]): tuple(int(x) for x in r[1:]) for r in db.execute(*scoped(  # type: ignore[misc]
+        "SELECT f.site_id, SUM(f.production_ms), SUM(f.treatment_with_ms), SUM(f.fan_ms), SUM(f.purifier_with_ms), "
+        "COUNT(*) FROM sites s CROSS JOIN facility_days f ON f.site_id = s.id AND f.day_ms >= ? AND f.day_ms < ? "
+        f"WHERE {{scope}}{where} GROUP BY f.site_id", scope, [start_ms, end_ms, *args]))}
+
+
+def device_online_days(db: sqlite3.Connection, device_id: int, start_ms: int, end_ms: int) -> dict[int, int]:
+    """One device's kept days in [start_ms, end_ms): day -> online ms."""
+    return {int(t): int(ms) for t, ms in db.execute(
+        "SELECT day_ms, online_ms FROM device_online_days WHERE device_id = ? AND day_ms >= ? AND day_ms < ?",
+        (device_id, start_ms, end_ms))}
+
+
+def site_facility_days(db: sqlite3.Connection, site_id: int, start_ms: int, end_ms: int
+                       ) -> dict[int, tuple[int, int, int, int]]:
+    """One site's kept days in [start_ms, end_ms): day -> its four running times."""
+    return {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in db.execute(
+        "SELECT day_ms, production_ms, treatment_with_ms, fan_ms, purifier_with_ms FROM facility_days "
+        "WHERE site_id = ? AND day_ms >= ? AND day_ms < ?", (site_id, start_ms, end_ms))}
 
 
 def online_days(db: sqlite3.Connection, scope: Scope, region: str | None, start_ms: int, end_ms: int
