@@ -1,0 +1,125 @@
+"""``forewarn bench report``: a month's report for the demo city with 10,000 devices.
+
+The state is ``forewarn bench stats``'s (``bench/stats.py``: Hechi's 11 districts, 10,000
+devices on 8,334 sites, October 2026 as the aggregator and the day refresh leave it), built
+once into a data directory (``--keep DIR`` keeps it for the next run). Then, for October and
+the city 451200, as the city administrator:
+
+- the report itself (``reports.build.build_report``: every section, both rankings), what the
+  statistics page is answered as JSON;
+- the report drawn as XLSX (openpyxl) and as the printable HTML page;
+- ``GET /api/v1/reports/monthly?...`` through a real platform's HTTP API (format json and
+  xlsx), the way the statistics page and a download ask for it.
+
+Each is the median and the slowest of ``--runs`` runs after one warm-up; the goals are the
+issue's: a month's report in under 30 s, the statistics page's answer in under 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from forewarn.access.roles import Role
+from forewarn.access.scope import Scope
+from forewarn.access.users import create_user, issue_api_token
+from forewarn.app import Platform
+from forewarn.bench.stats import run_stats_bench
+from forewarn.cli.common import open_store
+from forewarn.config import load_settings
+from forewarn.reports.build import ReportRequest, build_report
+from forewarn.reports.period import parse_period
+from forewarn.reports.render import render
+
+__all__ = ["run_report_bench"]
+
+_DAY = 86_400_000
+_USER = "bench-report"
+
+
+def _timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
+    out = fn()  # warm-up
+    took = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        took.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(took), max(took), out
+
+
+def _line(name: str, med: float, worst: float, what: str) -> None:
+    print(f"  {name:<40} median {med:8.1f} ms   slowest {worst:8.1f} ms   {what}")
+
+
+def run_report_bench(*, devices: int = 10_000, runs: int = 5, keep: Path | None = None) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="forewarn-bench-report-")) if keep is None else keep
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = load_settings(None, data_dir=folder / "data", rules_enabled=0, report_time="",
+                                 hj212_host="127.0.0.1", hj212_port=0, http_host="127.0.0.1", http_port=0)
+        if not settings.db_path.exists():
+            run_stats_bench(devices=devices, runs=1, keep=folder)  # the state, and its own figures' timings
+        tz = settings.tz
+        now = int(datetime(2026, 11, 1, tzinfo=tz).timestamp() * 1000) + 4 * _DAY
+        period = parse_period("monthly", "2026-10", tz)
+        request = ReportRequest(period, region="451200")
+        db = sqlite3.connect(f"{settings.db_path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        scope = Scope(Role.CITY_ADMIN)
+
+        def report() -> Any:
+            return build_report(db, scope, request, now_ms=now, settings=settings)
+
+        print(f"the monthly report of 2026-10 for the city 451200 ({runs} runs):")
+        med, worst, made = _timed(report, runs)
+        rows = sum(len(s.rows) for s in made.sections)
+        _line("report built (the page's JSON)", med, worst, f"{len(made.sections)} sections, {rows} rows, "
+              f"{len(msgspec.json.encode(made)) / 1000:.0f} kB JSON")
+        med, worst, xlsx = _timed(lambda: render(made, "xlsx"), runs)
+        _line("drawn as XLSX", med, worst, f"{len(xlsx) / 1000:.0f} kB")
+        med, worst, html = _timed(lambda: render(made, "html"), runs)
+        _line("drawn as HTML", med, worst, f"{len(html) / 1000:.0f} kB")
+        db.close()
+        asyncio.run(_over_http(dataclasses.replace(settings), now, runs))
+    finally:
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+async def _over_http(settings: Any, now: int, runs: int) -> None:
+    with open_store(settings) as store:
+        if store.db.execute("SELECT 1 FROM users WHERE name = ?", (_USER,)).fetchone() is None:
+            create_user(store.db, _USER, "bench-report-password-1", "city_admin", actor="bench", origin="bench")
+        token = issue_api_token(store.db, _USER, actor="bench", origin="bench").token
+    platform = Platform(settings, http=True, clock=lambda: now / 1000)
+    await platform.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{platform.http_port}", timeout=120,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            for fmt in ("json", "xlsx"):
+                took = []
+                size = 0
+                for i in range(runs + 1):
+                    t0 = time.perf_counter()
+                    answer = await client.get("/api/v1/reports/monthly",
+                                              params={"region": "451200", "period": "2026-10", "format": fmt})
+                    answer.raise_for_status()
+                    size = len(answer.content)
+                    if i:  # the first is the warm-up
+                        took.append((time.perf_counter() - t0) * 1000)
+                _line(f"GET /api/v1/reports/monthly format={fmt}", statistics.median(took), max(took),
+                      f"{size / 1000:.0f} kB")
+    finally:
+        await platform.stop()
