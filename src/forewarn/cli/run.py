@@ -95,6 +95,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="a day of a site with 30 points at one-minute resolution, loaded as one playback answer")
     b.add_argument("--runs", type=int, default=10, help="warm requests timed after the cold one (default 10)")
     b.set_defaults(handler=bench_playback)
+    b = bsub.add_parser("mqtt", parents=[common],
+                        help="MQTT ingest (ThingsBoard telemetry on forewarn's MQTT port) against HJ 212, same fleet")
+    b.add_argument("--points", type=int, default=300_000, help="points to send each way (default 300,000)")
+    b.add_argument("--devices", type=int, default=200, help="device connections (default 200)")
+    b.set_defaults(handler=bench_mqtt)
     b = bsub.add_parser("overview", parents=[common],
                         help="the overview with 10,000 sites in scope: its API, and with --browser the page's first render and filters")
     b.add_argument("--sites", type=int, default=10_000, help="sites in scope (default 10,000)")
@@ -435,6 +440,14 @@ def bench_playback(args: argparse.Namespace) -> int:
     if args.runs < 1:
         raise UserError("--runs must be at least 1")
     return run_playback_bench(runs=args.runs)
+
+
+def bench_mqtt(args: argparse.Namespace) -> int:
+    from forewarn.bench.mqtt import run_mqtt_bench
+
+    if args.points < 1 or args.devices < 1:
+        raise UserError("--points and --devices must be at least 1")
+    return run_mqtt_bench(settings_from(args), points=args.points, devices=args.devices)
 
 
 def bench_overview(args: argparse.Namespace) -> int:
