@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from forewarn.access.roles import Action
@@ -71,7 +72,9 @@ def _headers(name: str, fmt: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"}
 
 
-@get("/api/v1/reports/{kind:str}", tags=["reports"], summary="A daily, monthly or annual report", security=BEARER)
+@get("/api/v1/reports/{kind:str}", tags=["reports"], summary="A daily, monthly or annual report", security=BEARER,
+     responses={200: ResponseSpec(Report, description="the report as JSON (format=json); format=xlsx answers the "
+                                                      "workbook, format=html the printable page")})
 async def get_report(
     kind: FromPath[str], request: Request[Any, Any, Any], ctx: NamedDependency[ApiContext],
     period: Annotated[str, QueryParameter(description="2026-10-05 (daily), 2026-10 (monthly) or 2026 (annual), "
