@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
@@ -251,3 +253,40 @@ def test_a_reading_an_open_ended_invalid_mark_covers_raises_no_alarm(fleet: Flee
         db.close()
 
     run(fleet.settings, scenario)
+
+
+_MARK = st.tuples(st.sampled_from(["point", "device", "site"]), st.integers(0, 30), st.integers(1, 15),
+                  st.booleans(), st.booleans(), st.booleans())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(marks=st.lists(_MARK, max_size=8), window=st.tuples(st.integers(0, 40), st.integers(1, 40)))
+def test_invalid_ranges_agree_with_painting_every_minute_in_order(db: sqlite3.Connection,
+                                                                 marks: list[tuple[str, int, int, bool, bool, bool]],
+                                                                 window: tuple[int, int]) -> None:
+    """Any marks (some open-ended, some revoked), any window: each minute is invalid exactly when
+    the newest mark in force covering it says invalid; ranges come merged and sorted."""
+    p1, _, p3, device, site, _ = _ids(db)
+    with db:
+        db.execute("DELETE FROM data_marks")
+    ids = {"point": p1, "device": device, "site": site}
+    painted: dict[int, bool] = {}
+    for target, start, length, valid, open_ended, revoked in marks:
+        end = None if open_ended else start + length
+        mark_id = _mark(db, target, ids[target], T0 + start * M, None if end is None else T0 + end * M,
+                        valid=valid, reason="fault")
+        if revoked:
+            with db:
+                audit.revoke(db, actor="x", scope=CITY, mark_id=mark_id, note="x", origin="test", now_ms=NOW)
+            continue
+        for minute in range(start, 100 if end is None else end):  # open-ended: past every window
+            painted[minute] = not valid
+    lo, span = window
+    got = invalid_ranges(db, [p1, p3], T0 + lo * M, T0 + (lo + span) * M)
+    assert p3 not in got
+    spans = got.get(p1, [])
+    assert spans == sorted(spans) and all(a < b for a, b in spans)
+    assert all(b1 < a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False)), spans  # merged
+    for minute in range(lo, lo + span):
+        t = T0 + minute * M
+        assert any(a <= t < b for a, b in spans) == painted.get(minute, False), (minute, spans)
