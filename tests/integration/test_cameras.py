@@ -274,3 +274,37 @@ def test_the_demos_simulated_camera_shows_forewarns_own_test_card(fleet: Fleet) 
         assert (await client.get("/api/v1/cameras", headers=bearer(t["city"]))).json()["total"] == 0
 
     run(fleet.settings, scenario)
+
+
+def test_a_cameras_sheet_adds_and_changes_cameras_within_ones_reach(fleet: Fleet) -> None:
+    t = fleet.tokens
+    sheet = ("enterprise,site,camera,live_url,snapshot_url\n"
+             "河池市液化石油气公司,储配站,东门,,http://10.0.0.5/snap.jpg\n"
+             "河池市液化石油气公司,储配站,罐区,http://10.0.0.6/video.mjpg,rtsp://admin:pw@10.0.0.6/1\n")
+
+    async def upload(token: str, text: str) -> httpx.Response:
+        return await client_box[0].post("/api/v1/registry/import", content=text.encode(),
+                                        headers={**bearer(token), "Content-Type": "text/csv"})
+
+    client_box: list[httpx.AsyncClient] = []
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        client_box.append(client)
+        assert (await upload(t["hechi"], sheet)).status_code == 200
+        cams = {c["name"]: c for c in (await client.get("/api/v1/cameras", headers=bearer(t["hechi"]))).json()["items"]}
+        assert cams["罐区"]["snapshot_url"] == "rtsp://admin:pw@10.0.0.6/1" and cams["东门"]["live_kind"] == "none"
+        # again with a changed address: the same camera changed, no second one
+        assert (await upload(t["hechi"], sheet.replace("10.0.0.5", "10.0.0.9"))).status_code == 200
+        cams = {c["name"]: c for c in (await client.get("/api/v1/cameras", headers=bearer(t["hechi"]))).json()["items"]}
+        assert len(cams) == 2 and cams["东门"]["snapshot_url"] == "http://10.0.0.9/snap.jpg"
+        # another district's site, and a bad address: each a finding with its row; nothing imported
+        bad = ("enterprise,site,camera,live_url,snapshot_url\n"
+               "河池市液化石油气公司,储配站,北门,,ftp://10.0.0.7/x.jpg\n"
+               "大同某工厂,一号车间,车间,,http://10.0.0.8/snap.jpg\n")
+        refused = await upload(t["hechi"], bad)
+        assert refused.status_code == 400, refused.text
+        found = {(f["row"], f["column"]) for f in refused.json()["findings"]}
+        assert found == {(2, "snapshot_url"), (3, "site")}, refused.text
+        assert (await client.get("/api/v1/cameras", headers=bearer(t["city"]))).json()["total"] == 2
+
+    run(fleet.settings, scenario)

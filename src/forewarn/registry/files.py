@@ -23,6 +23,8 @@ from forewarn.store.base import DeviceRow, PointRow, RegionRow
 
 __all__ = [
     "BAD_ID_CHARS",
+    "CAMERA_COLUMNS",
+    "CameraSheetRow",
     "DEVICE_COLUMNS",
     "Finding",
     "PROTOCOLS",
@@ -53,6 +55,9 @@ POINT_REQUIRED = ("mn", "code", "field")
 POINT_OPTIONAL = ("name", "quantity", "unit", "lower", "upper", "role")
 POINT_COLUMNS = POINT_REQUIRED + POINT_OPTIONAL
 REGION_COLUMNS = ("region_code", "region_name", "parent_region_code")
+#: a cameras sheet: a site's cameras (forewarn.registry.camera_sheet applies it)
+CAMERA_REQUIRED = ("enterprise", "site", "camera")
+CAMERA_COLUMNS = CAMERA_REQUIRED + ("live_url", "snapshot_url")
 PROTOCOLS = ("hj212",)
 QUIRKS = LENIENCY_WORDS  # the quirk names and 'strict' (forewarn.protocols.hj212.quirks)
 BAD_ID_CHARS = set(";,&=\r\n")
@@ -105,13 +110,15 @@ class RegistrySheets:
     regions: list[RegionRow] = field(default_factory=list)
     devices: list[DeviceRow] = field(default_factory=list)
     points: list[PointRow] = field(default_factory=list)
-    #: region code, device MN, (MN, code, field) -> where it was read
+    cameras: list[CameraSheetRow] = field(default_factory=list)
+    #: region code, device MN, (MN, code, field), ("camera", enterprise, site, camera) -> where it was read
     places: dict[object, Place] = field(default_factory=dict)
 
     def extend(self, other: RegistrySheets) -> None:
         self.regions.extend(other.regions)
         self.devices.extend(other.devices)
         self.points.extend(other.points)
+        self.cameras.extend(other.cameras)
         for key, place in other.places.items():
             self.places.setdefault(key, place)
 
@@ -164,7 +171,9 @@ def _read_file(path: Path, name: str, catalogue: Catalogue, problems: list[Findi
             continue
         header = [_norm_header(h) for h in rows[0][1]]
         body = rows[1:]
-        if set(POINT_REQUIRED) <= set(header) and "enterprise" not in header:
+        if "camera" in header and "mn" not in header:
+            found.cameras.extend(_cameras(where, header, body, problems, found.places))
+        elif set(POINT_REQUIRED) <= set(header) and "enterprise" not in header:
             found.points.extend(_points(where, header, body, problems, found.places))
         elif "mn" in header and "enterprise" in header:
             found.devices.extend(_devices(where, header, body, catalogue, problems, found.places))
@@ -175,7 +184,8 @@ def _read_file(path: Path, name: str, catalogue: Catalogue, problems: list[Findi
                 where, None, None,
                 f"header is not a devices sheet (needs {', '.join(DEVICE_REQUIRED)}), "
                 f"a points sheet (needs {', '.join(POINT_REQUIRED)}) "
-                f"or a regions sheet (needs {', '.join(REGION_COLUMNS[:2])})"
+                f"a regions sheet (needs {', '.join(REGION_COLUMNS[:2])}) "
+                f"or a cameras sheet (needs {', '.join(CAMERA_REQUIRED)})"
             ))
     return found
 
@@ -396,6 +406,37 @@ def _points(
             quantity=r.get("quantity", ""), unit=r.get("unit", ""), lower=lower, upper=upper,
             role=r.get("role", ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSheetRow:
+    """A camera of a site (named by its enterprise and name), as a cameras sheet lists it."""
+
+    enterprise: str
+    site: str
+    camera: str
+    live_url: str
+    snapshot_url: str
+
+
+def _cameras(where: str, header: list[str], body: Rows, problems: list[Finding], places: dict[object, Place]
+             ) -> list[CameraSheetRow]:
+    """The rows of a cameras sheet (their addresses are checked when applied, with the camera
+    registry's own checks: forewarn.registry.camera_sheet)."""
+    out: list[CameraSheetRow] = []
+    for number, r in _records(where, header, body, CAMERA_REQUIRED, CAMERA_COLUMNS, problems):
+        errors: Errors = [(c, f"{c} is empty") for c in CAMERA_REQUIRED if not r.get(c)]
+        if not r.get("live_url") and not r.get("snapshot_url"):
+            errors.append(("snapshot_url", "give the camera a live_url, a snapshot_url, or both"))
+        key = ("camera", r.get("enterprise", ""), r.get("site", ""), r.get("camera", ""))
+        if key in places:
+            errors.append(("camera", f"camera {key[3]} of {key[1]}/{key[2]} appears twice"))
+        if _report(where, number, errors, problems):
+            continue
+        places[key] = (where, number)
+        out.append(CameraSheetRow(r["enterprise"], r["site"], r["camera"], r.get("live_url", ""),
+                                  r.get("snapshot_url", "")))
+    return out
 
 
 def _float(text: str, name: str, errors: Errors, optional: bool = False) -> float | None:

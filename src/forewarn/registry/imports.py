@@ -29,6 +29,7 @@ from pathlib import Path
 
 from forewarn.access.scope import Scope
 from forewarn.catalogue import Catalogue
+from forewarn.registry.camera_sheet import apply_cameras
 from forewarn.registry.edit import parent_problem
 from forewarn.registry.files import Finding, RegistrySheets, read_registry_files
 from forewarn.registry.import_audit import ImportAudit
@@ -165,7 +166,7 @@ def import_sheets(store: SqliteStore, sheets: RegistrySheets, *, scope: Scope, a
     """Check ``sheets`` against the database and apply them, in one transaction (on the writer
     thread of a running platform, or in the command's own process); raises :class:`ImportRefused`
     with every finding, having changed nothing."""
-    if not (sheets.devices or sheets.points or sheets.regions):
+    if not (sheets.devices or sheets.points or sheets.regions or sheets.cameras):
         raise ImportRefused(400, [Finding(", ".join(sources) or "the sheet", None, None, "holds no rows")])
     audited = ImportAudit(sheets, actor, origin, sources)
     devices = list(sheets.devices)  # apply_registry reads it after before_apply has filled in statuses
@@ -188,6 +189,10 @@ def import_sheets(store: SqliteStore, sheets: RegistrySheets, *, scope: Scope, a
             if was is None or was[1] != status:
                 record_change(db, site_id, was[1] if was else None, status, effective_ms=now, reason=reason,
                               actor=actor, origin=origin, at_ms=now)
+        # a cameras sheet's rows last: a site the same import adds may have cameras (camera_sheet.py)
+        _, camera_findings, refused = apply_cameras(db, sheets, scope, actor=actor, origin=origin, now_ms=now)
+        if camera_findings:
+            raise ImportRefused(refused, camera_findings)
         audited.after(db, result)
 
     return store.apply_registry(devices, sheets.points, sheets.regions, before_apply=before, before_commit=after)

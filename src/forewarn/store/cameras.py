@@ -23,6 +23,7 @@ __all__ = [
     "insert_snapshot",
     "last_step_id",
     "live_urls",
+    "site_by_names",
     "site_of",
     "update_camera",
 ]
@@ -68,6 +69,13 @@ def site_of(db: sqlite3.Connection, site_id: int, scope: Scope) -> tuple[str, st
     row = db.execute(*scoped("SELECT s.name, s.region_code FROM sites s WHERE s.id = ? AND {scope}", scope,
                              [site_id])).fetchone()
     return None if row is None else (str(row[0]), str(row[1] or ""))
+
+
+def site_by_names(db: sqlite3.Connection, enterprise: str, site: str) -> int | None:
+    """The id of the site ``enterprise``/``site`` (as registry sheets name sites), or None."""
+    row = db.execute("SELECT s.id FROM sites s JOIN enterprises e ON e.id = s.enterprise_id WHERE e.name = ? "
+                     "AND s.name = ?", (enterprise, site)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def insert_camera(db: sqlite3.Connection, site_id: int, name: str, live_url: str, snapshot_url: str,
