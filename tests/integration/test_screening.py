@@ -215,3 +215,20 @@ def test_the_daily_schedule_screens_the_day_before_once_its_hour_has_come(tmp_pa
         found = _found(store)
     # day 15 holds the drop below the neighbours, and the drifting clock shows in every day
     assert sorted((k, mn) for k, mn, *_ in found) == [("clock_drift", DUST[4]), ("neighbour_drop", DUST[3])]
+
+
+def test_data_already_marked_invalid_in_audit_is_not_raised_again(planted_month) -> None:
+    """The flat humidity fell in a maintenance the auditor had marked: nothing left to judge."""
+    from forewarn.model import AuditReason, MarkTarget
+    from forewarn.stats import audit
+
+    store, planted = planted_month
+    (_, mn, code, start, end) = next(p for p in planted if p[0] == "constant")
+    point = store.db.execute("SELECT p.id FROM points p JOIN devices d ON d.id = p.device_id WHERE d.mn = ? "
+                             "AND p.code = ?", (mn, code)).fetchone()[0]
+    store.run_in_transaction(lambda db: audit.mark(
+        db, actor="li", scope=CITY, target=MarkTarget.POINT, target_id=point, start_ms=start - 3_600_000,
+        end_ms=end + 3_600_000, valid=False, reason=AuditReason.MAINTENANCE, now_ms=NOW))
+    _run(store)
+    assert "constant" not in {k for k, *_ in _found(store)}
+    assert len(_found(store)) == len(planted) - 1

@@ -35,6 +35,7 @@ from forewarn.stats import audit as data_audit
 from forewarn.stats.checks.base import CheckInput, Found
 from forewarn.stats.checks.registry import CheckRegistry, builtin_checks
 from forewarn.stats.checks.thresholds import Thresholds, load_thresholds
+from forewarn.store import audit_marks
 from forewarn.store import screening as store
 from forewarn.times import iso
 
@@ -144,7 +145,20 @@ def screen(db: sqlite3.Connection, scope: Scope, from_ms: int, to_ms: int, *, th
     found: list[Found] = []
     for check in registry or builtin_checks():
         found += check.find(inp)
-    return found
+    return [f for f in found if not _judged_already(db, f)]
+
+
+def _judged_already(db: sqlite3.Connection, f: Found) -> bool:
+    """Whether data audit has marked the finding's whole window of its point invalid already (a
+    maintenance, a calibration, an earlier judgement): nothing left for the auditor to judge."""
+    if f.point_id is None:
+        return False
+    covered = f.start_ms
+    for a, b in audit_marks.invalid_ranges(db, [f.point_id], f.start_ms, f.end_ms).get(f.point_id, []):
+        if a > covered:
+            return False
+        covered = max(covered, b)
+    return covered >= f.end_ms
 
 
 def record(db: sqlite3.Connection, found: list[Found], *, from_ms: int, to_ms: int, actor: str, tz: ZoneInfo,
