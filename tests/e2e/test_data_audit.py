@@ -54,6 +54,18 @@ def test_a_range_selected_on_the_chart_is_marked_invalid_shaded_listed_and_revok
     expect(page.locator("[data-test=trend]")).to_have_attribute("data-invalid-ranges", "0")
     assert client.get(f"/api/v1/data-marks/{mark_id}").json()["revoke_note"] == "误标"
 
+    # without an end: open-ended (a calibration going on), until ended from the list
+    page.fill("[data-test=audit-from]", "2026-01-05T08:00")
+    page.fill("[data-test=audit-to]", "")
+    page.select_option("[data-test=audit-reason]", "calibration")
+    page.click("[data-test=audit-invalid]")
+    ongoing = page.locator("[data-test=audit-list] tr[data-mark-id]").first
+    expect(ongoing).to_contain_text("持续中")
+    ongoing.locator("[data-test=audit-end]").click()
+    expect(page.locator("[data-test=audit-list] tr[data-mark-id]").first).not_to_contain_text("持续中")
+    ended = client.get(f"/api/v1/data-marks/{ongoing.get_attribute('data-mark-id')}").json()
+    assert ended["end_ms"] is not None and ended["reason"] == "calibration"
+
     english = open_page(lang="en", path=f"/sites/{site_id}")
     english.wait_for_selector("[data-test=audit-list] tr[data-mark-id]")
     expect(english.locator("[data-test=audit-marks]")).to_contain_text("Data audit")

@@ -31,7 +31,7 @@ from forewarn.store import aggregates, audit_marks
 from forewarn.store.audit_marks import MarkRow
 from forewarn.times import iso
 
-__all__ = ["AuditError", "DataMark", "MarkId", "end", "mark", "mark_view", "revoke"]
+__all__ = ["MAX_NOTE", "AuditError", "DataMark", "MarkId", "end", "mark", "mark_view", "revoke"]
 
 MarkId = int
 #: no mark starts before this (2000-01-01, as no reading does)

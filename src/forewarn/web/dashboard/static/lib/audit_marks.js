@@ -13,10 +13,10 @@ addStrings({
     'audit.target': '范围', 'audit.point': '本监测项', 'audit.device': '本设备全部监测项', 'audit.site': '本站点全部监测项',
     'audit.reason': '原因', 'audit.note': '说明', 'audit.invalid': '标记无效', 'audit.valid': '恢复有效',
     'audit.revoke': '撤销', 'audit.revokenote': '撤销原因', 'audit.none': '该监测项没有审核标记',
-    'audit.hint': '点击“在图上选择时段”后在趋势图上拖动选择；无效数据不参与超标判定、统计和图表，原始数据不变。',
+    'audit.hint': '点击“在图上选择时段”后在趋势图上拖动选择（结束留空：持续到手动结束，期间新数据不参与报警判定）；无效数据不参与超标判定、统计和图表，原始数据不变。',
     'audit.marked': '已标记（#{id}）', 'audit.revoked': '已撤销', 'audit.inforce': '有效', 'audit.open': '持续中',
     'audit.needrange': '请先选择时段', 'audit.neednote': '请填写撤销原因', 'audit.state.invalid': '无效',
-    'audit.state.valid': '恢复有效', 'audit.by': '{actor} 于 {at}', 'audit.shade': '无效数据',
+    'audit.state.valid': '恢复有效', 'audit.by': '{actor} 于 {at}', 'audit.shade': '无效数据', 'audit.end': '结束',
     'reason.maintenance': '维护', 'reason.calibration': '校准', 'reason.fault': '故障',
     'reason.suspected_tampering': '疑似弄虚作假', 'reason.manual': '人工判定',
   },
@@ -26,10 +26,10 @@ addStrings({
     'audit.site': 'every point of the site', 'audit.reason': 'Reason', 'audit.note': 'Note',
     'audit.invalid': 'Mark invalid', 'audit.valid': 'Mark valid again', 'audit.revoke': 'Revoke',
     'audit.revokenote': 'why revoked', 'audit.none': 'No audit marks cover this point',
-    'audit.hint': 'Press "Select a range on the chart", then drag across the trend. Invalid data is left out of exceedance judgements, statistics and figures; the readings are never changed.',
+    'audit.hint': 'Press "Select a range on the chart", then drag across the trend (leave "To" empty for an open-ended mark: new data is not judged for alarms until it is ended). Invalid data is left out of exceedance judgements, statistics and figures; the readings are never changed.',
     'audit.marked': 'Marked (#{id})', 'audit.revoked': 'revoked', 'audit.inforce': 'in force', 'audit.open': 'ongoing',
     'audit.needrange': 'Select a range first', 'audit.neednote': 'Say why it is revoked', 'audit.state.invalid': 'invalid',
-    'audit.state.valid': 'valid again', 'audit.by': '{actor} at {at}', 'audit.shade': 'invalid data',
+    'audit.state.valid': 'valid again', 'audit.by': '{actor} at {at}', 'audit.shade': 'invalid data', 'audit.end': 'End now',
     'reason.maintenance': 'maintenance', 'reason.calibration': 'calibration', 'reason.fault': 'fault',
     'reason.suspected_tampering': 'suspected tampering', 'reason.manual': 'manual judgement',
   },
@@ -85,7 +85,7 @@ export function auditMarks(ctx, chart, card, site) {
 
   async function submit(valid) {
     const from = Date.parse(fromInput.value);
-    const to = Date.parse(toInput.value);
+    const to = toInput.value ? Date.parse(toInput.value) : null; // no end: open-ended, until ended
     if (!point || Number.isNaN(from) || Number.isNaN(to)) { ctx.toast(ctx.t('audit.needrange'), 'error'); return; }
     const kind = target.value;
     const targetId = kind === 'point' ? point.point_id : kind === 'device' ? point.device_id : site.id;
@@ -125,6 +125,14 @@ export function auditMarks(ctx, chart, card, site) {
         if (ctx.alive()) refresh();
       } catch (err) { ctx.toast(err.detail || String(err), 'error'); }
     };
+    const end = async () => {
+      try {
+        await ctx.api.post(`data-marks/${m.id}/end`, {});
+        if (ctx.alive()) refresh();
+      } catch (err) { ctx.toast(err.detail || String(err), 'error'); }
+    };
+    const ending = !m.revoked && mayMark && m.end_ms === null
+      ? [h('button', {type: 'button', onclick: end, 'data-test': 'audit-end'}, ctx.t('audit.end')), ' '] : null;
     return h('tr', {class: m.revoked ? 'revoked muted' : null, 'data-mark-id': m.id},
       h('td', null, `#${m.id}`),
       h('td', null, h('span', {class: `badge ${m.valid ? 'normal' : 'level2'}`},
@@ -134,7 +142,7 @@ export function auditMarks(ctx, chart, card, site) {
       h('td', null, ctx.pick({zh: m.reason_zh, en: m.reason_en}), m.note ? h('div', {class: 'muted small'}, m.note) : null),
       h('td', {class: 'small'}, ctx.t('audit.by', {actor: m.actor, at: fmtTime(m.created_ms)}),
         m.revoked ? h('div', null, `${ctx.t('audit.revoked')}: ${m.revoked_by} · ${m.revoke_note}`) : null),
-      h('td', null, !m.revoked && mayMark ? [why, ' ', h('button', {type: 'button', onclick: revoke,
+      h('td', null, !m.revoked && mayMark ? [ending, why, ' ', h('button', {type: 'button', onclick: revoke,
         'data-test': 'audit-revoke'}, ctx.t('audit.revoke'))] : (m.revoked ? ctx.t('audit.revoked') : ctx.t('audit.inforce'))));
   }
 
