@@ -28,9 +28,9 @@ from forewarn.ingest.pipeline import Pipeline
 from forewarn.rules.emergency import CalendarError, load_calendar
 from forewarn.rules.engine import Engine
 from forewarn.rules.files import RuleFileError
-from forewarn.rules.loader import build_catalog, load_effective_rules, number_versions, rebuild_catalog, rule_files
+from forewarn.rules.loader import load_effective_rules, number_versions, refresh_catalog, rule_files
 from forewarn.store.base import IngestBatch
-from forewarn.store.registry_reads import rule_context
+from forewarn.store.registry_reads import catalog_rows
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
 
@@ -80,7 +80,7 @@ class AlarmService:
         self._files_seen = _signature(self._watched())
         rules = load_effective_rules(s.rules_path)
         versions = number_versions(rules, self.write_store.rule_version)
-        catalog = build_catalog(*self.read_store.rule_context(), self.catalogue)
+        catalog = refresh_catalog(*catalog_rows(self.read_store.db), self.catalogue, None)[0]
         states = {k: json.loads(v) for k, v in self.read_store.rule_states().items()}
         offset = datetime.now(s.tz).utcoffset()
         self.engine = Engine(rules, versions, catalog, states, late_after_s=s.late_after_s, ahead_s=s.judge_ahead_s,
@@ -144,7 +144,7 @@ class AlarmService:
         engine = self.engine
         assert engine is not None
         previous = engine.catalog
-        catalog, changed = rebuild_catalog(*rule_context(db), self.catalogue, previous)
+        catalog, changed = refresh_catalog(*catalog_rows(db), self.catalogue, previous)
 
         def swap() -> None:  # the rules in force then, not those when the catalogue was read
             engine.reload(engine.rules, engine.versions, catalog,

@@ -7,12 +7,13 @@ first seen in data gets its names from the factor catalogue, like the store's di
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from forewarn.catalogue import Catalogue
 from forewarn.rules.events import SubjectInfo
 from forewarn.rules.point_rules import PointMeta
 
-__all__ = ["DeviceContext", "PointContext", "RuleCatalog"]
+__all__ = ["DeviceContext", "PointContext", "PointInfo", "RuleCatalog"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,28 +55,49 @@ class PointContext:
         return f"{self.device.mn}/{self.code}-{self.field}"
 
 
+#: what the registry says of a point: (name, quantity, unit, role, lower, upper, name_en)
+PointInfo = tuple[str, str, str, str, float | None, float | None, str]
+_NONE: dict[tuple[str, str], PointInfo] = {}
+
+
 class RuleCatalog:
     def __init__(
         self,
         devices: dict[int, DeviceContext],
-        points: dict[tuple[int, str, str], tuple[str, str, str, str, float | None, float | None, str]],
+        points: dict[tuple[int, str, str], PointInfo],
         catalogue: Catalogue,
     ) -> None:
         """``points`` maps (device id, code, field) to (name, quantity, unit, role, lower, upper, name_en)."""
-        self.devices = devices
-        self._points = points
-        self._catalogue = catalogue
+        by_device: dict[int, dict[tuple[str, str], PointInfo]] = {}
+        for (device_id, code, field), info in points.items():
+            by_device.setdefault(device_id, {})[(code, field)] = info
+        self._set(devices, by_device, catalogue, {}, {})
 
-    @property
-    def known_points(self) -> dict[tuple[int, str, str], tuple[str, str, str, str, float | None, float | None, str]]:
-        """The registered points as given (read only: a rebuild compares with them)."""
-        return self._points
+    @classmethod
+    def of(cls, devices: dict[int, DeviceContext], points: dict[int, dict[tuple[str, str], PointInfo]],
+           catalogue: Catalogue, *, rows: dict[int, tuple[Any, ...]], texts: dict[int, str]) -> RuleCatalog:
+        """From each device's points (by code and field), with what each device and its points
+        were read from (``rows``, ``texts``): the next rebuild compares with those, not with objects."""
+        catalog = cls.__new__(cls)
+        catalog._set(devices, points, catalogue, rows, texts)
+        return catalog
+
+    def _set(self, devices: dict[int, DeviceContext], points: dict[int, dict[tuple[str, str], PointInfo]],
+             catalogue: Catalogue, rows: dict[int, tuple[Any, ...]], texts: dict[int, str]) -> None:
+        self.devices = devices
+        #: device id -> (code, field) -> what the registry says of the point
+        self.points_by_device = points
+        self._catalogue = catalogue
+        #: the registry row each device context was made of, and the JSON text of each device's
+        #: points (empty when built from plain rows)
+        self.device_rows = rows
+        self.point_texts = texts
 
     def point(self, device_id: int, code: str, field: str) -> PointContext | None:
         device = self.devices.get(device_id)
         if device is None:
             return None
-        known = self._points.get((device_id, code, field))
+        known = self.points_by_device.get(device_id, _NONE).get((code, field))
         if known is None:
             t = self._catalogue.point_template(code, field)
             return PointContext(device, code, field, t.quantity, "",
