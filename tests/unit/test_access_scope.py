@@ -163,6 +163,8 @@ def test_what_each_role_may_do() -> None:
     assert all(can(Role.CITY_ADMIN, a) for a in Action)
     assert can(Role.DISTRICT_ADMIN, Action.HANDLE_ALARMS) and not can(Role.DISTRICT_ADMIN, Action.MANAGE_USERS)
     assert can(Role.ENTERPRISE_USER, Action.RECORD_CHECKS) and not can(Role.ENTERPRISE_USER, Action.HANDLE_ALARMS)
-    assert [a for a in Action if can(Role.AUDITOR, a)] == [Action.READ, Action.READ_AUDIT]  # read-only
+    # reads, and marks data in audit (which changes no reading); never the enterprise, whose data it is
+    assert [a for a in Action if can(Role.AUDITOR, a)] == [Action.READ, Action.READ_AUDIT, Action.AUDIT_DATA]
+    assert can(Role.DISTRICT_ADMIN, Action.AUDIT_DATA) and not can(Role.ENTERPRISE_USER, Action.AUDIT_DATA)
     assert not any(can(Role.DEVICE, a) for a in Action)
     assert Scope(Role.AUDITOR).can("read") and not Scope(Role.AUDITOR).can("write_registry")
