@@ -41,7 +41,7 @@ DEMO_ACCOUNTS = (
     ("jinchengjiang", Role.DISTRICT_ADMIN, "451202", "", "金城江区 Jinchengjiang district of Hechi"),
     ("pingcheng", Role.DISTRICT_ADMIN, "140213", "", "平城区 Pingcheng district of Datong"),
     ("gasco", Role.ENTERPRISE_USER, "", "河池市液化石油气公司", "河池市液化石油气公司's sites only"),
-    ("auditor", Role.AUDITOR, "", "", "everything, read-only"),
+    ("auditor", Role.AUDITOR, "", "", "everything, read-only but for data audit"),
 )
 
 
