@@ -7,7 +7,8 @@ per device, hour of receipt and kind, how many uploads came, how many repeated o
 device's last :data:`REMEMBERED` (the same QN, or the same data segment under another QN),
 and the receive time minus DataTime (min, max, sum). On the hot path it costs one hash of the
 frame, a scan of a 16-slot deque and a dict update per packet; the store writes one row per
-device and hour in the batch's transaction (``packet_clock``).
+device and hour in the batch's transaction (``packet_clock``). Packets claimed from quarantine
+are not noted: they arrive late by nature (kept while their device was unregistered).
 """
 
 from __future__ import annotations
