@@ -37,7 +37,8 @@ from forewarn.stats.figures import Entity, FigureRow, RankedRow, figures, rankin
 from forewarn.store.report_reads import enterprise_site_ids, enterprise_subject, region_subject
 from forewarn.times import iso
 
-__all__ = ["NotForRole", "ReportError", "ReportRequest", "SubjectNotFound", "build_report"]
+__all__ = ["NotForRole", "ReportError", "ReportPlan", "ReportRequest", "SubjectNotFound", "assemble", "build_report",
+           "plan_report"]
 
 
 class ReportError(ValueError):
@@ -166,29 +167,74 @@ _KPIS: list[tuple[str, Text, bool]] = [
 _PASS = {True: _T("达标", "met"), False: _T("未达标", "not met"), None: _T("无数据", "no data")}
 
 
+FigureRead = Callable[[sqlite3.Connection], list[FigureRow]]
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """What a report reads, decided from the subject: its figures' reads, each independent of
+    the others (the API runs them side by side on the reader threads), and how their rows make
+    the report (:func:`assemble`)."""
+
+    request: ReportRequest
+    subject: ReportSubject
+    #: total (the subject's own row), parts (districts or sites), enterprises (region reports)
+    reads: dict[str, FigureRead]
+    #: region reports: the subject's code (its own row among the parts is left out); enterprise
+    #: reports read by a district: the ids of the enterprise's sites in it
+    code: str | None = None
+    own_sites: frozenset[int] | None = None
+
+
 def build_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *, now_ms: int,
                  settings: Settings, lang: str = "zh", rules: RulesInForce = None,
                  catalogue: Catalogue | None = None) -> Report:
     """The report ``request`` names, as ``scope`` sees it (``lang``: the words in its cells;
-    ``rules``, ``catalogue``: the rules in force, for facility running times not kept yet)."""
+    ``rules``, ``catalogue``: the rules in force, for facility running times not kept yet):
+    :func:`plan_report`, its reads one after the other, :func:`assemble`."""
+    plan = plan_report(db, scope, request, now_ms=now_ms, settings=settings, rules=rules, catalogue=catalogue)
+    return assemble(plan, {key: read(db) for key, read in plan.reads.items()}, now_ms=now_ms, settings=settings,
+                    lang=lang)
+
+
+def plan_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *, now_ms: int,
+                settings: Settings, rules: RulesInForce = None, catalogue: Catalogue | None = None) -> ReportPlan:
+    """Who the subject is (in ``scope``, else :class:`SubjectNotFound`) and the figures to read."""
     period = request.period
     if period.start_ms >= now_ms:
         raise ReportError(f"the period {period.label} has not begun yet")
-    window = {"start_ms": period.start_ms, "end_ms": period.end_ms, "period": period.figures_period,
-              "now_ms": now_ms, "settings": settings, "rules": rules, "catalogue": catalogue}
+    window: _Window = {"start_ms": period.start_ms, "end_ms": period.end_ms, "period": period.figures_period,
+                       "now_ms": now_ms, "settings": settings, "rules": rules, "catalogue": catalogue}
     if request.region is not None:
         if scope.reach() not in ("all", "region"):
             raise NotForRole("an enterprise's user reads its enterprise's reports (enterprise=ID), not a region's")
-        subject, total, parts, enterprises = _region_rows(db, scope, request.region, window)
+        return _region_plan(db, scope, request, window)
+    assert request.enterprise is not None
+    return _enterprise_plan(db, scope, request, window)
+
+
+def assemble(plan: ReportPlan, results: dict[str, list[FigureRow]], *, now_ms: int, settings: Settings,
+             lang: str = "zh") -> Report:
+    """The report from its reads' rows (``results``: each read of ``plan.reads`` by its key)."""
+    period, subject = plan.request.period, plan.subject
+    total = next(iter(results["total"]), None)
+    if total is not None:
+        total = msgspec.structs.replace(total, entity=Entity(
+            kind=subject.type, id=None if subject.type == "region" else int(subject.code),
+            code=total.entity.code if subject.type == "enterprise" else subject.code, name=subject.name))
+    parts = results["parts"]
+    if plan.code is not None:
+        parts = [r for r in parts if not (r.entity.kind == "region" and r.entity.code == plan.code)]
+    if plan.own_sites is not None:
+        parts = [r for r in parts if r.entity.id in plan.own_sites]
+    if subject.type == "region":
         part_ranking = _T("区县有效传输率排名", "Districts by effective transmission rate")
         if parts and parts[0].entity.kind == "site":
             part_ranking = _T("站点有效传输率排名", "Sites by effective transmission rate")
         rankings = [("rank_parts", part_ranking, ranking_districts(parts), "effective_rate"),
                     ("rank_enterprises", _T("企业超标次数排名", "Enterprises by exceedances"),
-                     ranking_enterprises(enterprises), "exceedances")]
+                     ranking_enterprises(results["enterprises"]), "exceedances")]
     else:
-        assert request.enterprise is not None
-        subject, total, parts = _enterprise_rows(db, scope, request.enterprise, window)
         rankings = [("rank_parts", _T("站点有效传输率排名", "Sites by effective transmission rate"),
                      ranking_districts(parts), "effective_rate"),
                     ("rank_exceedances", _T("站点超标次数排名", "Sites by exceedances"),
@@ -221,9 +267,15 @@ def build_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *
 _Window = dict[str, object]
 
 
-def _figures(db: sqlite3.Connection, scope: Scope, by: str, region: str | None, window: _Window) -> list[FigureRow]:
-    rows: list[FigureRow] = figures(db, scope, by=by, region=region, **window)  # type: ignore[arg-type]
-    return rows
+def _figures(scope: Scope, by: str, region: str | None, window: _Window,
+             keep: Callable[[FigureRow], bool] | None = None) -> FigureRead:
+    """A read of the figures (only the rows ``keep`` accepts)."""
+
+    def read(db: sqlite3.Connection) -> list[FigureRow]:
+        rows: list[FigureRow] = figures(db, scope, by=by, region=region, **window)  # type: ignore[arg-type]
+        return rows if keep is None else [r for r in rows if keep(r)]
+
+    return read
 
 
 def _up(code: str, parent: str | None) -> str | None:
@@ -238,8 +290,13 @@ def _up(code: str, parent: str | None) -> str | None:
     return up.ljust(6 if len(up) <= 6 else 9, "0")
 
 
-def _region_rows(db: sqlite3.Connection, scope: Scope, code: str, window: _Window
-                 ) -> tuple[ReportSubject, FigureRow | None, list[FigureRow], list[FigureRow]]:
+def _none(db: sqlite3.Connection) -> list[FigureRow]:
+    return []
+
+
+def _region_plan(db: sqlite3.Connection, scope: Scope, request: ReportRequest, window: _Window) -> ReportPlan:
+    code = request.region
+    assert code is not None
     region = region_subject(db, scope, code)
     if region is None:
         raise SubjectNotFound(f"no region {code} in your scope")
@@ -247,23 +304,19 @@ def _region_rows(db: sqlite3.Connection, scope: Scope, code: str, window: _Windo
     # the region's own row is the figures' row for it among those directly under the region above
     # it, read through the region's own scope (within the user's: the user sees the whole region),
     # so that every one of its sites falls in that one row and no other region is computed
-    total: FigureRow | None = None
     up = _up(region.code, region.parent_code)
+    total: FigureRead = _none
     if up is not None:
         inside = Scope(Role.DISTRICT_ADMIN, region_prefix=region_prefix(region.code))
-        rows = _figures(db, inside, "region", up, window)
-        total = next((r for r in rows if r.entity.code == region.code), rows[0] if len(rows) == 1 else None)
-        if total is not None:
-            total = msgspec.structs.replace(total, entity=Entity(kind="region", id=None, code=region.code,
-                                                                 name=region.name))
-    parts = _figures(db, scope, "region" if region.children else "site", code, window)
-    parts = [r for r in parts if not (r.entity.kind == "region" and r.entity.code == code)]
-    enterprises = _figures(db, scope, "enterprise", code, window)
-    return subject, total, parts, enterprises
+        total = _figures(inside, "region", up, window)
+    reads = {"total": total, "parts": _figures(scope, "region" if region.children else "site", code, window),
+             "enterprises": _figures(scope, "enterprise", code, window)}
+    return ReportPlan(request, subject, reads, code=region.code)
 
 
-def _enterprise_rows(db: sqlite3.Connection, scope: Scope, enterprise_id: int, window: _Window
-                     ) -> tuple[ReportSubject, FigureRow | None, list[FigureRow]]:
+def _enterprise_plan(db: sqlite3.Connection, scope: Scope, request: ReportRequest, window: _Window) -> ReportPlan:
+    enterprise_id = request.enterprise
+    assert enterprise_id is not None
     enterprise = enterprise_subject(db, scope, enterprise_id)
     if enterprise is None:
         raise SubjectNotFound(f"no enterprise {enterprise_id} in your scope")
@@ -273,12 +326,10 @@ def _enterprise_rows(db: sqlite3.Connection, scope: Scope, enterprise_id: int, w
     # enterprise's sites in the district), with the other enterprises' sites left out
     whole = scope.reach() == "all" or (scope.reach() == "enterprise" and scope.enterprise_id == enterprise_id)
     reading = Scope(Role.ENTERPRISE_USER, enterprise_id=enterprise_id) if whole else scope
-    total = next((r for r in _figures(db, reading, "enterprise", None, window) if r.entity.id == enterprise_id), None)
-    sites = _figures(db, reading, "site", None, window)
-    if not whole:
-        own = enterprise_site_ids(db, scope, enterprise_id)
-        sites = [r for r in sites if r.entity.id in own]
-    return subject, total, sites
+    reads = {"total": _figures(reading, "enterprise", None, window, lambda r: r.entity.id == enterprise_id),
+             "parts": _figures(reading, "site", None, window)}
+    own = None if whole else frozenset(enterprise_site_ids(db, scope, enterprise_id))
+    return ReportPlan(request, subject, reads, own_sites=own)
 
 
 def _summary(subject: ReportSubject, total: FigureRow | None, line: float, lang: str) -> Section:
