@@ -248,17 +248,21 @@ def test_mismatches_at_the_command_line(bench: Bench, capsys: pytest.CaptureFixt
 
 
 async def aggregated(platform: Any) -> None:
-    """Once the writer has nothing due left in the aggregation's queue (it runs jobs in order:
-    the answer comes after every job queued before the question)."""
+    """Once the writer has done everything due in the aggregation's queue: a writer job (after
+    every job queued before it) that does the rest at once, as ``forewarn stats recompute`` does."""
     loop = asyncio.get_running_loop()
-    for _ in range(200):
-        platform.aggregator.flush()
-        platform.aggregator.poke()
+    agg = platform.aggregator
+    for _ in range(20):
+        agg.flush()
         left: asyncio.Future[int] = loop.create_future()
         now = platform.pipeline.now_ms()
-        platform.writer.submit_job(lambda st, left=left, now=now: loop.call_soon_threadsafe(
-            left.set_result, dirty_backlog(st.db, now)[0]))
-        if await asyncio.wait_for(left, 5) == 0:
+
+        def finish(st: Any, left: asyncio.Future[int] = left, now: int = now) -> None:
+            agg.run_pending(st.db)
+            loop.call_soon_threadsafe(left.set_result, dirty_backlog(st.db, now)[0])
+
+        platform.writer.submit_job(finish)
+        if await asyncio.wait_for(left, 10) == 0:
             return
     raise AssertionError("the aggregation did not catch up")
 

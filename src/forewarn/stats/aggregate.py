@@ -137,6 +137,11 @@ class Aggregator:
         #: writer thread only: each device's point ids (and when read), and whether a work job is queued
         self._points: dict[int, tuple[float, list[int]]] = {}
         self._queued = False
+        #: writer thread only: registry facts of points (and when read), their upper limits and the
+        #: rules those were asked of
+        self._facts: dict[int, tuple[float, PointFacts | None]] = {}
+        self._limit_cache: dict[int, Limit | None] = {}
+        self._limits_of: RulesInForce = None
         #: writer thread only: periods written (minute, hour, day, month) since start, for tests and bench
         self.written: Counter[Period] = Counter()
 
@@ -292,7 +297,11 @@ class Aggregator:
         now = self.now_ms()
         retained = retained_from(db)
         rules = self.rules()
-        limits: dict[int, Limit | None] = {}
+        prev = self._limits_of
+        if not (rules is prev or (rules is not None and prev is not None and rules[0] is prev[0]
+                                  and rules[1] is prev[1])):  # the rules or the registry changed: ask again
+            self._limits_of, self._limit_cache = rules, {}
+        limits = self._limit_cache
         while time.perf_counter() - started < seconds:
             pieces = store.take_dirty(db, 200)
             if pieces:
@@ -306,7 +315,17 @@ class Aggregator:
 
     def _limits(self, db: sqlite3.Connection, pids: Iterable[int], rules: RulesInForce,
                 limits: dict[int, Limit | None]) -> dict[int, PointFacts]:
-        facts = store.point_facts(db, list(pids))
+        """Each point's registry facts and upper limit, both kept between jobs (facts for
+        POINTS_TTL_S, limits while the rules in force are the same objects)."""
+        wall = time.monotonic()
+        wanted = set(pids)
+        stale = [p for p in wanted if wall - self._facts.get(p, (-POINTS_TTL_S, None))[0] >= POINTS_TTL_S]
+        if stale:
+            got = store.point_facts(db, stale)
+            for pid in stale:
+                self._facts[pid] = (wall, got.get(pid))
+                limits.pop(pid, None)
+        facts = {p: f for p in wanted if (f := self._facts[p][1]) is not None}
         for pid, fact in facts.items():
             if pid not in limits:
                 try:
