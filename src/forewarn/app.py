@@ -16,6 +16,7 @@ from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.gil import prefer_the_loop, restore
+from forewarn.forward.service import Forwarding
 from forewarn.heap import freeze_long_lived, thaw
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
@@ -29,6 +30,8 @@ from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
 from forewarn.stats.aggregate import Aggregator
+from forewarn.sites.view import SiteView
+from forewarn.stats.day_keeper import DayKeeper
 from forewarn.stats.retention import Retention
 from forewarn.stats.screening_daily import DailyScreening
 from forewarn.store.base import DeviceInfo
@@ -70,6 +73,8 @@ class Platform:
         self.hj212: Hj212Server | None = None
         self.alarms: AlarmService | None = None
         self.http: HttpServer | None = None
+        #: the senders to the targets of forward.toml (none without the file)
+        self.forwarding: Forwarding | None = None
         #: forewarn's MQTT port and broker subscription, when the settings ask for them
         self.mqtt: MqttAdapters | None = None
         self.readers: ReaderPool | None = None
@@ -81,6 +86,7 @@ class Platform:
         #: forewarn's own minute/hour/day/month values, computed in the background (None: off)
         self.aggregator: Aggregator | None = None
         self.retention: Retention | None = None
+        self.day_keeper: DayKeeper | None = None
         #: snapshots of a site's cameras when an alarm fires there (cameras/snapshots.py)
         self.cameras: SnapshotTaker | None = None
         #: scheduled reports into DATA/reports (served with the HTTP API, which lists them)
@@ -112,6 +118,10 @@ class Platform:
         if s.rtd_retention_days:
             self.retention = Retention(s.rtd_retention_days, submit_job=self.writer.submit_job, clock=self.clock)
             self._tasks.append(asyncio.create_task(self.retention.run()))
+        if s.aggregation_enabled:  # the figures' online and running times, kept per finished day
+            view = SiteView(s.tz, s.offline_after_intervals, self.catalogue, self._rules_in_force)
+            self.day_keeper = DayKeeper(view, submit_job=self.writer.submit_job, clock=self.clock)
+            self._tasks.append(asyncio.create_task(self.day_keeper.run()))
         self.handler = Hj212Handler(self.pipeline, s.tz, future_tolerance_s=s.future_tolerance_s,
                                     strict=bool(s.hj212_strict))
         self.cameras = SnapshotTaker(self.readers, self.writer, s.snapshots_path, s.camera_timeout_s, clock=self.clock)
@@ -119,6 +129,10 @@ class Platform:
         self.pipeline.on_committed.append(self.cameras.on_committed)
         self.pipeline.registry_loaders.append(self.cameras.load_live_origins)
         self._tasks.append(asyncio.create_task(self.cameras.run()))
+        self.forwarding = Forwarding(s.forward_path, self.readers, self.writer, s.tz, clock=self.clock)
+        self.forwarding.start()  # its rules go to the writer before any reading does
+        self.pipeline.on_committed.append(self.forwarding.on_committed)
+        self.pipeline.on_registry_change.append(self.forwarding.sync_rules)
         self.pipeline.on_registry_change.append(self._claim)
         # packets quarantined before their devices were registered while we were down
         self._claim(dict(self.pipeline.devices))
@@ -210,6 +224,8 @@ class Platform:
             self.readers.close()
         if self.reports is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.reports.close)
+        if self.forwarding is not None:
+            await self.forwarding.stop()  # what is not answered for stays in the outbox for the next start
         if self.mqtt is not None:
             await self.mqtt.close()  # messages being stored finish; unacknowledged ones come again
         if self.hj212 is not None:

@@ -178,6 +178,10 @@ class Settings:
         "(its thresholds: data/screening.csv, overridden by screening.csv in the data directory); -1: no "
         "daily screening (forewarn screening run still works)", -1, 23
     )
+    forward_file: str = _setting(
+        "", "the forwarding targets (the provincial platform, a city above): DATA/forward.toml when empty; "
+        "no file, no forwarding"
+    )
     mqtt_listen: str = _setting(
         "", "where forewarn's own MQTT port listens for devices and gateways that log in with their access token "
         "as the user name, as to ThingsBoard (e.g. 0.0.0.0:1883); empty: no MQTT port"
@@ -240,6 +244,10 @@ class Settings:
     @property
     def calendar_path(self) -> Path:
         return Path(self.calendar_file) if self.calendar_file else self.data_dir / "calendar.toml"
+
+    @property
+    def forward_path(self) -> Path:
+        return Path(self.forward_file) if self.forward_file else self.data_dir / "forward.toml"
 
     @property
     def attachments_path(self) -> Path:

@@ -53,6 +53,18 @@ def migrate(db: sqlite3.Connection) -> list[str]:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (the files hold no ';' inside literals or triggers)."""
+    """Split a migration into statements. A ';' ends one only where SQLite says the statement
+    is complete, so a trigger's body (several statements between BEGIN and END) stays whole;
+    the files hold no ';' inside string literals."""
     lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        out.append(pending.strip().rstrip(";").strip())
+    return [statement for statement in out if statement]
