@@ -12,8 +12,10 @@ page or an edit does on it, every device waits for. This benchmark makes that vi
 - in a second process, one device sending HJ 212 data uploads (A bit set) one after another
   and timing each 9014;
 - in a third process, a dashboard user opening every read endpoint of :data:`READS` in turn
-  and a city administrator editing the registry in a loop (PATCH a site's name, create a
-  device), each request timed.
+  (with the dashboard's live stream open meanwhile) and a city administrator editing the
+  registry in a loop (PATCH a site's name, create a device), each request timed;
+- a city's state behind the pages: 90 % of the devices heard lately, 300 unresolved alarms and
+  2,000 closed ones (as ``forewarn bench overview`` writes them).
 
 It prints the loop's lag (p50, p99, max), the device's answer times, and each endpoint's
 median time and status (an endpoint answering 404 or 405 is listed as absent: not built yet).
@@ -22,8 +24,10 @@ median time and status (an endpoint answering 404 or 405 is listed as absent: no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import multiprocessing as mp
+import random
 import statistics
 import tempfile
 import time
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from forewarn.bench.overview import fill_activity_and_alarms
 from forewarn.catalogue import Catalogue
 from forewarn.sim.fleet import SimDevice, load_fleet
 from forewarn.store.base import DeviceRow, PointRow
@@ -65,6 +70,9 @@ READS: tuple[str, ...] = (
     "/api/v1/sites/{site}/latest",
     "/api/v1/regions/{region}/latest",
     "/api/v1/points/{point}/series?from={from}&to={to}",
+    "/api/v1/sites/{site}/lifecycle",
+    "/api/v1/registry/export",
+    "/api/v1/regions/outlines",
     "/api/v1/quarantine",
     "/api/v1/health",
     "/api/v1/audit",
@@ -141,9 +149,12 @@ def _setup(data_dir: Path, devices: int) -> Target:
         # the site that is edited: one in the middle of the registry, not the sending device's
         edit_site, edit_name = db.execute(
             "SELECT id, name FROM sites ORDER BY id LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM sites)").fetchone()
+        # a city's state: 90 % of devices heard lately, 300 unresolved alarms and 2,000 closed on the desk
+        fill_activity_and_alarms(db, random.Random(8), int(time.time() * 1000))
+        alarm = db.execute("SELECT MIN(id) FROM alarms WHERE state != 'closed'").fetchone()[0]
     return Target(mn=dev.mn, password=dev.password, code=p.code, sub_field=p.field, token=token,
                   ids={"site": str(site_id), "device": str(device_id), "point": str(point_id),
-                       "region": str(region), "alarm": "1"},
+                       "region": str(region), "alarm": str(alarm)},
                   edit_site=int(edit_site), edit_site_name=str(edit_name))
 
 
@@ -201,6 +212,7 @@ def _users(target: Target, duration_s: float, out: Any) -> None:
         statuses: dict[str, int] = {}
         edits: dict[str, list[float]] = {"PATCH site": [], "POST device": []}
         failures: list[str] = []
+        events: dict[str, int] = {}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{target.http_port}", headers=headers,
                                      timeout=60) as client:
             present = []
@@ -238,8 +250,18 @@ def _users(target: Target, duration_s: float, out: Any) -> None:
                     n += 1
                     await asyncio.sleep(0.2)
 
-            await asyncio.gather(reader(), editor())
-        return {"reads": reads, "statuses": statuses, "edits": edits, "failures": failures}
+            async def watch() -> None:
+                async with client.stream("GET", "/api/v1/live/sse") as answer:
+                    async for line in answer.aiter_lines():
+                        if line.startswith("event: "):
+                            events[line[7:]] = events.get(line[7:], 0) + 1
+
+            async def watcher() -> None:  # the dashboard's one live stream per tab, until the end
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(watch(), timeout=max(0.0, end - time.perf_counter()))
+
+            await asyncio.gather(reader(), editor(), watcher())
+        return {"reads": reads, "statuses": statuses, "edits": edits, "failures": failures, "events": events}
 
     out.put(asyncio.run(run()))
 
@@ -315,7 +337,10 @@ def run_loop_bench(*, devices: int = 10_000, duration_s: float = 30.0) -> int:
             sites, points = (store.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("sites", "points"))
         print(f"setup: {devices:,} devices at {sites:,} sites with {points:,} points registered in "
               f"{time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs, Python {host.python_version()}")
+        load_before = os.getloadavg()[0]
         lags, answers, users = asyncio.run(_measure(data_dir, target, duration_s))
+        # the machine's own load: on 2 shared cores the figures vary by 2x with it
+        print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(_line(f"event loop lag (a {TICK_S * 1000:.0f} ms probe)", lags))
     print(_line("device 9014 answer", answers))
     for name, times in users["edits"].items():
@@ -329,6 +354,7 @@ def run_loop_bench(*, devices: int = 10_000, duration_s: float = 30.0) -> int:
         else:
             print(f"  {path}: n={len(times)}, median {statistics.median(times) if times else math.nan:.1f} ms, "
                   f"p99 {_quantile(times, 0.99):.1f} ms, {status}")
+    print("live stream events received:", ", ".join(f"{k} {v}" for k, v in sorted(users["events"].items())) or "none")
     for failure in users["failures"][:5]:
         print(f"edit failed: {failure}")
     p99 = _quantile(lags, 0.99)

@@ -47,7 +47,7 @@ from forewarn.geo.outlines import demo_outline_files
 from forewarn.overview.queries import OverviewFilter, read_overview
 from forewarn.sim import fleet_regions_file
 
-__all__ = ["run_overview_bench"]
+__all__ = ["fill_activity_and_alarms", "run_overview_bench"]
 
 PASSWORD = "bench-overview-password"
 #: (region code, longitude, latitude) around which the sites are spread
@@ -82,7 +82,7 @@ def _sheet(path: Path, sites: int, rng: random.Random) -> int:
     return devices
 
 
-def _fill(db: sqlite3.Connection, rng: random.Random, now_ms: int) -> None:
+def fill_activity_and_alarms(db: sqlite3.Connection, rng: random.Random, now_ms: int) -> None:
     """Device activity, and alarms (unresolved and closed), written directly: a benchmark's state."""
     devices = [r[0] for r in db.execute("SELECT id FROM devices")]
     db.execute("BEGIN")
@@ -145,7 +145,7 @@ def run_overview_bench(*, sites: int = 10_000, runs: int = 15, browser: bool = F
             import_files(settings, [fleet_regions_file(), folder / "sites.csv"])
             import_demo_outlines(settings, demo_outline_files())
             with open_store(settings) as store:
-                _fill(store.db, rng, now)
+                fill_activity_and_alarms(store.db, rng, now)
                 create_user(store.db, "bench", PASSWORD, "city_admin", actor="bench", origin="bench")
             print(f"registered {sites} sites, {devices} devices, 2,300 alarms in {time.perf_counter() - t0:.1f} s "
                   f"({folder})")
