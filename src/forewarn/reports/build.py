@@ -1,6 +1,9 @@
 """The report use case, once: a subject (a region or an enterprise) and a period in, a
 :class:`~forewarn.reports.shapes.Report` out. The CLI (``forewarn report``), the API
-(``/api/v1/reports/...``), the scheduler and the statistics page all call :func:`build_report`.
+(``/api/v1/reports/...``), the scheduler and the statistics page all go through it: in one
+call (:func:`build_report`), or, where the figures' reads may run side by side (the API, on
+its reader threads), as :func:`plan_report` (the subject, checked against the scope, and its
+independent reads), the reads, and :func:`assemble`.
 
 The numbers are the figures' (``forewarn.stats.figures``), never computed again here; this
 module only decides which rows a report has and lays them out in sections:
