@@ -169,7 +169,7 @@ class Platform:
             context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
                                  recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
                                  readers=self.readers, rules=self._rules_in_force,
-                                 cameras=self.cameras)
+                                 cameras=self.cameras, forwarding=self.forwarding)
             self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
                                    request_timeout_s=s.http_request_timeout_s, max_connections=caps.http)
             await self.http.start(s.http_host, s.http_port)

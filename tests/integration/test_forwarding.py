@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
+from forewarn.access.users import create_user, issue_api_token
 from forewarn.app import Platform
+from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
 from forewarn.forward.config import ForwardConfigError, load_targets
 from forewarn.protocols.hj212.codec import parse, wrap
 from forewarn.protocols.hj212.framing import StreamFramer
+from forewarn.store.sqlite import SqliteStore
+from tests.integration.api import PASSWORD, assert_problem, bearer
 from tests.integration.harness import eventually, register, send_stored, settings_for
 
 pytestmark = pytest.mark.integration
@@ -85,8 +92,16 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
         (tmp_path / side).mkdir()
     city = settings_for(tmp_path / "city", rules_enabled=0)
     register(city, tmp_path / "city", [{"mn": CITY_MN[MNS[0]]}, {"mn": MNS[1]}])
-    district = settings_for(tmp_path / "district", rules_enabled=0)
+    district = settings_for(tmp_path / "district", rules_enabled=0, http_host="127.0.0.1", http_port=0)
     register(district, tmp_path / "district", [{"mn": mn} for mn in MNS])
+    store = SqliteStore(district.db_path, Catalogue())
+    try:
+        kw = {"actor": "test", "origin": "test"}
+        create_user(store.db, "city", PASSWORD, "city_admin", **kw)
+        create_user(store.db, "hechi", PASSWORD, "district_admin", region_code="451202", **kw)
+        tokens = {n: issue_api_token(store.db, n, **kw).token for n in ("city", "hechi")}
+    finally:
+        store.close()
 
     async def scenario() -> None:
         up = Platform(city)
@@ -98,7 +113,7 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
             f'[[target]]\nname = "city"\nhost = "127.0.0.1"\nport = {relay_port}\npassword = "123456"\nst = "22"\n'
             f'regions = ["451200"]\nfactors = ["a34002", "a34004"]\ntimeout_s = 2\n'
             f'mn_map = {{ "{MNS[0]}" = "{CITY_MN[MNS[0]]}" }}\n', encoding="utf-8")
-        down = Platform(district)
+        down = Platform(district, http=True)
         await down.start()
         try:
             await send_stored(down, *(_frame(mn, m) for m in range(10) for mn in MNS))
@@ -119,6 +134,12 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
             [state] = await down.forwarding.status()
             # answered for: all 120, and again any the city had stored without answering (stored once)
             assert state.backlog == 0 and state.delivered >= 120 and state.lag_s is None
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{down.http_port}") as client:
+                seen = await client.get("/api/v1/forwarding", headers=bearer(tokens["city"]))
+                assert seen.status_code == 200, seen.text
+                [shown] = seen.json()
+                assert shown["name"] == "city" and shown["connected"] is True and shown["backlog"] == 0
+                assert_problem(await client.get("/api/v1/forwarding", headers=bearer(tokens["hechi"])), 403)
         finally:
             await down.stop()
             await up.stop()
@@ -132,6 +153,9 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
         assert all(f.pw == "123456" and f.st == "22" and f.cn == "2011" for f in sent)
 
     asyncio.run(scenario())
+    told = subprocess.run([sys.executable, "-m", "forewarn", "forward", "status", "--data", str(district.data_dir)],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "city  hj212 127.0.0.1:" in told and "backlog 0" in told and "delivered" in told, told
     mine = {(CITY_MN.get(mn, mn), code, ts, value) for mn, code, ts, value in _stored(district)}
     assert set(_stored(city)) == mine and len(mine) == 120  # all of it, once
 

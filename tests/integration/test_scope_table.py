@@ -111,6 +111,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/silences/{silence_id}"): Rule("object", "/api/v1/silences/{silence}",
                                                       refused=READERS_WITHOUT_WRITE),
     ("GET", "/api/v1/quarantine"): Rule("city", "/api/v1/quarantine"),
+    ("GET", "/api/v1/forwarding"): Rule("city", "/api/v1/forwarding"),
     ("GET", "/api/v1/users"): Rule("city", "/api/v1/users", why="users span every region"),
     ("POST", "/api/v1/users"): Rule("city", "/api/v1/users", {"name": "x", "role": "auditor", "password": "y" * 12}),
     ("POST", "/api/v1/users/{name}/disable"): Rule("city", "/api/v1/users/hechi/disable"),

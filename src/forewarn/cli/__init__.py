@@ -18,7 +18,7 @@ from typing import NoReturn
 from forewarn import __version__
 from forewarn.alarms.notify import NotifyConfigError
 from forewarn.alarms.workflow import AlarmError
-from forewarn.cli import alarms, audit, cameras, query, regions, registry, report, run, screening, stats, users
+from forewarn.cli import alarms, audit, cameras, forward, query, regions, registry, report, run, screening, stats, users
 from forewarn.cli.common import UserError
 from forewarn.config import ConfigError
 from forewarn.registry.files import RegistryFileError
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_commands(sub, common)
     stats.add_commands(sub, common)
     screening.add_commands(sub, common)
+    forward.add_commands(sub, common)
     return parser
 
 

@@ -16,10 +16,11 @@ from forewarn.web.problems import problem_handler
 from forewarn.web.routes_aggregates import AGGREGATE_ROUTES
 from forewarn.web.routes_alarms import ALARM_ROUTES
 from forewarn.web.routes_audit import audit_log
-from forewarn.web.routes_cameras import CAMERA_ROUTES
 from forewarn.web.routes_auth import change_password, login, logout, session_info
+from forewarn.web.routes_cameras import CAMERA_ROUTES
 from forewarn.web.routes_data_audit import DATA_AUDIT_ROUTES
 from forewarn.web.routes_docs import docs_asset, docs_page
+from forewarn.web.routes_forwarding import FORWARDING_ROUTES
 from forewarn.web.routes_health import health, metrics
 from forewarn.web.routes_ingest import ingest, telemetry
 from forewarn.web.routes_latest import region_latest, site_latest
@@ -28,7 +29,6 @@ from forewarn.web.routes_openapi import openapi_json
 from forewarn.web.routes_overview import OVERVIEW_ROUTES
 from forewarn.web.routes_quarantine import QUARANTINE_ROUTES
 from forewarn.web.routes_registry import REGISTRY_ROUTES
-from forewarn.web.routes_reports import REPORT_ROUTES
 from forewarn.web.routes_registry_import import (
     MAX_IMPORT_BYTES,
     export_registry,
@@ -36,6 +36,7 @@ from forewarn.web.routes_registry_import import (
     issue_token,
     revoke_tokens,
 )
+from forewarn.web.routes_reports import REPORT_ROUTES
 from forewarn.web.routes_screening import SCREENING_ROUTES
 from forewarn.web.routes_series import point_series
 from forewarn.web.routes_site_lifecycle import SITE_LIFECYCLE_ROUTES
@@ -65,7 +66,8 @@ def create_app(ctx: ApiContext) -> Litestar:
             login, logout, session_info, change_password, audit_log, *USER_ROUTES,
             *ALARM_ROUTES, *QUARANTINE_ROUTES, *DATA_AUDIT_ROUTES, *SCREENING_ROUTES,
             point_series, site_latest, region_latest, *SITE_ROUTES, *OVERVIEW_ROUTES, *STATS_ROUTES, *AGGREGATE_ROUTES,
-            *REPORT_ROUTES, *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, *CAMERA_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
+            *REPORT_ROUTES, *REGISTRY_ROUTES, *SITE_LIFECYCLE_ROUTES, *CAMERA_ROUTES,
+            *FORWARDING_ROUTES, import_registry, export_registry, issue_token, revoke_tokens,
             live_ws, live_sse,
             *DASHBOARD_ROUTES,
         ],

@@ -9,6 +9,7 @@ from forewarn.access.ratelimit import LoginRateLimiter
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.config import Settings
+from forewarn.forward.service import Forwarding
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.live.hub import LiveHub
 from forewarn.rules.catalog import RuleCatalog
@@ -52,3 +53,5 @@ class ApiContext:
     rules: Callable[[], tuple[RuleSet, RuleCatalog] | None] = lambda: None
     #: the cameras' snapshot taker: the dashboard's snapshot proxy and the live views' origins (None: none)
     cameras: SnapshotTaker | None = None
+    #: forwarding upward (forward.toml): its targets' status (None: not in this process)
+    forwarding: Forwarding | None = None
