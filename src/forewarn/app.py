@@ -15,8 +15,8 @@ from forewarn.alarms.service import AlarmService
 from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
-from forewarn.gil import prefer_the_loop, restore
 from forewarn.forward.service import Forwarding
+from forewarn.gil import prefer_the_loop, restore
 from forewarn.heap import freeze_long_lived, thaw
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
@@ -29,8 +29,8 @@ from forewarn.protocols.mqtt.adapters import MqttAdapters
 from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
-from forewarn.stats.aggregate import Aggregator
 from forewarn.sites.view import SiteView
+from forewarn.stats.aggregate import Aggregator
 from forewarn.stats.day_keeper import DayKeeper
 from forewarn.stats.retention import Retention
 from forewarn.stats.screening_daily import DailyScreening
@@ -116,7 +116,9 @@ class Platform:
             self.pipeline.on_committed.append(self.aggregator.on_committed)
             self._tasks.append(asyncio.create_task(self.aggregator.run()))
         if s.rtd_retention_days:
-            self.retention = Retention(s.rtd_retention_days, submit_job=self.writer.submit_job, clock=self.clock)
+            writer = self.writer
+            self.retention = Retention(s.rtd_retention_days, submit_job=writer.submit_job, clock=self.clock,
+                                       loop=loop, busy=lambda: writer.queue_depth() > 0)
             self._tasks.append(asyncio.create_task(self.retention.run()))
         if s.aggregation_enabled:  # the figures' online and running times, kept per finished day
             view = SiteView(s.tz, s.offline_after_intervals, self.catalogue, self._rules_in_force)

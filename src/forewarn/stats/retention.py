@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from forewarn.stats.aggregate import BUSY_SHARE
 from forewarn.store import rtd_retention as store
 from forewarn.store.writer import WriterClosed
 
@@ -37,8 +38,13 @@ class Retention:
 
     def __init__(self, days: int, *, submit_job: Callable[[Callable[[Any], object]], None] | None = None,
                  clock: Callable[[], float] = time.time, every_s: float = 600.0,
-                 rows_per_piece: int = ROWS_PER_PIECE) -> None:
+                 rows_per_piece: int = ROWS_PER_PIECE, loop: asyncio.AbstractEventLoop | None = None,
+                 busy: Callable[[], bool] = lambda: False) -> None:
+        """``busy``: whether device data waits for the writer (then each piece is followed by a
+        pause, as the aggregation's are: see ``stats.aggregate.BUSY_SHARE``)."""
         self.days = days
+        self.loop = loop
+        self.busy = busy
         self.rows_per_piece = rows_per_piece
         self.submit_job = submit_job
         self.clock = clock
@@ -93,13 +99,26 @@ class Retention:
                 return True
 
     def _job(self, db: sqlite3.Connection) -> None:
+        started = time.perf_counter()
         if self.step(db) and self.submit_job is not None:
-            try:
-                self.submit_job(lambda st: self._job(st.db))
+            if self.loop is not None and self.busy():
+                pause = (time.perf_counter() - started) * (1 / BUSY_SHARE - 1)
+                try:
+                    self.loop.call_soon_threadsafe(self.loop.call_later, pause, self._resubmit)
+                    return
+                except RuntimeError:  # the loop is closed: stopping
+                    pass
+            else:
+                self._resubmit()
                 return
-            except WriterClosed:
-                pass
         self._running = False
+
+    def _resubmit(self) -> None:
+        assert self.submit_job is not None
+        try:
+            self.submit_job(lambda st: self._job(st.db))
+        except WriterClosed:
+            self._running = False
 
     async def run(self) -> None:
         """A pass at start and every ``every_s``; until cancelled."""
