@@ -95,13 +95,21 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="a day of a site with 30 points at one-minute resolution, loaded as one playback answer")
     b.add_argument("--runs", type=int, default=10, help="warm requests timed after the cold one (default 10)")
     b.set_defaults(handler=bench_playback)
+    b = bsub.add_parser("forward", parents=[common],
+                        help="forwarding to a real forewarn above: a backlog's drain rate, and the lag under load")
+    b.add_argument("--devices", type=int, default=50, help="devices (default 50)")
+    b.add_argument("--frames", type=int, default=5000, help="frames stored while the city is down (default 5,000)")
+    b.add_argument("--rate", type=float, default=200.0, help="steady frames/s afterwards (default 200)")
+    b.add_argument("--seconds", type=float, default=10.0, help="seconds of steady load (default 10)")
+    b.set_defaults(handler=bench_forward)
     b = bsub.add_parser("mqtt", parents=[common],
                         help="MQTT ingest (ThingsBoard telemetry on forewarn's MQTT port) against HJ 212, same fleet")
     b.add_argument("--points", type=int, default=300_000, help="points to send each way (default 300,000)")
     b.add_argument("--devices", type=int, default=200, help="device connections (default 200)")
     b.set_defaults(handler=bench_mqtt)
     b = bsub.add_parser("overview", parents=[common],
-                        help="the overview with 10,000 sites in scope: its API, and with --browser the page's first render and filters")
+                        help="the overview with 10,000 sites in scope: its API, and with --browser the page's "
+                             "first render and filters")
     b.add_argument("--sites", type=int, default=10_000, help="sites in scope (default 10,000)")
     b.add_argument("--runs", type=int, default=15, help="warm runs timed (default 15)")
     b.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
@@ -440,6 +448,14 @@ def bench_playback(args: argparse.Namespace) -> int:
     if args.runs < 1:
         raise UserError("--runs must be at least 1")
     return run_playback_bench(runs=args.runs)
+
+
+def bench_forward(args: argparse.Namespace) -> int:
+    from forewarn.bench.forward import run_forward_bench
+
+    if args.devices < 1 or args.frames < 1 or args.rate <= 0 or args.seconds <= 0:
+        raise UserError("--devices, --frames, --rate and --seconds must be positive")
+    return run_forward_bench(devices=args.devices, frames=args.frames, rate=args.rate, seconds=args.seconds)
 
 
 def bench_mqtt(args: argparse.Namespace) -> int:
