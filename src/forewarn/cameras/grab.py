@@ -14,7 +14,9 @@ exception; its words hold the camera's address only masked.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import shutil
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -53,12 +55,22 @@ class Grabber:
         self._rtsp = asyncio.Semaphore(rtsp_parallel)
         self._ffmpeg = ffmpeg or shutil.which("ffmpeg")
         self._client: httpx.AsyncClient | None = None
+        self._making = asyncio.Lock()
 
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=True,
-                                             headers={"User-Agent": "forewarn-snapshot"})
+    async def _http_client(self) -> httpx.AsyncClient:
+        """The one HTTP client, made once (grabs that start together wait for the same one)."""
+        async with self._making:
+            if self._client is None:
+                # the CA bundle and httpx's async backend (imported at first use) take ~100 ms each:
+                # on a thread, not on the loop that answers devices
+                ssl_context = await asyncio.to_thread(_prepare_http)
+                self._client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=True, verify=ssl_context,
+                                                 headers={"User-Agent": "forewarn-snapshot"})
         return self._client
+
+    async def prepare(self) -> None:
+        """Make the HTTP client ahead of the first alarm (the platform's start calls it)."""
+        await self._http_client()
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -91,7 +103,7 @@ class Grabber:
         parts = urlsplit(url)
         clean = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, ""))
         user, password = unquote(parts.username or ""), unquote(parts.password or "")
-        client = self._http_client()
+        client = await self._http_client()
         auth: httpx.Auth | None = httpx.BasicAuth(user, password) if user else None
         body, status, challenge, kind = await self._fetch(client, clean, auth)
         if status == 401 and user and "digest" in challenge.lower():
@@ -141,6 +153,11 @@ class Grabber:
             last = lines[-1].strip()[:300] if lines else f"ffmpeg exited with {proc.returncode}"
             return b"", f"gave no picture ({last})"
         return out, ""
+
+
+def _prepare_http() -> ssl.SSLContext:
+    importlib.import_module("anyio._backends._asyncio")
+    return httpx.create_ssl_context()
 
 
 def mask_in(text: str, url: str) -> str:

@@ -118,6 +118,10 @@ class SnapshotTaker:
             self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self.grabber.prepare()
+        except Exception:  # a grab will try again and say what fails
+            log.exception("the cameras' HTTP client could not be prepared")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), LOOK_EVERY_S)
