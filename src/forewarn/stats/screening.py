@@ -16,7 +16,9 @@ and the dashboard all come here.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -49,6 +51,7 @@ Reader = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 #: runs work in one transaction on the writer thread and gives its result
 Writer = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
+log = logging.getLogger(__name__)
 MAX_NOTE = 2000
 #: the longest window one run may screen (a month and a bit: a monthly review)
 MAX_WINDOW_MS = 40 * 24 * 3_600_000
@@ -144,7 +147,11 @@ def screen(db: sqlite3.Connection, scope: Scope, from_ms: int, to_ms: int, *, th
                      points=store.screened_points(db, scope))
     found: list[Found] = []
     for check in registry or builtin_checks():
-        found += check.find(inp)
+        started = time.perf_counter()
+        these = check.find(inp)
+        log.info("screening %s: %d points, %d found in %.2f s", check.kind, len(inp.points), len(these),
+                 time.perf_counter() - started)
+        found += these
     return [f for f in found if not _judged_already(db, f)]
 
 

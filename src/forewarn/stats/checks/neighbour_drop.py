@@ -50,10 +50,7 @@ class NeighbourDrop:
                 continue
             means = {p.site_id: hourly_means(inp.db, p.point_id, inp.from_ms - self.lookback_ms, inp.to_ms)
                      for p in monitors}
-            for p in monitors:
-                near = [(q, haversine_km(p.longitude, p.latitude, q.longitude, q.latitude))  # type: ignore[arg-type]
-                        for q in monitors if q.site_id != p.site_id]
-                near = [(q, d) for q, d in near if d <= radius]
+            for p, near in _within(monitors, radius):
                 found += self._drops(inp, p, quantity, near, means)
         return found
 
@@ -105,6 +102,31 @@ class NeighbourDrop:
                 },
             ))
         return found
+
+
+def _within(monitors: list[ScreenedPoint], radius_km: float
+            ) -> list[tuple[ScreenedPoint, list[tuple[ScreenedPoint, float]]]]:
+    """Each monitor with the others within ``radius_km`` and their distances. Monitors are put in
+    cells at least the radius wide (in degrees, at 60 degrees north the narrowest China needs), so
+    each is measured against its own and the eight cells around it, not against thousands."""
+    cell = radius_km / (111.0 * math.cos(math.radians(60.0)))
+    grid: dict[tuple[int, int], list[ScreenedPoint]] = {}
+    for m in monitors:
+        grid.setdefault((math.floor(m.latitude / cell), math.floor(m.longitude / cell)), []).append(m)  # type: ignore[operator]
+    out = []
+    for m in monitors:
+        row, col = math.floor(m.latitude / cell), math.floor(m.longitude / cell)  # type: ignore[operator]
+        near = []
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                for q in grid.get((row + dr, col + dc), ()):
+                    if q.site_id == m.site_id:
+                        continue
+                    d = haversine_km(m.longitude, m.latitude, q.longitude, q.latitude)  # type: ignore[arg-type]
+                    if d <= radius_km:
+                        near.append((q, d))
+        out.append((m, near))
+    return out
 
 
 def _one_per_site(points: list[ScreenedPoint]) -> list[ScreenedPoint]:
