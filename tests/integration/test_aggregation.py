@@ -24,7 +24,7 @@ from forewarn.config import Settings
 from forewarn.model import Kind, Period
 from forewarn.rules.loader import build_catalog, load_effective_rules
 from forewarn.stats import audit
-from forewarn.stats.aggregate import Aggregator
+from forewarn.stats.aggregate import Aggregator, queue_recompute
 from forewarn.store.aggregates import AggregateRow, aggregates, dirty_backlog, mismatches
 from forewarn.store.base import DeviceRow, IngestBatch, PointRow, ReadingBatch
 from forewarn.store.sqlite import SqliteStore
@@ -224,7 +224,7 @@ def test_recompute_at_the_command_line_backfills_a_range(bench: Bench, capsys: p
     data = str(bench.settings.data_dir)
     assert main(["stats", "recompute", "--data", data, "--from", "2026-03-02", "--to", "2026-03-03"]) == 0
     out = capsys.readouterr().out
-    assert "recomputed 2 points" in out and "1364 minutes, 23 hours, 1 days, 1 months" in out
+    assert "recomputed 2 points" in out and "rows written: 1364 minutes, 23 hours, 1 days, 1 months" in out
     with SqliteStore(bench.settings.db_path, Catalogue()) as store:
         hours = {h.start_ms: h for h in aggregates(store.db, [bench.point], Period.HOUR, DAY, DAY + 24 * H)}
         assert len(hours) == 23 and hours[DAY].avg == 10.0
@@ -301,3 +301,16 @@ def test_the_api_lists_mismatches_within_the_users_scope(fleet: Fleet) -> None:
         assert_problem(wrong, 400)
 
     run(fleet.settings, scenario)
+
+
+def test_a_recomputation_reports_its_backlog_going_down_to_nothing(bench: Bench) -> None:
+    bench.send(worked_day())
+    assert queue_recompute(bench.store.db, DAY, DAY + 24 * H) == 2  # the Rtd point and the Avg point
+    left: list[tuple[int, int]] = []
+    bench.agg.run_pending(bench.store.db, lambda minutes, hours: left.append((minutes, hours)))
+    minutes = [m for m, _ in left]
+    assert minutes[-1] == 0 and all(a >= b for a, b in zip(minutes, minutes[1:], strict=False))
+    assert left[0][0] < 2 * 24 * H and left[-1] == (0, 0)
+    # the hours are combined once the minutes are done: while minutes are left, no hour is done
+    assert all(h > 0 for m, h in left if m > 0)
+    assert len(bench.rows(Period.HOUR)) == 23

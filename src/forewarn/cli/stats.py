@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import msgspec
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from forewarn.access.roles import Role
@@ -85,13 +86,22 @@ def recompute_cmd(args: argparse.Namespace) -> int:
         rules = _rules(settings, store)
         aggregator = Aggregator(settings, rules=lambda: rules)
         total = max(points * (end - start), 1)
+        hours_total = 1
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f} %"),
                       TimeRemainingColumn(), disable=args.quiet or not sys.stderr.isatty(),
-                      console=None) as bar:
-            task = bar.add_task(f"{points} points, {iso(start, settings.tz)} to {iso(end, settings.tz)}", total=total)
-            aggregator.run_pending(store.db, lambda left: bar.update(task, completed=max(total - left, 0)))
+                      console=Console(stderr=True)) as bar:
+            minutes = bar.add_task(f"minutes of {points} points", total=total)
+            hours = bar.add_task("hours, days, months", total=hours_total)
+
+            def show(minutes_left: int, hours_left: int) -> None:
+                nonlocal hours_total
+                bar.update(minutes, completed=max(total - minutes_left, 0))
+                hours_total = max(hours_total, hours_left)  # hours are queued as minutes are done
+                bar.update(hours, total=hours_total, completed=hours_total - hours_left)
+
+            aggregator.run_pending(store.db, show)
         written = aggregator.written
-    print(f"recomputed {points} points from {iso(start, settings.tz)} to {iso(end, settings.tz)}: "
+    print(f"recomputed {points} points from {iso(start, settings.tz)} to {iso(end, settings.tz)}; rows written: "
           + ", ".join(f"{written[p]} {p.value}s" for p in Period))
     return 0
 

@@ -282,14 +282,17 @@ class Aggregator:
             raise
         return more
 
-    def run_pending(self, db: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> None:
-        """Do all queued work now (``forewarn stats recompute``), reporting the backlog left (ms)
-        after each piece; pieces as short as the writer's, so a server running meanwhile waits
-        for the lock no longer than for its own jobs."""
+    def run_pending(self, db: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> None:
+        """Do all queued work now (``forewarn stats recompute``), reporting after each piece the
+        minutes still to compute and the hours (with their days and months) still to combine,
+        as queued lengths in ms: minutes go first, so the first falls to 0, then the second.
+        Pieces as short as the writer's, so a server running meanwhile waits for the lock no
+        longer than for its own jobs."""
         while True:
             more = self.work(db, JOB_SECONDS)
             if progress is not None:
-                progress(store.dirty_backlog(db, self.now_ms())[1])
+                now = self.now_ms()
+                progress(store.dirty_backlog(db, now, "minute")[1], store.dirty_backlog(db, now, "hour")[1])
             if not more:
                 return
 

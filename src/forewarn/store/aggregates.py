@@ -110,12 +110,12 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def dirty_backlog(db: sqlite3.Connection, now_ms: int | None = None) -> tuple[int, int]:
-    """(ranges queued, their total length in ms) of work due by ``now_ms`` (all when None): how
-    far the aggregator is behind (hours still open are not behind)."""
+def dirty_backlog(db: sqlite3.Connection, now_ms: int | None = None, level: str | None = None) -> tuple[int, int]:
+    """(ranges queued, their total length in ms) of work due by ``now_ms`` (all when None), of
+    one level or both: how far the aggregator is behind (hours still open are not behind)."""
     n, total = db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(end_ms - start_ms), 0) FROM aggregate_dirty WHERE due_ms <= ?",
-        (now_ms if now_ms is not None else 2**62,),
+        "SELECT COUNT(*), COALESCE(SUM(end_ms - start_ms), 0) FROM aggregate_dirty WHERE due_ms <= ? "
+        "AND (? IS NULL OR level = ?)", (now_ms if now_ms is not None else 2**62, level, level),
     ).fetchone()
     return int(n), int(total)
 
