@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 
 from forewarn.app import Platform
 from forewarn.cli.common import open_store
+from forewarn.model import Kind
 from forewarn.protocols.hj212.crc import hj212_crc, modbus_crc, swap_bytes
 from tests.integration.api import HECHI_MN, Fleet, assert_problem, bearer, run
-from tests.integration.harness import FakeDevice, segment
+from tests.integration.harness import FakeDevice, register, running, segment, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +83,33 @@ def test_quirks_are_counted_per_device_and_a_device_made_strict_refuses_them(fle
     assert rejections["crc_lowercase"]["last_detail"].startswith(
         "this device is strict: list crc_lowercase in its leniency, or drop strict")
     assert report["quirks_by_device"] == {HECHI_MN: {"crc_lowercase": 1, "qn_format": 1}}
+
+
+@pytest.mark.parametrize(("strict", "claimed"), [(0, True), (1, False)])
+def test_a_quarantined_packet_is_claimed_by_the_same_rules(tmp_path: Path, strict: int, claimed: bool) -> None:
+    """Packets kept before their device was registered are judged as live ones: the tolerant
+    default claims a lowercase CRC; on a strict platform it stays in quarantine, with the reason."""
+    settings = settings_for(tmp_path, hj212_strict=strict)
+    register(settings, tmp_path, [{"mn": "SOMEONEELSE0000000000001"}])
+    stranger = "NEWDEVICE000000000000001"
+
+    async def scenario() -> None:
+        async with running(settings) as platform:
+            dev = await FakeDevice.connect(platform.hj212_port)
+            await dev.send(_lowercase_crc_frame(stranger, 1))
+            assert (await dev.answer()).cn == "9014"  # kept in quarantine: the device need not resend
+            await dev.close()
+
+    asyncio.run(scenario())
+    # registered with no per-device settings: `forewarn registry import` claims at once
+    register(settings, tmp_path, [{"mn": "SOMEONEELSE0000000000001"}, {"mn": stranger, "site": "新站"}])
+    store = open_store(settings)
+    stored = list(store.readings(stranger, Kind.RTD))
+    unknown = store.unknown_devices()
+    store.close()
+    if claimed:
+        assert len(stored) == 1 and unknown == []
+    else:
+        [still] = unknown
+        assert stored == [] and still.mn == stranger
+        assert still.refused.startswith("crc_lowercase hj212_strict is on: list crc_lowercase"), still.refused
