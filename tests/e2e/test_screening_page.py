@@ -1,7 +1,7 @@
 """The screening page in a real browser: yesterday's doubtful data of one dust monitor (a flat
 humidity for hours, a negative PM10) screened from the page, each finding shown with its
-evidence chart, one confirmed into an audit mark and one dismissed with a reason; zh and en
-screenshots."""
+evidence chart, one confirmed into an audit mark and one dismissed with a reason, the last week screened again
+without raising them anew; zh and en screenshots."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _wait(check: Any, what: str, timeout: float = 15.0) -> Any:
 def test_doubtful_data_is_screened_confirmed_and_dismissed_from_the_page(server: Server, open_page: Any) -> None:
     _plant_yesterday(server)
     page = open_page(path="/screening")
-    page.click("button.primary")  # screen yesterday
+    page.click("button[name=run]")  # screen yesterday (the default window)
     page.wait_for_selector("section.finding[data-kind='constant']")
     page.wait_for_selector("section.finding[data-kind='impossible']")
     assert page.query_selector("section.finding[data-kind='impossible'] .evidence-chart canvas") is not None or \
@@ -77,6 +77,12 @@ def test_doubtful_data_is_screened_confirmed_and_dismissed_from_the_page(server:
         flat.query_selector("button[name=dismiss]").click()
         page.wait_for_selector(f"section.finding[data-id='{flat_id}'][data-state='dismissed']")
         assert api.get(f"/api/v1/screening/findings/{flat_id}").json()["decision_note"] == "雾天湿度饱和"
+        # the last 7 days screened again from the page: the same two, judged already, nothing new
+        page.select_option("select[name=span]", "week")
+        page.click("button[name=run]")
+        page.wait_for_selector("#toast:has-text('其中新增 0 条')")
+        runs = api.get(f"/api/v1/screening/findings/{finding_id}").json()
+        assert runs["state"] == "confirmed"
     finally:
         api.close()
 

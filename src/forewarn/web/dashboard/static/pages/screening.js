@@ -9,7 +9,7 @@ addStrings({
   zh: {
     'scr.title': '可疑数据筛查', 'scr.help': '每日自动筛查恒值、超出物理可能、粉尘骤降低于周边、时钟漂移和重复数据包；确认后该时段数据在审核中标记为无效，排除后数据保持有效。',
     'scr.state': '状态', 'scr.kind': '类型', 'scr.all': '全部', 'scr.open': '待审核', 'scr.confirmed': '已确认', 'scr.dismissed': '已排除',
-    'scr.run': '筛查昨天', 'scr.ran': '筛查完成：{found} 条发现，其中新增 {new} 条', 'scr.empty': '没有符合条件的发现',
+    'scr.run': '立即筛查', 'scr.span': '筛查范围', 'scr.yesterday': '昨天', 'scr.today': '今天至今', 'scr.week': '最近 7 天', 'scr.month': '最近 30 天', 'scr.ran': '筛查完成：{found} 条发现，其中新增 {new} 条', 'scr.empty': '没有符合条件的发现',
     'scr.window': '时段', 'scr.device': '设备', 'scr.point': '监测因子', 'scr.note': '说明（排除时必填）',
     'scr.confirm': '确认并标记无效', 'scr.dismiss': '排除', 'scr.judged': '{who} 于 {when} {state}', 'scr.mark': '审核标记 #{id}',
     'scr.neighbours': '周边监测点', 'scr.own': '本点', 'scr.reference': '周边中位数', 'scr.more': '更多',
@@ -18,7 +18,7 @@ addStrings({
   en: {
     'scr.title': 'Doubtful data', 'scr.help': 'Screened daily for constant values, physically impossible values, dust drops below the neighbours, clock drift and repeated packets. Confirming marks the data invalid in audit; dismissing keeps it valid.',
     'scr.state': 'State', 'scr.kind': 'Kind', 'scr.all': 'All', 'scr.open': 'Open', 'scr.confirmed': 'Confirmed', 'scr.dismissed': 'Dismissed',
-    'scr.run': 'Screen yesterday', 'scr.ran': 'Screened: {found} findings, {new} new', 'scr.empty': 'No findings match',
+    'scr.run': 'Screen now', 'scr.span': 'Window', 'scr.yesterday': 'Yesterday', 'scr.today': 'Today so far', 'scr.week': 'Last 7 days', 'scr.month': 'Last 30 days', 'scr.ran': 'Screened: {found} findings, {new} new', 'scr.empty': 'No findings match',
     'scr.window': 'Window', 'scr.device': 'Device', 'scr.point': 'Point', 'scr.note': 'Note (required to dismiss)',
     'scr.confirm': 'Confirm and mark invalid', 'scr.dismiss': 'Dismiss', 'scr.judged': '{state} by {who} at {when}', 'scr.mark': 'audit mark #{id}',
     'scr.neighbours': 'Neighbours', 'scr.own': 'This monitor', 'scr.reference': 'Neighbours\' median', 'scr.more': 'More',
@@ -27,6 +27,17 @@ addStrings({
 });
 
 const PAGE = 50;
+const DAY_MS = 86400000;
+
+/** The window to screen: yesterday is the server's (its devices' zone); the others end now and
+ *  start at a local midnight, sent as a date that the server reads in the devices' zone. */
+function window_(span) {
+  if (span === 'yesterday') return {};
+  const back = {today: 0, week: 6, month: 29}[span];
+  const start = new Date(Date.now() - back * DAY_MS);
+  const date = `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}-${String(start.getDate()).padStart(2, '0')}`;
+  return {start: date, end: Date.now()};
+}
 let styled = false;
 
 export default {
@@ -44,10 +55,12 @@ export default {
     const count = h('span', {class: 'muted'});
     const list = h('div', {class: 'findings'});
     const more = h('button', {type: 'button', hidden: true, onclick: () => load(true)}, t('scr.more'));
-    const run = ctx.may('audit_data') ? h('button', {type: 'button', class: 'primary', onclick: async () => {
+    const span = select({name: 'span'}, [['yesterday', t('scr.yesterday')], ['today', t('scr.today')],
+      ['week', t('scr.week')], ['month', t('scr.month')]], 'yesterday');
+    const run = ctx.may('audit_data') ? h('button', {type: 'button', class: 'primary', name: 'run', onclick: async () => {
       run.disabled = true;
       try {
-        const result = await ctx.api.post('screening/runs', {});
+        const result = await ctx.api.post('screening/runs', window_(span.value));
         ctx.toast(t('scr.ran', {found: result.found, new: result.new}));
         await load(false);
       } catch (err) {
@@ -66,7 +79,8 @@ export default {
       });
     }
     root.append(h('section', {class: 'card'}, h('h1', null, t('scr.title')), h('p', {class: 'muted'}, t('scr.help')),
-      h('div', {class: 'filters'}, h('label', null, t('scr.state'), state), h('label', null, t('scr.kind'), kind), run, count)),
+      h('div', {class: 'filters'}, h('label', null, t('scr.state'), state), h('label', null, t('scr.kind'), kind),
+      run ? h('label', null, t('scr.span'), span) : null, run, count)),
       list, more);
 
     let shown = 0;
