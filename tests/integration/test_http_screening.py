@@ -47,13 +47,17 @@ def test_screening_over_http(tmp_path: Path) -> None:
                                        json={"start": MONTH_START, "end": MONTH_END})
         assert everything.json()["found"] == 6 and everything.json()["new"] == 5
         listed = (await client.get("/api/v1/screening/findings", headers=as_["yizhou"])).json()
-        assert [f["mn"] for f in listed["findings"]] == [GAS] and listed["total"] == 1
-        gas_id = listed["findings"][0]["id"]
+        assert [f["mn"] for f in listed["items"]] == [GAS] and listed["total"] == 1
+        gas_id = listed["items"][0]["id"]
         page = (await client.get("/api/v1/screening/findings?state=open&kind=neighbour_drop",
                                  headers=as_["li"])).json()
-        (drop,) = page["findings"]
+        (drop,) = page["items"]
         assert drop["mn"] == DUST[3] and drop["evidence"]["neighbours"] and drop["kind_zh"] == "骤降低于周边"
         assert_problem(await client.get(f"/api/v1/screening/findings/{gas_id}", headers=as_["li"]), 404)
+        csv = await client.get("/api/v1/screening/findings?format=csv&kind=neighbour_drop", headers=as_["li"])
+        assert csv.headers["content-type"].startswith("text/csv")
+        lines = csv.text.lstrip("\ufeff").splitlines()
+        assert lines[0].startswith("id,kind,kind_zh,state") and len(lines) == 2 and DUST[3] in lines[1]
         assert_problem(await client.get("/api/v1/screening/findings?state=closed", headers=as_["li"]), 400)
         assert_problem(await client.post(f"/api/v1/screening/findings/{drop['id']}/confirm", headers=as_["site1"],
                                          json={}), 403)
@@ -67,7 +71,7 @@ def test_screening_over_http(tmp_path: Path) -> None:
         assert (mark["start_ms"], mark["end_ms"]) == (drop["start_ms"], drop["end_ms"])
         assert_problem(await client.post(f"/api/v1/screening/findings/{drop['id']}/dismiss", headers=as_["li"],
                                          json={"note": "changed my mind"}), 409)
-        flat = (await client.get("/api/v1/screening/findings?kind=constant", headers=as_["li"])).json()["findings"][0]
+        flat = (await client.get("/api/v1/screening/findings?kind=constant", headers=as_["li"])).json()["items"][0]
         assert_problem(await client.post(f"/api/v1/screening/findings/{flat['id']}/dismiss", headers=as_["li"],
                                          json={}), 400)
         dismissed = (await client.post(f"/api/v1/screening/findings/{flat['id']}/dismiss", headers=as_["li"],

@@ -15,13 +15,13 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from forewarn.access.roles import Action
 from forewarn.stats import screening
-from forewarn.stats.screening import FindingPage, FindingView, KindView, RunResult, ScreeningError
+from forewarn.stats.screening import FindingView, KindView, RunResult, ScreeningError
 from forewarn.store import screening as store
 from forewarn.times import parse_moment
 from forewarn.web.auth import BEARER, require_user
@@ -29,10 +29,10 @@ from forewarn.web.context import ApiContext
 from forewarn.web.problems import ApiProblem
 from forewarn.web.query import reject_unknown_query
 from forewarn.web.reads import read
-from forewarn.web.tables import DEFAULT_LIMIT, Limit, Offset, check_page
+from forewarn.web.tables import DEFAULT_LIMIT, Format, Limit, Offset, check_page, next_page, table_response, wants_csv
 from forewarn.web.writes import write
 
-__all__ = ["SCREENING_ROUTES", "DecisionRequest", "RunRequest"]
+__all__ = ["SCREENING_ROUTES", "DecisionRequest", "FindingList", "RunRequest"]
 
 _MAX_ID = 2**63 - 1
 _BODY_BYTES = 16_000
@@ -46,6 +46,21 @@ class RunRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     start: Moment | None = None
     end: Moment | None = None
+
+
+class FindingList(msgspec.Struct, kw_only=True):
+    """One page of findings, as every list of the API answers."""
+
+    items: list[FindingView]
+    total: int
+    limit: int
+    offset: int
+    next: str | None
+
+
+#: the columns of the CSV export (the evidence as JSON in its cell)
+_COLUMNS = ("id", "kind", "kind_zh", "state", "site_id", "site", "enterprise", "region_code", "mn", "point", "start",
+            "end", "summary_zh", "summary_en", "decided_by", "decided", "decision_note", "audit_mark_id", "evidence")
 
 
 class DecisionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -98,23 +113,31 @@ async def list_findings(
     to: Annotated[str | None, QueryParameter(description="findings starting before (ISO 8601 or epoch ms)")] = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
-) -> FindingPage:
+    format_: Format = "",
+) -> Response[FindingList]:
     """The findings in your scope, each with its evidence (facts, the evidence window's series,
-    what it is compared with) and, once judged, who judged it, when, why and its audit mark.
+    what it is compared with) and, once judged, who judged it, when, why and its audit mark;
+    as a page or CSV (``format=csv``, the evidence as JSON in its column).
     Needs audit_data: an enterprise is not told what the regulator suspects of its data."""
     user = require_user(request, ctx, Action.AUDIT_DATA, doing="see the screening's findings")
     reject_unknown_query(request)
     tz = ctx.settings.tz
-    lim, off = check_page(limit, offset)
+    page = check_page(limit, offset)
+    csv = wants_csv(request, format_)
     from_ms = _moment(from_, tz, "from") if from_ else None
     to_ms = _moment(to, tz, "to") if to else None
     states, kinds = _csv(state_), _csv(kind)
     try:
-        return await read(ctx, lambda db: screening.list_findings(
-            db, user.scope, tz, states=states, kinds_=kinds, site_id=site, from_ms=from_ms, to_ms=to_ms, limit=lim,
-            offset=off))
+        found = await read(ctx, lambda db: screening.list_findings(
+            db, user.scope, tz, states=states, kinds_=kinds, site_id=site, from_ms=from_ms, to_ms=to_ms,
+            limit=page[0], offset=page[1]))
     except ScreeningError as exc:
         raise _problem(exc) from None
+    if csv:
+        return table_response(request, [msgspec.to_builtins(f) for f in found.findings], found.total, page, "csv",
+                              columns=_COLUMNS, name="screening-findings")
+    return Response(FindingList(items=found.findings, total=found.total, limit=page[0], offset=page[1],
+                                next=next_page(request, page, len(found.findings), found.total)))
 
 
 @get("/api/v1/screening/findings/{finding_id:int}", tags=["screening"], summary="One finding", security=BEARER)
@@ -136,7 +159,8 @@ async def show_finding(finding_id: FromPath[int], request: Request[Any, Any, Any
 async def run_screening(data: JSONBody[RunRequest], request: Request[Any, Any, Any],
                         ctx: NamedDependency[ApiContext]) -> RunResult:
     """Run every check over ``[start, end)`` (default: yesterday; at most 40 days) for the sites
-    in your scope, and keep what it finds (a finding that continues an earlier one extends it;
+    in your scope (a district's monitors are compared with their neighbours in the district), and
+    keep what it finds (a finding that continues an earlier one extends it;
     one already judged stays judged). Needs audit_data. The checks run on a reader thread."""
     user = require_user(request, ctx, Action.AUDIT_DATA)
     reject_unknown_query(request)

@@ -91,8 +91,8 @@ export default {
       const page = await ctx.api.get('screening/findings', query);
       if (!ctx.alive()) return;
       if (!append) { charts.splice(0).forEach((c) => c.dispose()); list.replaceChildren(); shown = 0; }
-      page.findings.forEach((f) => list.append(card(f)));
-      shown += page.findings.length;
+      page.items.forEach((f) => list.append(card(f)));
+      shown += page.items.length;
       if (!shown) mount(list, h('p', {class: 'card muted'}, t('scr.empty')));
       count.textContent = t('scr.count', {total: page.total});
       more.hidden = shown >= page.total;
