@@ -92,7 +92,8 @@ class SnapshotTaker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = 0
-        self._latest: dict[int, tuple[float, asyncio.Task[Grab]]] = {}
+        #: (camera, address) -> (monotonic start, wall-clock start ms, the grab): one grab serves all within 2 s
+        self._latest: dict[tuple[int, str], tuple[float, int, asyncio.Task[Grab]]] = {}
         #: called with each alarm id once all its cameras are recorded (tests await it)
         self.on_recorded: list[Callable[[int], None]] = []
 
@@ -132,7 +133,7 @@ class SnapshotTaker:
                 log.exception("looking for fired alarms to snapshot failed; will look again")
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *(t for _, t in self._latest.values())]:
+        for task in [*self._tasks, *(t for _, _, t in self._latest.values())]:
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
@@ -170,11 +171,11 @@ class SnapshotTaker:
 
     async def _one(self, alarm_id: int, camera: tuple[int, str, str], busy: bool) -> None:
         camera_id, name, url = camera
-        taken = int(self.clock() * 1000)
         if busy:
+            taken = int(self.clock() * 1000)
             grab = Grab(b"", f"not taken: more than {MAX_IN_FLIGHT} snapshots were being taken at once", 0)
         else:
-            grab = await self.grabber.grab(url)
+            taken, grab = await self._shared(camera_id, url)
         digest = hashlib.sha256(grab.jpeg).hexdigest() if grab.ok else ""
         if grab.ok:
             try:
@@ -217,12 +218,19 @@ class SnapshotTaker:
 
     async def latest(self, camera_id: int, url: str) -> Grab:
         """A snapshot of the camera now, shared by requests within :data:`LATEST_FOR_S`."""
+        return (await self._shared(camera_id, url))[1]
+
+    async def _shared(self, camera_id: int, url: str) -> tuple[int, Grab]:
+        """(when it was taken, the grab): a grab begun within :data:`LATEST_FOR_S` serves every asker
+        (the proxy's viewers, and the alarms of one batch at one site), so a camera is asked once."""
         now = time.monotonic()
-        cached = self._latest.get(camera_id)
+        key = (camera_id, url)
+        cached = self._latest.get(key)
         if cached is not None and now - cached[0] < LATEST_FOR_S:
-            return await asyncio.shield(cached[1])
+            return cached[1], await asyncio.shield(cached[2])
         if len(self._latest) > 1000:
             self._latest = {k: v for k, v in self._latest.items() if now - v[0] < LATEST_FOR_S}
+        taken = int(self.clock() * 1000)
         task = asyncio.ensure_future(self.grabber.grab(url))
-        self._latest[camera_id] = (now, task)
-        return await asyncio.shield(task)
+        self._latest[key] = (now, taken, task)
+        return taken, await asyncio.shield(task)
