@@ -314,3 +314,18 @@ def test_a_recomputation_reports_its_backlog_going_down_to_nothing(bench: Bench)
     # the hours are combined once the minutes are done: while minutes are left, no hour is done
     assert all(h > 0 for m, h in left if m > 0)
     assert len(bench.rows(Period.HOUR)) == 23
+
+
+def test_the_api_refuses_windows_it_cannot_read_in_one_line(fleet: Fleet) -> None:
+    async def scenario(platform: Any, client: httpx.AsyncClient) -> None:
+        city = bearer(fleet.tokens["city"])
+        for params, words in (({"from": "2026-11-23", "to": "2026-11-22"}, "to must be after from"),
+                              ({"from": "99999999999999999999", "to": "2026-11-22"}, "outside the years 1970 to 9999"),
+                              ({"from": "2026-11-22", "to": "2026-11-23", "site": 2**64}, "a site id"),
+                              ({"from": "2020-01-01", "to": "2026-01-01"}, "at most 366 days")):
+            answer = await client.get("/api/v1/stats/mismatches", params=params, headers=city)
+            assert words in str(assert_problem(answer, 400)["detail"]), answer.text
+        anonymous = await client.get("/api/v1/stats/mismatches", params={"from": "2026-11-22", "to": "2026-11-23"})
+        assert anonymous.status_code == 401
+
+    run(fleet.settings, scenario)

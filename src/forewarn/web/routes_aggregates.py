@@ -45,7 +45,7 @@ class Mismatches(msgspec.Struct, frozen=True, kw_only=True):
 
 def _moment(text: str, ctx: ApiContext, name: str) -> int:
     try:
-        return parse_moment(text, ctx.settings.tz)
+        return parse_moment(text, ctx.settings.tz)  # refuses what no calendar holds (before 1970, after 9999)
     except ValueError as exc:
         raise ApiProblem(400, f"{name}={exc}") from None
 
@@ -68,6 +68,8 @@ async def stats_mismatches(
     reject_unknown_query(request)
     if period not in _PERIODS:
         raise ApiProblem(400, f"period={period!r}: use one of {', '.join(_PERIODS)}")
+    if site is not None and not 0 < site < 2**63:
+        raise ApiProblem(400, f"site={site}: a site id")
     if not 1 <= limit <= 10_000:
         raise ApiProblem(400, f"limit={limit}: between 1 and 10000")
     start, end = _moment(from_, ctx, "from"), _moment(to, ctx, "to")
