@@ -78,3 +78,17 @@ def test_the_printable_page_escapes_names_runs_nothing_and_draws_the_line() -> N
     assert STYLE_HASH in CONTENT_SECURITY_POLICY and "default-src 'none'" in CONTENT_SECURITY_POLICY
     assert 'class="n below">50.0%' in page and "考核线 90%" in page and page.count("<rect") == 3  # legend + 2 bars
     assert "Target 90%" in render_html(_report(), "en")
+
+
+def test_kept_figures_expire_and_the_least_used_go_first() -> None:
+    from forewarn.reports.cache import FigureCache
+
+    now = [0.0]
+    cache = FigureCache(ttl_s=300, max_reports=2, clock=lambda: now[0])
+    cache.put("a", {"total": []})
+    cache.put("b", {"total": []})
+    assert cache.get("a") == {"total": []}  # a used: b is now the least recently used
+    cache.put("c", {"total": []})
+    assert cache.get("b") is None and cache.get("a") is not None
+    now[0] = 301.0
+    assert cache.get("a") is None and cache.get("c") is None

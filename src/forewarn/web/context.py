@@ -12,6 +12,7 @@ from forewarn.config import Settings
 from forewarn.forward.service import Forwarding
 from forewarn.ingest.pipeline import Pipeline
 from forewarn.live.hub import LiveHub
+from forewarn.reports.cache import FigureCache
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
 from forewarn.store.readers import ReaderPool
@@ -44,6 +45,8 @@ class ApiContext:
     checks_in_flight: dict[str, int] = field(default_factory=dict)
     #: failed logins per name and address (in memory: a restart forgets them)
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
+    #: the figures of reports of closed periods, kept a few minutes (reports/cache.py)
+    report_figures: FigureCache = field(default_factory=FigureCache)
     #: the recorder that announces alarm handling steps to the notification outbox (None: rules off)
     recorder: Callable[[], AlarmRecorder | None] = lambda: None
     #: the live stream's hub (None: no live stream in this process)
