@@ -16,8 +16,7 @@ from typing import Any
 
 from forewarn.catalogue import Catalogue
 from forewarn.model import Kind
-from forewarn.online import online_sql
-from forewarn.store import registry_reads
+from forewarn.store import registry_export, registry_reads, status_reads
 from forewarn.store.base import (
     DeviceInfo,
     DeviceRow,
@@ -34,10 +33,6 @@ from forewarn.store.series import series
 __all__ = ["SqliteStore", "StoreError"]
 
 _TABLE = {kind: f"readings_{kind.value}" for kind in Kind}
-#: rejection reasons that count something other than a whole packet
-_NOT_PACKETS = frozenset({
-    "bad_value", "garbage", "garbage_connection_closed", "frame_too_large", "frame_timeout", "connection_limit",
-})
 
 
 class StoreError(Exception):
@@ -197,38 +192,13 @@ class SqliteStore:
         return registry_reads.device_infos(self.db)
 
     def export_regions(self) -> list[RegionRow]:
-        rows = self.db.execute("SELECT code, name, COALESCE(parent_code, '') FROM regions ORDER BY code")
-        return [RegionRow(*r) for r in rows]
+        return registry_export.export_regions(self.db)
 
     def export_devices(self) -> list[DeviceRow]:
-        rows = self.db.execute(
-            "SELECT r.code, r.name, COALESCE(r.parent_code, ''), e.name, s.name, s.site_type, "
-            "d.mn, s.longitude, s.latitude, d.password, d.protocol, d.interval_s, d.leniency, "
-            "d.device_kind, s.status FROM devices d JOIN sites s ON s.id = d.site_id "
-            "JOIN enterprises e ON e.id = s.enterprise_id "
-            "LEFT JOIN regions r ON r.code = s.region_code ORDER BY r.code, e.name, s.name, d.mn"
-        )
-        return [
-            DeviceRow(
-                region_code=r[0] or "", region_name=r[1] or "", parent_region_code=r[2],
-                enterprise=r[3], site=r[4], site_type=r[5], mn=r[6], longitude=r[7],
-                latitude=r[8], password=r[9], protocol=r[10], interval_s=r[11], leniency=r[12],
-                device_kind=r[13], site_status=r[14],
-            )
-            for r in rows
-        ]
+        return registry_export.export_devices(self.db)
 
     def export_points(self) -> list[PointRow]:
-        rows = self.db.execute(
-            "SELECT d.mn, p.code, p.field, p.name, p.quantity, p.unit, p.lower, p.upper, p.role, "
-            "p.discovered FROM points p JOIN devices d ON d.id = p.device_id "
-            "ORDER BY d.mn, p.code, p.field"
-        )
-        return [
-            PointRow(mn=r[0], code=r[1], field=r[2], name=r[3], quantity=r[4], unit=r[5],
-                     lower=r[6], upper=r[7], role=r[8], discovered=bool(r[9]))
-            for r in rows
-        ]
+        return registry_export.export_points(self.db)
 
     # ---------------------------------------------------------------- ingest
 
@@ -459,49 +429,7 @@ class SqliteStore:
         return dict(self.db.execute("SELECT name, value FROM counters").fetchall())
 
     def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]:
-        db = self.db
-        devices = db.execute("SELECT COUNT(*) FROM devices WHERE status = 'active'").fetchone()[0]
-        online = db.execute(
-            "SELECT COUNT(*) FROM devices d JOIN device_activity a ON a.device_id = d.id "
-            "WHERE d.status = 'active' AND "
-            + online_sql("a.last_ms", "d.interval_s", now_ms, offline_after_intervals)
-        ).fetchone()[0]
-        rejections = {
-            reason: {"count": count, "last_mn": mn, "last_detail": detail}
-            for reason, count, mn, detail in db.execute(
-                "SELECT reason, count, last_mn, last_detail FROM rejections ORDER BY count DESC"
-            )
-        }
-        quirks = dict(
-            db.execute("SELECT quirk, SUM(count) FROM quirk_usage GROUP BY quirk").fetchall()
-        )
-        by_device: dict[str, dict[str, int]] = {}
-        for mn, quirk, count in db.execute(  # most-used first: the devices worth a look
-            "SELECT d.mn, q.quirk, q.count FROM quirk_usage q JOIN devices d ON d.id = q.device_id "
-            "ORDER BY SUM(q.count) OVER (PARTITION BY q.device_id) DESC, d.mn, q.count DESC, q.quirk"
-        ):
-            by_device.setdefault(mn, {})[quirk] = count
-        unknown = db.execute("SELECT COUNT(DISTINCT mn), COUNT(*) FROM quarantine").fetchone()
-        discovered = db.execute("SELECT COUNT(*) FROM points WHERE discovered = 1").fetchone()[0]
-        counters = self.counters()
-        return {
-            "devices_registered": devices,
-            "devices_online": online,
-            "devices_offline": devices - online,
-            "readings_stored": counters.get("readings_stored", 0),
-            "packets_accepted": counters.get("packets_accepted", 0),
-            "packets_rejected": sum(
-                int(r["count"]) for reason, r in rejections.items() if reason not in _NOT_PACKETS
-            ),
-            "values_rejected": int(rejections.get("bad_value", {}).get("count", 0)),
-            "rejections": rejections,
-            "quirks_tolerated": quirks,
-            "quirks_by_device": by_device,
-            "unknown_devices": unknown[0],
-            "quarantined_packets": unknown[1],
-            "points_discovered": discovered,
-        }
-
+        return status_reads.platform_status(self.db, now_ms, offline_after_intervals)
 
 class _transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
