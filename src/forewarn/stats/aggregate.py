@@ -366,12 +366,13 @@ class Aggregator:
         hours: list[tuple[int, int, int, int]] = []
         for (m0, m1), pids in groups.items():
             self._staged(db, pids, facts, limits, invalid_ranges(db, pids, m0, m1))
-            self.written[Period.MINUTE] += store.compute_minutes(db, m0, m1, share=self.th.flag_n_share, now_ms=now)
+            written, touched = store.compute_minutes(db, m0, m1, share=self.th.flag_n_share, now_ms=now)
+            self.written[Period.MINUTE] += written
             h0, h1 = span(m0, m1, Period.HOUR, self.tz)
             hour = h0
             while hour < h1:
                 end = next_start(hour, Period.HOUR, self.tz)
-                hours.extend((pid, hour, end, end if end > now else 0) for pid in pids)
+                hours.extend((pid, hour, end, end if end > now else 0) for pid in touched)
                 hour = end
         store.queue_hours(db, hours)
 

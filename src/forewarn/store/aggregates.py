@@ -342,14 +342,23 @@ def stage(db: sqlite3.Connection, points: Iterable[tuple[int, float | None, bool
     db.executemany("INSERT INTO temp.agg_invalid VALUES (?, ?, ?)", list(invalid))
 
 
-def compute_minutes(db: sqlite3.Connection, start_ms: int, end_ms: int, *, share: float, now_ms: int) -> int:
+def compute_minutes(db: sqlite3.Connection, start_ms: int, end_ms: int, *, share: float, now_ms: int
+                    ) -> tuple[int, set[int]]:
     """Compute again the staged points' minutes starting in [start_ms, end_ms) (minute-aligned)
-    from readings_rtd; minutes without data any more are deleted. Returns the minutes written."""
+    from readings_rtd; minutes without data any more are deleted. Returns the minutes written
+    and the points whose minutes changed (had some before or have some now): only their hours
+    need combining again."""
+    touched_sql = ("SELECT DISTINCT point_id FROM aggregates WHERE period = 'minute' AND start_ms >= ? "
+                   "AND start_ms < ? AND point_id IN (SELECT point_id FROM temp.agg_points)")
+    touched = {r[0] for r in db.execute(touched_sql, (start_ms, end_ms))}
     db.execute("DELETE FROM aggregates WHERE period = 'minute' AND start_ms >= ? AND start_ms < ? "
                "AND point_id IN (SELECT point_id FROM temp.agg_points)", (start_ms, end_ms))
     cur = db.execute(_MINUTES_SQL, {"m0": start_ms, "m1": end_ms, "share": share, "now": now_ms})
+    written = max(cur.rowcount, 0)
     db.execute(_MINUTE_FLAGS_SQL, {"m0": start_ms, "m1": end_ms})
-    return max(cur.rowcount, 0)
+    if written:
+        touched.update(r[0] for r in db.execute(touched_sql, (start_ms, end_ms)))
+    return written, touched
 
 
 def compute_parents(db: sqlite3.Connection, child: Period, parent: Period, bounds: Sequence[tuple[int, int, int]],
