@@ -31,7 +31,8 @@ __all__ = ["DASHBOARD_ROUTES", "STATIC_DIR", "content_security_policy"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 #: the paths the single-page app answers with its shell (the pages route themselves)
-PAGE_PATHS = ["/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/screening", "/statistics"]
+PAGE_PATHS = ["/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/screening", "/statistics",
+              "/linkage"]
 
 _TYPES = {".js": "text/javascript", ".css": "text/css",
           ".html": "text/html", ".svg": "image/svg+xml", ".json": "application/json",

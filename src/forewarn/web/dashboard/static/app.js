@@ -19,12 +19,14 @@ const ROUTES = [
   {pattern: /^\/registry$/, page: 'registry', may: 'write_registry'},
   {pattern: /^\/screening$/, page: 'screening', may: 'audit_data'},
   {pattern: /^\/statistics$/, page: 'statistics'},
+  {pattern: /^\/linkage$/, page: 'linkage', may: 'read_audit'},
 ];
 
 /** The navigation bar: [path, string key, the action the user needs (if any)]. */
 const NAV = [
   ['/', 'nav.overview'], ['/alarms', 'nav.alarms'], ['/silences', 'nav.silences'],
-  ['/playback', 'nav.playback'], ['/registry', 'nav.registry', 'write_registry'], ['/screening', 'nav.screening', 'audit_data'], ['/statistics', 'nav.statistics'], ['/screen', 'nav.screen'],
+  ['/playback', 'nav.playback'], ['/registry', 'nav.registry', 'write_registry'], ['/screening', 'nav.screening', 'audit_data'], ['/statistics', 'nav.statistics'],
+  ['/linkage', 'nav.linkage', 'read_audit'], ['/screen', 'nav.screen'],
 ];
 
 const state = {session: null, cleanup: null, token: 0};

@@ -60,7 +60,7 @@ export function fmtPct(value, digits = 1) {
 addStrings({
   zh: {
     'nav.overview': '总览', 'nav.alarms': '告警', 'nav.silences': '屏蔽', 'nav.playback': '回放',
-    'nav.registry': '档案', 'nav.screening': '可疑数据', 'nav.statistics': '统计', 'nav.screen': '大屏', 'app.logout': '退出', 'app.lang': 'English',
+    'nav.registry': '档案', 'nav.screening': '可疑数据', 'nav.statistics': '统计', 'nav.linkage': '上级联网', 'nav.screen': '大屏', 'app.logout': '退出', 'app.lang': 'English',
     'app.loading': '加载中…', 'app.error': '出错了', 'app.notfound': '页面不存在',
     'app.retry': '重试', 'app.offline': '实时连接已断开，正在重连…', 'app.live': '实时',
     'login.title': '登录 forewarn 监测预警平台', 'login.name': '用户名', 'login.password': '密码',
@@ -74,7 +74,7 @@ addStrings({
   },
   en: {
     'nav.overview': 'Overview', 'nav.alarms': 'Alarms', 'nav.silences': 'Silences', 'nav.playback': 'Playback',
-    'nav.registry': 'Registry', 'nav.screening': 'Doubtful data', 'nav.statistics': 'Statistics', 'nav.screen': 'Big screen', 'app.logout': 'Log out', 'app.lang': '中文',
+    'nav.registry': 'Registry', 'nav.screening': 'Doubtful data', 'nav.statistics': 'Statistics', 'nav.linkage': 'Linkage', 'nav.screen': 'Big screen', 'app.logout': 'Log out', 'app.lang': '中文',
     'app.loading': 'Loading…', 'app.error': 'Something went wrong', 'app.notfound': 'No such page',
     'app.retry': 'Retry', 'app.offline': 'Live connection lost, reconnecting…', 'app.live': 'Live',
     'login.title': 'Log in to forewarn', 'login.name': 'User name', 'login.password': 'Password',
