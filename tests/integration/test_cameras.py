@@ -23,6 +23,7 @@ import pytest
 
 from forewarn.app import Platform
 from forewarn.cameras.demo import DEMO_CAMERA_NAME, TEST_CARD_PATH
+from forewarn.cli import main as cli_main
 from forewarn.cli.cameras import demo_cameras
 from forewarn.web.dashboard.routes import STATIC_DIR
 from tests.integration.api import DATONG_MN, HECHI_MN, TZ, Fleet, assert_problem, bearer, run
@@ -146,7 +147,8 @@ def test_the_camera_registry_is_scoped_and_only_registry_users_see_credentials(
 
 
 def test_an_alarm_keeps_a_snapshot_of_each_camera_of_its_site(
-        fleet: Fleet, camera_server: SnapshotServer, rtsp_camera: RtspCamera, card: bytes) -> None:
+        fleet: Fleet, camera_server: SnapshotServer, rtsp_camera: RtspCamera, card: bytes,
+        capsys: pytest.CaptureFixture[str]) -> None:
     t = fleet.tokens
     site = site_of(fleet, HECHI_MN)
 
@@ -179,8 +181,14 @@ def test_an_alarm_keeps_a_snapshot_of_each_camera_of_its_site(
         assert_problem(await client.get(f"/api/v1/alarms/{alarm['id']}/snapshots", headers=bearer(t["datong"])), 404)
         assert_problem(await client.get(shots["HTTP"]["url"], headers=bearer(t["factory"])), 404)
         assert (Path(fleet.settings.snapshots_path) / str(alarm["id"]) / f"{rtsp['sha256']}.jpg").is_file()
+        seen.update(shots)
 
+    seen: dict[str, Any] = {}
     run(fleet.settings, scenario)
+    # the command line shows the same evidence
+    assert cli_main(["alarms", "show", "2", "--lang", "en", "--data", str(fleet.settings.data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"RTSP  sha256 {seen['RTSP']['sha256']}" in out and "Login page  answered" in out
 
 
 def test_a_dead_camera_is_noted_and_never_delays_the_alarm(fleet: Fleet, camera_server: SnapshotServer) -> None:

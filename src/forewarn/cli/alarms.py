@@ -16,7 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from forewarn.access import audit
+from forewarn.access.roles import Role
+from forewarn.access.scope import Scope
 from forewarn.alarms.handling import (
     Actor,
     HandlingError,
@@ -29,6 +33,8 @@ from forewarn.alarms.handling import (
 from forewarn.alarms.queries import alarm_detail, list_alarms
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.alarms.views import Silence, StepAnswer
+from forewarn.cameras.evidence import alarm_snapshots
+from forewarn.cameras.snapshots import snapshot_path
 from forewarn.cli.common import UserError, actor_name, iso, open_store, parse_time, settings_from
 from forewarn.rules.files import RuleFileError, load_rules, preset_texts
 from forewarn.rules.loader import load_effective_rules, number_versions, rule_files
@@ -135,9 +141,11 @@ def show_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with open_store(settings) as store:
         detail = alarm_detail(store.db, args.id)
+        snapshots = alarm_snapshots(store.db, args.id, Scope(Role.CITY_ADMIN), settings.tz) or []
     if detail is None:
         raise UserError(f"no alarm {args.id}")
     tz = settings.tz
+    detail["snapshots"] = msgspec.to_builtins(snapshots)  # the site's cameras when it fired (cameras/evidence.py)
     for key in ("first_ts", "last_ts", "cleared_ts", "created_ms", "updated_ms", "acked_ms", "closed_ms"):
         if detail[key] is not None:
             detail[key] = iso(detail[key], tz)
@@ -165,6 +173,12 @@ def show_cmd(args: argparse.Namespace) -> int:
     print("evidence:" if not zh else "证据数据：")
     for e in detail["evidence"][-20:]:
         print(f"  {e['ts']}  {e['code']}-{e['field']} = {e['value']} ({e['flag']})")
+    if snapshots:
+        print("snapshots:" if not zh else "现场快照：")
+    for shot in snapshots:
+        kept = snapshot_path(settings.snapshots_path, args.id, shot.sha256) if shot.sha256 else None
+        print(f"  {shot.taken}  {shot.camera}  " + (f"sha256 {shot.sha256}  {shot.size} B  {kept}" if kept
+                                                    else shot.error))
     return 0
 
 
