@@ -39,6 +39,7 @@ from forewarn.rules.loader import build_catalog, load_effective_rules
 from forewarn.sites.view import RulesInForce
 from forewarn.stats import audit
 from forewarn.stats.aggregate import Aggregator
+from forewarn.stats.day_keeper import DayKeeper
 from forewarn.stats.figures import FigureRow, figures, ranking_districts, ranking_enterprises
 from forewarn.stats.runtime import catalogue_view, refresh_days
 from forewarn.store import aggregates
@@ -273,3 +274,18 @@ def test_the_command_line_gives_the_same_figures(city: City, capsys: pytest.Capt
     assert kept == 82_920_000
     assert main([*data, "stats", "figures", "--month", "2026-10", "--region", "999999"]) != 0
     assert "none of your regions" in capsys.readouterr().err
+
+
+def test_a_running_platform_keeps_each_finished_day_in_short_jobs(city: City) -> None:
+    live = city.figures()
+    view = catalogue_view(city.settings.tz, city.settings.offline_after_intervals, city.store.catalogue, city.rules)
+    keeper = DayKeeper(view, submit_job=lambda job: None, clock=lambda: (city.t0 + 4 * DAY) / 1000, keep_days=4)
+    pieces = 1
+    while keeper.step(city.store.db, seconds=0.0):  # at least one day a piece
+        pieces += 1
+    assert keeper.kept == 24 and pieces == 24  # 4 days x (3 devices + 3 sites), one each piece
+    assert city.figures() == live
+    (online,) = city.store.db.execute("SELECT online_ms FROM device_online_days WHERE device_id = ? AND day_ms = ?",
+                                      (city.ids[MN_A], city.t0)).fetchone()
+    assert online == 82_920_000
+    assert not keeper.step(city.store.db) and keeper.kept == 24  # the next pass: nothing new to keep

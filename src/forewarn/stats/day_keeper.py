@@ -77,7 +77,9 @@ class DayKeeper:
             rules = self.view.rules()
             points: dict[int, list[int]] | None = None
             intervals: dict[int, int] | None = None
-            while self._todo and time.perf_counter() - started < seconds:
+            first = True
+            while self._todo and (first or time.perf_counter() - started < seconds):  # at least one a piece
+                first = False
                 kind, ident, a, b = self._todo.pop()
                 if kind == "device":
                     if points is None or intervals is None:
