@@ -8,8 +8,9 @@ the city 451200, as the city administrator:
 - the report itself (``reports.build.build_report``: every section, both rankings), what the
   statistics page is answered as JSON;
 - the report drawn as XLSX (openpyxl) and as the printable HTML page;
-- ``GET /api/v1/reports/monthly?...`` through a real platform's HTTP API (format json and
-  xlsx), the way the statistics page and a download ask for it.
+- ``GET /api/v1/reports/monthly?...`` through a real platform's HTTP API, the way the
+  statistics page asks for it: the first ask (the figures read side by side on the reader
+  threads), then asks for JSON and XLSX while its figures are kept.
 
 Each is the median and the slowest of ``--runs`` runs after one warm-up; the goals are the
 issue's: a month's report in under 30 s, the statistics page's answer in under 1 s.
@@ -114,19 +115,23 @@ async def _over_http(settings: Any, now: int, runs: int) -> None:
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{platform.http_port}", timeout=120,
                                      headers={"Authorization": f"Bearer {token}"}) as client:
+            # the first ask reads the figures; a closed period's are then kept (reports/cache.py), so
+            # the asks after it (the language switched, the XLSX downloaded) only assemble and render
             for fmt in ("json", "xlsx"):
                 took, cpu = [], []
                 size = 0
-                for i in range(runs + 1):
+                for _ in range(runs + 1):
                     t0, c0 = time.perf_counter(), time.process_time()
                     answer = await client.get("/api/v1/reports/monthly",
                                               params={"region": "451200", "period": "2026-10", "format": fmt})
                     answer.raise_for_status()
                     size = len(answer.content)
-                    if i:  # the first is the warm-up
-                        took.append((time.perf_counter() - t0) * 1000)
-                        cpu.append((time.process_time() - c0) * 1000)
-                _line(f"GET /api/v1/reports/monthly format={fmt}", statistics.median(took), max(took),
-                      statistics.median(cpu), f"{size / 1000:.0f} kB (CPU: server and client, one process)")
+                    took.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((time.process_time() - c0) * 1000)
+                if fmt == "json":
+                    _line("GET .../reports/monthly, first ask", took[0], took[0], cpu[0],
+                          f"{size / 1000:.0f} kB JSON (CPU: server and client, one process)")
+                _line(f"GET .../reports/monthly format={fmt}, kept", statistics.median(took[1:]), max(took[1:]),
+                      statistics.median(cpu[1:]), f"{size / 1000:.0f} kB")
     finally:
         await platform.stop()
