@@ -92,6 +92,12 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
         (tmp_path / side).mkdir()
     city = settings_for(tmp_path / "city", rules_enabled=0)
     register(city, tmp_path / "city", [{"mn": CITY_MN[MNS[0]]}, {"mn": MNS[1]}])
+    store = SqliteStore(city.db_path, Catalogue())
+    try:
+        create_user(store.db, "city", PASSWORD, "city_admin", actor="test", origin="test")
+        city_token = issue_api_token(store.db, "city", actor="test", origin="test").token
+    finally:
+        store.close()
     district = settings_for(tmp_path / "district", rules_enabled=0, http_host="127.0.0.1", http_port=0)
     register(district, tmp_path / "district", [{"mn": mn} for mn in MNS])
     store = SqliteStore(district.db_path, Catalogue())
@@ -126,7 +132,7 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
             # the 80 stored since, and any the city stored but did not answer for as it stopped
             assert state.backlog >= 80 and state.connected is False and state.last_error
             # the city comes back on its port: the backlog drains
-            up = Platform(replace(city, hj212_port=city_port))
+            up = Platform(replace(city, hj212_port=city_port, http_host="127.0.0.1", http_port=0), http=True)
             await up.start()
             await eventually(lambda: len(_stored(city)) == 120, timeout=30)
             await eventually(lambda: down.read_store.db.execute("SELECT COUNT(*) FROM forward_outbox"
@@ -134,6 +140,14 @@ def test_a_districts_data_reaches_the_city_once_and_in_order_across_an_outage(tm
             [state] = await down.forwarding.status()
             # answered for: all 120, and again any the city had stored without answering (stored once)
             assert state.backlog == 0 and state.delivered >= 120 and state.lag_s is None
+            # the district's stations on the city's dashboard: online, with the district's latest values
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{up.http_port}") as client:
+                overview = (await client.get("/api/v1/dashboard/overview", headers=bearer(city_token))).json()
+                assert sum(site["devices_online"] for site in overview["sites"]) == 2
+                latest = await client.get("/api/v1/regions/451202/latest", headers=bearer(city_token))
+                assert latest.status_code == 200, latest.text
+                values = {(r["mn"], r["code"]): r["value"] for r in latest.json()["items"]}
+                assert values[(CITY_MN[MNS[0]], "a34002")] == 39.5 and values[(MNS[1], "a34004")] == 29.25
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{down.http_port}") as client:
                 seen = await client.get("/api/v1/forwarding", headers=bearer(tokens["city"]))
                 assert seen.status_code == 200, seen.text
