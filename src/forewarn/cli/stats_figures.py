@@ -28,6 +28,7 @@ from forewarn.stats.figures import (
     FiguresError,
     check_region,
     figures,
+    figures_by,
     parse_window,
     ranking_districts,
     ranking_enterprises,
@@ -152,8 +153,8 @@ def rankings_cmd(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         common: dict[str, Any] = {"region": args.region, "start_ms": start, "end_ms": end, "period": length,
                                   "now_ms": _now_ms(), "settings": settings}
-        districts = ranking_districts(figures(store.db, _ALL, by="region", **common))
-        enterprises = ranking_enterprises(figures(store.db, _ALL, by="enterprise", **common))
+        rows = figures_by(store.db, _ALL, bys=("region", "enterprise"), **common)
+        districts, enterprises = ranking_districts(rows["region"]), ranking_enterprises(rows["enterprise"])
     if args.format == "json":
         print(json.dumps(msgspec.to_builtins({"districts": districts, "enterprises": enterprises}),
                          ensure_ascii=False, indent=2))

@@ -45,7 +45,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -61,7 +61,7 @@ from forewarn.sites.view import RulesInForce
 from forewarn.stats import definitions, runtime
 from forewarn.store import stats_reads
 
-__all__ = ["By", "Entity", "FigureRow", "FiguresError", "PeriodName", "RankedRow", "check_region", "figures",
+__all__ = ["By", "Entity", "FigureRow", "FiguresError", "PeriodName", "RankedRow", "check_region", "figures", "figures_by",
            "parse_window", "periods_of", "ranking_districts",
            "ranking_enterprises"]
 
@@ -192,6 +192,18 @@ class _Acc:
     fan_ms: int = 0
     purifier_ms: int = 0
 
+    def add(self, other: _Acc) -> None:
+        """Add another's counts (a site's, into its enterprise's or region's)."""
+        for name in _ADDED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.multiple is not None and (self.multiple is None or other.multiple > self.multiple):
+            self.multiple = other.multiple
+        self.ack_s.extend(other.ack_s)
+        self.close_s.extend(other.close_s)
+
+
+_ADDED = [f for f in _Acc.__dataclass_fields__ if f not in ("multiple", "ack_s", "close_s")]
+
 
 def periods_of(period: PeriodName, start_ms: int, end_ms: int, tz: ZoneInfo) -> list[tuple[str, int, int]]:
     """[start_ms, end_ms) cut into local days, months or years: (label, start, end), each cut
@@ -309,12 +321,22 @@ def figures(db: sqlite3.Connection, scope: Scope, *, by: By, region: str | None,
     facilities' running time of days not kept yet (``stats.runtime``); without it those days
     count nothing.
     """
+    return figures_by(db, scope, bys=(by,), region=region, start_ms=start_ms, end_ms=end_ms, period=period,
+                      now_ms=now_ms, settings=settings, rules=rules, catalogue=catalogue)[by]
+
+
+def figures_by(db: sqlite3.Connection, scope: Scope, *, bys: Sequence[By], region: str | None, start_ms: int,
+               end_ms: int, period: PeriodName, now_ms: int, settings: Settings, rules: RulesInForce = None,
+               catalogue: Catalogue | None = None) -> dict[By, list[FigureRow]]:
+    """:func:`figures` for several groupings at once (e.g. a report's districts and enterprises,
+    the two rankings): the data is read and counted once per site, and each grouping adds up
+    the sites' counts (every count adds; the maximum multiple is the maximum)."""
     tz = settings.tz
     factor = settings.offline_after_intervals
     line = float(settings.stats_assessment_line)
     cuts = periods_of(period, start_ms, end_ms, tz)
     if not cuts:
-        return []
+        return {b: [] for b in bys}
     starts = [a for _, a, _ in cuts]
 
     def index(ms: int) -> int:
@@ -322,13 +344,9 @@ def figures(db: sqlite3.Connection, scope: Scope, *, by: By, region: str | None,
 
     regions = stats_reads.regions(db, scope)
     site_rows = stats_reads.sites(db, scope, region)
-    key_of = _group_key(by, region, regions)
-    site_key: dict[int, object] = {}
-    entities: dict[object, Entity] = {}
-    for s in site_rows:
-        k, ent = key_of(s)
-        site_key[s.id] = k
-        entities.setdefault(k, ent)
+    site_key: dict[int, object] = {s.id: s.id for s in site_rows}
+    entities: dict[object, Entity] = {s.id: Entity(kind="site", id=s.id, code=s.region_code, name=s.name)
+                                      for s in site_rows}
     changes: dict[int, list[tuple[int, str | None, str]]] = {}
     for c in stats_reads.status_changes(db, scope, region):
         changes.setdefault(c.site_id, []).append((c.effective_ms, c.previous, c.status))
@@ -434,10 +452,27 @@ def figures(db: sqlite3.Connection, scope: Scope, *, by: By, region: str | None,
     # -- facility run rate
     _facilities(db, scope, region, cuts, site_rows, site_key, acc, now_ms, settings, rules, catalogue)
 
-    out: list[FigureRow] = []
-    for k, ent in sorted(entities.items(), key=lambda e: (e[1].code or "", e[1].name, str(e[0]))):
-        for i, (label, a, b) in enumerate(cuts):
-            out.append(_row(ent, period, label, a, b, acc[(k, i)], line, min(b, now_ms)))
+    out: dict[By, list[FigureRow]] = {}
+    for by in bys:
+        if by == "site":  # the counts are the sites' own
+            out[by] = [_row(entities[k], period, label, a, b, acc[(k, i)], line, min(b, now_ms))
+                       for k in sorted(entities, key=lambda k: (entities[k].code or "", entities[k].name, k))
+                       for i, (label, a, b) in enumerate(cuts)]
+            continue
+        key_of = _group_key(by, region, regions)
+        groups: dict[object, Entity] = {}
+        summed: dict[tuple[object, int], _Acc] = {}
+        for srow in site_rows:
+            k, ent = key_of(srow)
+            groups.setdefault(k, ent)
+            for i in range(len(cuts)):
+                target = summed.get((k, i))
+                if target is None:
+                    summed[(k, i)] = target = _Acc()
+                target.add(acc[(srow.id, i)])
+        out[by] = [_row(ent, period, label, a, b, summed[(k, i)], line, min(b, now_ms))
+                   for k, ent in sorted(groups.items(), key=lambda e: (e[1].code or "", e[1].name, str(e[0])))
+                   for i, (label, a, b) in enumerate(cuts)]
     return out
 
 

@@ -21,6 +21,7 @@ from forewarn.stats.figures import (
     RankedRow,
     check_region,
     figures,
+    figures_by,
     parse_window,
     ranking_districts,
     ranking_enterprises,
@@ -141,9 +142,8 @@ async def stats_rankings(
         check_region(db, user.scope, region)
         common: dict[str, Any] = {"region": region, "start_ms": start, "end_ms": end, "period": length,
                                   "now_ms": now, "settings": settings}
-        regions = figures(db, user.scope, by="region", **common)
-        enterprises = figures(db, user.scope, by="enterprise", **common)
-        return ranking_districts(regions), ranking_enterprises(enterprises)
+        rows = figures_by(db, user.scope, bys=("region", "enterprise"), **common)
+        return ranking_districts(rows["region"]), ranking_enterprises(rows["enterprise"])
     try:
         districts, enterprises = await read(ctx, query)
     except FiguresError as exc:
