@@ -51,14 +51,15 @@ def _sheet(path: Path, devices: int) -> int:
     written = site = 0
     with path.open("w", encoding="utf-8", newline="") as out:
         w = csv.writer(out)
-        w.writerow(["region_code", "region_name", "parent_region_code", "enterprise", "site", "site_type", "longitude", "latitude", "mn",
-                    "password"])
+        w.writerow(["region_code", "region_name", "parent_region_code", "enterprise", "site", "site_type", "longitude",
+                    "latitude", "mn", "password"])
         while written < devices:
             code = _DISTRICTS[site % len(_DISTRICTS)]
             for d in range(2 if site % 5 == 0 else 1):
                 if written < devices:
-                    w.writerow([code, names[code], "451200", f"企业{site // 4:05d}", f"站点{site:05d}", _TYPES[site % 4],
-                                f"{108 + site % 100 / 100:.2f}", f"{24 + site % 77 / 100:.2f}", f"{code}STAT{site:08d}{d:06d}", ""])
+                    w.writerow([code, names[code], "451200", f"企业{site // 4:05d}", f"站点{site:05d}",
+                                _TYPES[site % 4], f"{108 + site % 100 / 100:.2f}", f"{24 + site % 77 / 100:.2f}",
+                                f"{code}STAT{site:08d}{d:06d}", ""])
                     written += 1
             site += 1
     return site
@@ -74,13 +75,14 @@ def _fill(db: sqlite3.Connection, rng: random.Random, start: int, days: list[int
     points: list[tuple[int, int]] = []
     rows = []
     for device_id, _ in devices:
-        for k, code in enumerate(("a34001", "a34002", "a34004", "a01001")):
+        for code in ("a34001", "a34002", "a34004", "a01001"):
             rows.append((device_id, code, "Rtd", code, now))
     db.executemany("INSERT INTO points (device_id, code, field, name, created_ms) VALUES (?, ?, ?, ?, ?)", rows)
     points = [(int(p), int(d)) for p, d in db.execute("SELECT id, device_id FROM points")]
-    agg = []
+    agg: list[tuple[object, ...]] = []
     for pid, _ in points:
-        month = [0, 0, 0, 0, None]
+        totals = [0, 0, 0, 0]
+        highest = 0.0
         for day in days:
             received = 1440 - (rng.randint(0, 200) if rng.random() < 0.2 else 0)
             valid = received - (rng.randint(0, 60) if rng.random() < 0.1 else 0)
@@ -88,13 +90,9 @@ def _fill(db: sqlite3.Connection, rng: random.Random, start: int, days: list[int
             high = 0.8 * (1 + rng.random()) if over else 0.5
             agg.append((pid, "day", day, 0.4, 0.1, high, 0.4 * valid, received, valid, over, over * 60_000, 24, 24, 1,
                         "N", 0.8, now))
-            month[0] += received
-            month[1] += valid
-            month[2] += over
-            month[3] += over * 60_000
-            month[4] = max(month[4] or 0.0, high)
-        agg.append((pid, "month", start, 0.4, 0.1, month[4], 0.4 * month[1], month[0], month[1], month[2], month[3],
-                    31, 31, 1, "N", 0.8, now))
+            totals = [totals[0] + received, totals[1] + valid, totals[2] + over, totals[3] + over * 60_000]
+            highest = max(highest, high)
+        agg.append((pid, "month", start, 0.4, 0.1, highest, 0.4 * totals[1], *totals, 31, 31, 1, "N", 0.8, now))
     db.executemany("INSERT INTO aggregates (point_id, period, start_ms, avg, min, max, cou, n_received, n_valid, "
                    "n_over, over_ms, parts, parts_valid, valid, flag, upper_limit, computed_ms) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", agg)
@@ -179,8 +177,7 @@ def run_stats_bench(*, devices: int = 10_000, runs: int = 10, keep: Path | None 
             med, p95, cpu, out = _timed(fn, runs)
             count = len(out) if isinstance(out, list) else sum(len(x) for x in out)
             print(f"  {name:<36} median {med:7.1f} ms   p95 {p95:7.1f} ms   CPU {cpu:7.1f} ms   {count} rows")
-        [first] = [r for r in figures(db, scope, by="region", region=None, period="month", **common)][:1] or [None]
-        if first is not None:
+        for first in figures(db, scope, by="region", region=None, period="month", **common)[:1]:
             print(f"  e.g. {first.entity.name}: effective rate {first.effective_rate}, online by time "
                   f"{first.online_time_rate}, {first.exceedances} exceedances")
         db.close()

@@ -26,6 +26,7 @@ from forewarn.sites.view import RulesInForce
 from forewarn.stats.figures import (
     FigureRow,
     FiguresError,
+    PeriodName,
     check_region,
     figures,
     figures_by,
@@ -104,7 +105,7 @@ def _pct(value: float | None) -> str:
 def figures_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     text, length, start, end = _window(args, settings)
-    per = args.per or length
+    per: PeriodName = args.per or length  # type: ignore[assignment]  # argparse's choices
     if _PERIODS.index(per) > _PERIODS.index(length):
         raise UserError(f"--per {per} is longer than the window {text}")
     with open_store(settings) as store:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from forewarn.sites.view import RulesInForce, SiteView
+from forewarn.sites.view import SiteView
 from forewarn.stats import runtime
 from forewarn.store import stats_reads
 from forewarn.store.writer import WriterClosed

@@ -61,9 +61,8 @@ from forewarn.sites.view import RulesInForce
 from forewarn.stats import definitions, runtime
 from forewarn.store import stats_reads
 
-__all__ = ["By", "Entity", "FigureRow", "FiguresError", "PeriodName", "RankedRow", "check_region", "figures", "figures_by",
-           "parse_window", "periods_of", "ranking_districts",
-           "ranking_enterprises"]
+__all__ = ["By", "Entity", "FigureRow", "FiguresError", "PeriodName", "RankedRow", "check_region", "figures",
+           "figures_by", "parse_window", "periods_of", "ranking_districts", "ranking_enterprises"]
 
 By = Literal["site", "enterprise", "region"]
 PeriodName = Literal["day", "month", "year"]
@@ -408,9 +407,10 @@ def figures_by(db: sqlite3.Connection, scope: Scope, *, bys: Sequence[By], regio
     source = "day" if period == "day" else "month"
     for g in stats_reads.device_aggregates(db, scope, region, source, cuts[0][1], cuts[-1][2]):
         i = index(g.start_ms)
-        d = dev_by_id.get(g.device_id)
-        if i < 0 or d is None:
+        dev = dev_by_id.get(g.device_id)
+        if i < 0 or dev is None:
             continue
+        d = dev
         row = acc[(site_key[d.site_id], i)]
         per_point = definitions.records_due(device_due.get((d.id, i), 0), d.interval_s)
         if g.most_received <= per_point:  # no point reported more than was due: the sums are the counts

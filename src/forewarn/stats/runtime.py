@@ -31,13 +31,13 @@ from forewarn.access.scope import Scope
 from forewarn.catalogue import Catalogue
 from forewarn.model import Kind
 from forewarn.online import offline_cutoff_ms
-from forewarn.sites.view import RulesInForce, SiteView, bands
 from forewarn.sites.timeline import union
+from forewarn.sites.view import RulesInForce, SiteView, bands
 from forewarn.store import stats_reads
 from forewarn.store.site_reads import runs, site_devices, site_points
 
-__all__ = ["FacilityTimes", "catalogue_view", "facility_times", "is_whole_day", "local_day_length", "local_days", "local_midnight", "online_ms", "overlap_ms", "refresh_days",
-           "window_ms"]
+__all__ = ["FacilityTimes", "catalogue_view", "facility_times", "is_whole_day", "local_day_length", "local_days",
+           "local_midnight", "online_ms", "overlap_ms", "refresh_days", "window_ms"]
 
 _ALL = Scope(Role.CITY_ADMIN)
 

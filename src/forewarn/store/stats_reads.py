@@ -21,7 +21,8 @@ from typing import NamedTuple
 from forewarn.access.scope import Scope, region_prefix, scoped
 
 __all__ = [
-    "AggregateRow", "AlarmTimes", "DeviceAggregate", "DeviceRow", "FacilityDay", "OnlineDay", "RegionRow", "SiteRow", "StatusChange", "aggregate_rows",
+    "AggregateRow", "AlarmTimes", "DeviceAggregate", "DeviceRow", "FacilityDay", "OnlineDay", "RegionRow", "SiteRow",
+    "StatusChange", "aggregate_rows",
     "alarm_times", "device_aggregates", "device_online_days", "devices", "facility_days", "facility_sums",
     "online_sums", "site_facility_days", "last_heard_before", "online_days", "regions", "sites",
     "status_changes",
