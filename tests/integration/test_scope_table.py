@@ -68,7 +68,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/docs/{name}"): Rule("public", why="the docs page's scripts"),
     # the dashboard's shell and files hold no data: each page reads through the scoped API
     **{("GET", path): Rule("public", why="the dashboard's HTML shell") for path in
-       ("/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/statistics", "/screening")},
+       ("/", "/login", "/screen", "/alarms", "/silences", "/playback", "/registry", "/statistics", "/screening", "/linkage")},
     ("GET", "/sites/{item}"): Rule("public", path="/sites/1", why="the dashboard's shell for a site"),
     ("GET", "/alarms/{item}"): Rule("public", path="/alarms/1", why="the dashboard's shell for an alarm"),
     ("GET", "/static/{path}"): Rule("public", path="/static/app.js", why="the dashboard's scripts and libraries"),
