@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import resource
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -135,6 +136,7 @@ def _end_to_end(settings: Settings, devices: int, frames_per_device: int) -> tup
         await loop.run_in_executor(None, ready.get)
         elapsed: float = await loop.run_in_executor(None, result.get)
         ended = time.perf_counter()
+        during = platform.aggregator.job_seconds if platform.aggregator is not None else 0.0
         proc.join()
         catch_up = None
         if platform.aggregator is not None:
@@ -153,6 +155,8 @@ def _end_to_end(settings: Settings, devices: int, frames_per_device: int) -> tup
                     break
                 await asyncio.sleep(0.1)
             catch_up = time.perf_counter() - ended
+            print(f"  the aggregation's writer jobs took {during:.2f} s during the {elapsed:.2f} s of ingest "
+                  f"({during / elapsed:.0%} of the writer's time)", flush=True)
         await platform.stop()
         return elapsed, catch_up
 
@@ -219,21 +223,30 @@ def _one_run(tmp: Path, name: str, settings: Settings, devices: int, frames_per_
 
 
 def run_ingest_bench(settings: Settings, *, points: int, devices: int, compare_rules: bool = False,
-                     compare_aggregation: bool = False) -> int:
+                     compare_aggregation: bool = False, pairs: int = 1) -> int:
     frames_per_device = max(1, points // (devices * POINTS_PER_FRAME))
     total = devices * frames_per_device * POINTS_PER_FRAME
     rules, aggregation = bool(settings.rules_enabled), bool(settings.aggregation_enabled)
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
-        unaggregated: float | None = None
-        if compare_aggregation:  # off first, then on: a later run never gains from a warmer machine
-            unaggregated = _one_run(Path(tmp), "aggregation-off", settings, devices, frames_per_device, rules=rules,
-                                    aggregation=False)
-            if unaggregated is None:
+        ratios: list[float] = []
+        e2e: float | None = None
+        for pair in range(pairs if compare_aggregation else 0):
+            # off, then on: a later run never gains from a warmer machine; pairs one after another
+            # say how much a busy machine moves the figure
+            unaggregated = _one_run(Path(tmp), f"aggregation-off-{pair}", settings, devices, frames_per_device,
+                                    rules=rules, aggregation=False)
+            e2e = _one_run(Path(tmp), f"aggregation-on-{pair}", settings, devices, frames_per_device, rules=rules,
+                           aggregation=True)
+            if unaggregated is None or e2e is None:
                 return 1
-            aggregation = True
-        e2e = _one_run(Path(tmp), "rules", settings, devices, frames_per_device, rules=rules, aggregation=aggregation)
+            ratios.append(unaggregated / e2e)
+            print(f"aggregation_on_points_per_s={total / e2e:.0f} aggregation_off_points_per_s="
+                  f"{total / unaggregated:.0f} aggregation_ratio={unaggregated / e2e:.2f}", flush=True)
         if e2e is None:
-            return 1
+            e2e = _one_run(Path(tmp), "rules", settings, devices, frames_per_device, rules=rules,
+                           aggregation=aggregation)
+            if e2e is None:
+                return 1
         rule_free = None
         if compare_rules:
             rule_free = _one_run(Path(tmp), "rule-free", settings, devices, frames_per_device, rules=False,
@@ -248,9 +261,9 @@ def run_ingest_bench(settings: Settings, *, points: int, devices: int, compare_r
     if rule_free is not None:
         print(f"rules_points_per_s={points_per_s:.0f} rule_free_points_per_s={total / rule_free:.0f} "
               f"rules_ratio={rule_free / e2e:.2f}")
-    if unaggregated is not None:
-        print(f"aggregation_on_points_per_s={points_per_s:.0f} aggregation_off_points_per_s={total / unaggregated:.0f} "
-              f"aggregation_ratio={unaggregated / e2e:.2f}")
+    if ratios:
+        print(f"aggregation_ratio_median={statistics.median(ratios):.2f} pairs={len(ratios)} "
+              f"(each: {' '.join(f'{r:.2f}' for r in ratios)})")
     print(f"points_per_s={points_per_s:.0f} floor_per_s={floor_per_s:.0f} "
           f"ratio={points_per_s / floor_per_s:.2f}")
     return 0

@@ -80,6 +80,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="also run with the rule engine off and print the ratio")
     b.add_argument("--compare-aggregation", action="store_true",
                    help="run with the background aggregation off, then on, and print the ratio (goal >= 0.9)")
+    b.add_argument("--pairs", type=int, default=1, metavar="N",
+                   help="with --compare-aggregation: N pairs of runs one after another, and their median ratio")
     b.add_argument("--idle", type=int, default=0, metavar="N",
                    help="instead: measure memory per idle connection with N connections")
     b.set_defaults(handler=bench)
@@ -431,7 +433,7 @@ def bench(args: argparse.Namespace) -> int:
     if args.idle:
         return run_idle_bench(args.idle)
     return run_ingest_bench(settings, points=args.points, devices=args.devices, compare_rules=args.compare_rules,
-                            compare_aggregation=args.compare_aggregation)
+                            compare_aggregation=args.compare_aggregation, pairs=max(args.pairs, 1))
 
 
 def bench_series(args: argparse.Namespace) -> int:

@@ -55,9 +55,12 @@ RulesInForce = tuple[RuleSet, RuleCatalog] | None
 SLICE_MS = 86_400_000
 #: a job runs this long at most before it commits and lets device data in
 JOB_SECONDS = 0.02
-#: while device data waits for the writer, aggregation takes at most this share of its time
+#: while devices are sending, aggregation takes at most this share of the writer's time
 #: (what is left is done when ingest leaves time: the work is queued in the store, never lost)
 BUSY_SHARE = 0.1
+#: device data committed this recently means ingest is going on (a saturated writer's queue is
+#: often empty for an instant, between two group commits: it alone says too little)
+INGEST_ACTIVE_S = 1.0
 #: how long a device's list of points is used before it is read again (discovered points)
 POINTS_TTL_S = 60.0
 
@@ -132,6 +135,8 @@ class Aggregator:
         self.clock = clock
         self.loop = loop
         self.busy = busy
+        #: when device data was last committed (monotonic s): within INGEST_ACTIVE_S, ingest is on
+        self._ingest_seen = -INGEST_ACTIVE_S
         #: (device_id, minute start) noted on the loop since the last flush
         self._noted: set[tuple[int, int]] = set()
         #: writer thread only: each device's point ids (and when read), and whether a work job is queued
@@ -142,6 +147,8 @@ class Aggregator:
         self._facts: dict[int, tuple[float, PointFacts | None]] = {}
         self._limit_cache: dict[int, Limit | None] = {}
         self._limits_of: RulesInForce = None
+        #: writer thread only: seconds its jobs took since start (the bench's share of the writer)
+        self.job_seconds = 0.0
         #: writer thread only: periods written (minute, hour, day, month) since start, for tests and bench
         self.written: Counter[Period] = Counter()
 
@@ -154,6 +161,8 @@ class Aggregator:
         """Pipeline.on_committed: note the minutes the batch's real-time readings fall in, per
         device (a packet's readings share one time: one set insertion per packet, not per value)."""
         noted = self._noted
+        if batch.readings:
+            self._ingest_seen = time.monotonic()
         for item in batch.readings:
             rows = item.rows
             if item.kind is Kind.RTD and rows:
@@ -215,6 +224,7 @@ class Aggregator:
     def _note_job(self, db: sqlite3.Connection, noted: set[tuple[int, int]]) -> None:
         """Queue each noted minute for the device's points (a device's new points are seen within
         POINTS_TTL_S; a point without real-time data in a minute costs one key seek)."""
+        started = time.perf_counter()
         wall = time.monotonic()
         stale = {d for d, _ in noted if wall - self._points.get(d, (-POINTS_TTL_S, []))[0] >= POINTS_TTL_S}
         if stale:
@@ -244,16 +254,20 @@ class Aggregator:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self.job_seconds += time.perf_counter() - started
         if not self._queued:
             self._work_job(db)
 
     def _work_job(self, db: sqlite3.Connection) -> None:
         self._queued = False
         started = time.perf_counter()
-        if not self.work(db, JOB_SECONDS) or self.submit_job is None:
+        more = self.work(db, JOB_SECONDS)
+        self.job_seconds += time.perf_counter() - started
+        if not more or self.submit_job is None:
             return
         self._queued = True
-        if self.loop is not None and self.busy():  # device data waits: give the writer back most of its time
+        active = time.monotonic() - self._ingest_seen < INGEST_ACTIVE_S or self.busy()
+        if self.loop is not None and active:  # devices are sending: give the writer back most of its time
             pause = (time.perf_counter() - started) * (1 / BUSY_SHARE - 1)
             try:
                 self.loop.call_soon_threadsafe(self.loop.call_later, pause, self._resubmit)
