@@ -58,7 +58,8 @@ class Grabber:
         self._making = asyncio.Lock()
 
     async def _http_client(self) -> httpx.AsyncClient:
-        """The one HTTP client, made once (grabs that start together wait for the same one)."""
+        """The one HTTP client, made at the first grab (not at every platform's start: most have no
+        camera), once: grabs that start together wait for the same one."""
         async with self._making:
             if self._client is None:
                 # the CA bundle and httpx's async backend (imported at first use) take ~100 ms each:
@@ -69,7 +70,8 @@ class Grabber:
         return self._client
 
     async def prepare(self) -> None:
-        """Make the HTTP client ahead of the first alarm (the platform's start calls it)."""
+        """Make the HTTP client before the first alarm needs it: loading the CA bundle holds the GIL
+        for ~65 ms even on a thread, which is better spent at start than while an alarm fires."""
         await self._http_client()
 
     async def aclose(self) -> None:

@@ -96,6 +96,8 @@ class SnapshotTaker:
         self._latest: dict[tuple[int, str], tuple[float, int, asyncio.Task[Grab]]] = {}
         #: called with each alarm id once all its cameras are recorded (tests await it)
         self.on_recorded: list[Callable[[int], None]] = []
+        #: some camera takes HTTP snapshots: the HTTP client is prepared ahead of the first alarm
+        self._want_http = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -107,9 +109,13 @@ class SnapshotTaker:
     def load_live_origins(self, db: sqlite3.Connection) -> Callable[[], None]:
         """A ``Pipeline.registry_loaders`` entry: the live views' origins, read with ``db``."""
         found = frozenset(origin(url) for url in sql.live_urls(db) if live_kind(url) != "none")
+        http = sql.has_http_snapshots(db)
 
         def swap() -> None:
             self.live_origins = found
+            if http and not self._want_http:
+                self._want_http = True
+                self._wake.set()  # prepared now, not at the next look
 
         return swap
 
@@ -119,11 +125,14 @@ class SnapshotTaker:
             self._wake.set()
 
     async def run(self) -> None:
-        try:
-            await self.grabber.prepare()
-        except Exception:  # a grab will try again and say what fails
-            log.exception("the cameras' HTTP client could not be prepared")
+        prepared = False
         while True:
+            if self._want_http and not prepared:
+                prepared = True
+                try:
+                    await self.grabber.prepare()
+                except Exception:  # a grab tries again and says what fails
+                    log.exception("the cameras' HTTP client could not be prepared")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), LOOK_EVERY_S)
             self._wake.clear()

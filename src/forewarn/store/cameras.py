@@ -19,6 +19,7 @@ __all__ = [
     "bump_registry_version",
     "camera_rows",
     "fired_since",
+    "has_http_snapshots",
     "insert_camera",
     "insert_snapshot",
     "last_step_id",
@@ -101,6 +102,12 @@ def live_urls(db: sqlite3.Connection) -> list[str]:
     """The live-view addresses of every active camera (the platform's own read, for its CSP)."""
     return [str(r[0]) for r in db.execute("SELECT DISTINCT live_url FROM cameras WHERE status = 'active' "
                                           "AND live_url != ''")]
+
+
+def has_http_snapshots(db: sqlite3.Connection) -> bool:
+    """Whether an active camera has an http(s) snapshot address (the taker then prepares its client)."""
+    return db.execute("SELECT 1 FROM cameras WHERE status = 'active' AND snapshot_url LIKE 'http%' LIMIT 1"
+                      ).fetchone() is not None
 
 
 def bump_registry_version(db: sqlite3.Connection) -> None:
