@@ -25,6 +25,7 @@ from forewarn.live.feed import LiveFeed
 from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.protocols.hj212.server import Hj212Server
+from forewarn.protocols.modbus.adapters import ModbusAdapters
 from forewarn.protocols.mqtt.adapters import MqttAdapters
 from forewarn.reports.schedule import ReportScheduler
 from forewarn.rules.catalog import RuleCatalog
@@ -77,6 +78,8 @@ class Platform:
         self.forwarding: Forwarding | None = None
         #: forewarn's MQTT port and broker subscription, when the settings ask for them
         self.mqtt: MqttAdapters | None = None
+        #: the pollers of Modbus TCP devices (one task per device with a register map)
+        self.modbus: ModbusAdapters | None = None
         self.readers: ReaderPool | None = None
         #: the live stream (served with the HTTP API)
         self.live: Hub | None = None
@@ -158,6 +161,8 @@ class Platform:
         self.mqtt = MqttAdapters(s, self.pipeline, self.read_store, lambda port: Hj212Handler(
             port, s.tz, future_tolerance_s=s.future_tolerance_s, strict=bool(s.hj212_strict)))
         await self.mqtt.start()
+        self.modbus = ModbusAdapters(self.pipeline, self.read_store.db, backoff_max_s=s.modbus_backoff_max_s)
+        self.modbus.start()
         if self.serve_http:
             hj212 = self.hj212
             alarms = self.alarms
@@ -228,6 +233,8 @@ class Platform:
             await asyncio.get_running_loop().run_in_executor(None, self.reports.close)
         if self.forwarding is not None:
             await self.forwarding.stop()  # what is not answered for stays in the outbox for the next start
+        if self.modbus is not None:
+            await self.modbus.close()  # a poll in flight stored nothing yet
         if self.mqtt is not None:
             await self.mqtt.close()  # messages being stored finish; unacknowledged ones come again
         if self.hj212 is not None:

@@ -206,6 +206,10 @@ class Settings:
     mqtt_max_packet_bytes: int = _setting(
         262144, "a bigger MQTT packet is refused and its connection closed", 1024, 268435455
     )
+    modbus_backoff_max_s: float = _setting(
+        60.0, "a Modbus device that does not answer is asked again after its interval, then twice as long each "
+        "time, up to this (its register map: forewarn modbus import)", 0, None
+    )
     map_tile_url: str = _setting(
         "", "map tiles for the dashboard's map, as a URL template with {z}, {x} and {y} (e.g. an intranet "
         "Tianditu or OpenStreetMap mirror: http://tiles.example/{z}/{x}/{y}.png); empty: no tiles, the "

@@ -12,7 +12,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
@@ -58,7 +58,9 @@ REGION_COLUMNS = ("region_code", "region_name", "parent_region_code")
 #: a cameras sheet: a site's cameras (forewarn.registry.camera_sheet applies it)
 CAMERA_REQUIRED = ("enterprise", "site", "camera")
 CAMERA_COLUMNS = CAMERA_REQUIRED + ("live_url", "snapshot_url")
-PROTOCOLS = ("hj212",)
+#: how a device talks: it sends HJ 212 (over TCP, MQTT or HTTP), or forewarn polls it over Modbus TCP
+#: (its register map: forewarn modbus import)
+PROTOCOLS = ("hj212", "modbus")
 QUIRKS = LENIENCY_WORDS  # the quirk names and 'strict' (forewarn.protocols.hj212.quirks)
 BAD_ID_CHARS = set(";,&=\r\n")
 #: a site's lifecycle as the environment bureau manages it (see :mod:`forewarn.registry.lifecycle`)
@@ -473,13 +475,14 @@ def _check_duplicates(sheets: RegistrySheets, problems: list[Finding]) -> None:
 
 
 def _device_cells(d: DeviceRow) -> list[object]:
-    values = {f.name: v for f, v in zip(fields(DeviceRow), astuple(d), strict=True)}
+    # the fields as they are (dataclasses.astuple deep-copies: a third of a 10,000-device export)
+    values = {f.name: getattr(d, f.name) for f in fields(DeviceRow)}
     values["site_status"] = d.site_status
     return [values[c] if values[c] is not None else "" for c in DEVICE_COLUMNS]
 
 
 def _point_cells(p: PointRow) -> list[object]:
-    values = {f.name: v for f, v in zip(fields(PointRow), astuple(p), strict=True)}
+    values = {f.name: getattr(p, f.name) for f in fields(PointRow)}
     return [values[c] if values[c] is not None else "" for c in POINT_COLUMNS]
 
 
