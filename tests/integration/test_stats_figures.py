@@ -289,3 +289,13 @@ def test_a_running_platform_keeps_each_finished_day_in_short_jobs(city: City) ->
                                       (city.ids[MN_A], city.t0)).fetchone()
     assert online == 82_920_000
     assert not keeper.step(city.store.db) and keeper.kept == 24  # the next pass: nothing new to keep
+
+
+def test_adding_up_sites_forgets_no_count() -> None:
+    from forewarn.stats.figures import _ADDED, _Acc  # the sum behind every enterprise's and region's row
+
+    one = _Acc(**{name: 1 for name in _ADDED})
+    total = _Acc()
+    total.add(one)
+    total.add(one)
+    assert all(getattr(total, name) == 2 for name in _ADDED)
