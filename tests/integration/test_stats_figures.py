@@ -299,3 +299,14 @@ def test_adding_up_sites_forgets_no_count() -> None:
     total.add(one)
     total.add(one)
     assert all(getattr(total, name) == 2 for name in _ADDED)
+
+
+def test_the_online_count_of_a_past_moment_survives_retention(city: City) -> None:
+    before = city.figures()
+    with city.store.db:  # retention: the raw real-time data gone, the aggregates kept
+        city.store.db.execute("DELETE FROM readings_rtd")
+    after = city.figures()
+    def online(rows: dict[str, FigureRow]) -> dict[str, tuple[int, int]]:
+        return {name: (r.devices_due, r.devices_online) for name, r in rows.items()}
+
+    assert online(after) == online(before) == {"后厨": (1, 1), "一号工地": (1, 0), "储配站": (0, 0)}

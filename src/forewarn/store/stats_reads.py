@@ -179,14 +179,17 @@ def last_heard_before(db: sqlite3.Connection, scope: Scope, region: str | None, 
     """For each active device in scope: 1 when it was online at the past moment ``at_ms``, by
     ``online_sql`` (``forewarn.online.online_sql`` over ``h.last_ms`` and ``h.interval_s``),
     its last contact taken as its newest real-time reading at or before ``at_ms`` (one index
-    seek per point)."""
+    seek per point); where retention has deleted the raw data, the start of its newest minute
+    aggregate (kept forever: at most a minute earlier than the contact)."""
     where, args = _region(region)
     sql, params = scoped(
         f"SELECT h.id, {online_sql} FROM (SELECT d.id, d.interval_s, "
-        "(SELECT MAX((SELECT r.ts FROM readings_rtd r WHERE r.point_id = p.id AND r.ts <= ? "
-        "  ORDER BY r.ts DESC LIMIT 1)) FROM points p WHERE p.device_id = d.id) AS last_ms "
+        "(SELECT MAX(COALESCE((SELECT r.ts FROM readings_rtd r WHERE r.point_id = p.id AND r.ts <= ? "
+        "  ORDER BY r.ts DESC LIMIT 1), (SELECT g.start_ms FROM aggregates g WHERE g.point_id = p.id "
+        "  AND g.period = 'minute' AND g.start_ms <= ? ORDER BY g.start_ms DESC LIMIT 1))) "
+        "  FROM points p WHERE p.device_id = d.id) AS last_ms "
         "FROM devices d JOIN sites s ON s.id = d.site_id "
-        f"WHERE {{scope}} AND d.status = 'active'{where}) h", scope, [at_ms, *args])
+        f"WHERE {{scope}} AND d.status = 'active'{where}) h", scope, [at_ms, at_ms, *args])
     return {int(i): int(on) for i, on in db.execute(sql, params)}
 
 
