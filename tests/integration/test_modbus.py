@@ -4,7 +4,7 @@ The server holds known values (u16 scaled, i16 negative, f32 in two byte orders,
 input registers); the platform polls it every second and stores each poll's values; then the
 server stops answering (its requests hang, so each poll times out): the device goes offline by
 forewarn.online's definition and the timeouts are counted; the server answers again: readings
-resume and the device is online again.
+resume and the device is online again; a map imported meanwhile is polled at once.
 """
 
 from __future__ import annotations
@@ -153,13 +153,20 @@ def test_a_modbus_device_that_times_out_goes_offline_and_comes_back(tmp_path: Pa
                              timeout=5)
             for key, value in EXPECTED.items():
                 assert _latest(settings.db_path)[key][1] == pytest.approx(value, rel=1e-6), key
+
+            # a new map, imported while the platform runs: its poller is restarted with it
+            regmap.write_text(f"{regmap.read_text(encoding='utf-8').splitlines()[0]}\n"
+                              f"{MN},127.0.0.1,{port},1,1,0.3,0,0,3,u16,ABCD,0.01,kPa,a01006,Rtd\n", encoding="utf-8")
+            assert main(["--data", str(settings.data_dir), "modbus", "import", str(regmap)]) == 0
+            await eventually(lambda: _latest(settings.db_path)[("a01006", "Rtd")][1] == pytest.approx(12.34),
+                             timeout=5)
         finally:
             gate.open.set()
             await platform.stop()
             await server.shutdown()  # type: ignore[no-untyped-call]
-        # forewarn status says the same after the fact: the device was heard, timeouts were counted
         assert main(["--data", str(settings.data_dir), "modbus", "list"]) == 0
         listed = capsys.readouterr().out
-        assert f"{MN}  127.0.0.1:{port} unit 1  every 1 s" in listed and "a01002-Rtd  holding registers 4  f32 CDAB" in listed
+        assert f"{MN}  127.0.0.1:{port} unit 1  every 1 s" in listed
+        assert "a01006-Rtd  holding registers 0  u16 ABCD *0.01+0  kPa" in listed and "a01002" not in listed
 
     asyncio.run(scenario())
