@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.catalogue import Catalogue
-from forewarn.model import SiteStatus
 from forewarn.online import online_sql
 from forewarn.overview.shapes import (
     AlarmBrief,
@@ -35,6 +34,7 @@ from forewarn.overview.shapes import (
     Texts,
 )
 from forewarn.site_state import UNRESOLVED, SiteState, site_state
+from forewarn.stats.definitions import SITE_STATUSES_DUE
 from forewarn.times import iso
 
 __all__ = ["EXCEEDANCE_KINDS", "NEWEST_ALARMS", "OverviewError", "OverviewFilter", "read_overview"]
@@ -43,8 +43,6 @@ __all__ = ["EXCEEDANCE_KINDS", "NEWEST_ALARMS", "OverviewError", "OverviewFilter
 #: rules (flat line, no data, range ...) and composite rules (treatment off) are not.
 EXCEEDANCE_KINDS = ("threshold", "count_in_window")
 NEWEST_ALARMS = 20
-#: site statuses whose sites are not expected to report (the rates leave them out)
-_NOT_EXPECTED = (SiteStatus.STOPPED.value, SiteStatus.MAINTENANCE.value)
 _SHOWN_STATES = [s.value for s in SiteState]
 _IN_UNRESOLVED = "(" + ", ".join(f"'{s}'" for s in UNRESOLVED) + ")"
 _IN_EXCEEDANCE = "(" + ", ".join(f"'{k}'" for k in EXCEEDANCE_KINDS) + ")"
@@ -121,7 +119,7 @@ def read_overview(db: sqlite3.Connection, scope: Scope, flt: OverviewFilter, *, 
         level = alarm_level.get(site_id)
         state = site_state(status, level, on)
         by_state[state] += 1
-        if status not in _NOT_EXPECTED:
+        if status in SITE_STATUSES_DUE:  # expected to report: the figures' own definition
             expected += 1
             networked += heard > 0
             devices_expected += total
