@@ -43,27 +43,31 @@ class DayKeeper:
         self.keep_days = keep_days
         self._from_ms: int | None = None  # the first day the next pass looks at
         self._next_from: int | None = None
-        self._todo: list[tuple[str, int, int, int]] | None = None  # (kind, id, day start, day end)
+        self._days: list[tuple[int, int]] | None = None  # the pass's days still to look at
+        self._todo: list[tuple[str, int, int, int]] | None = None  # the day's (kind, id, day start, day end)
         self._running = False
         #: device-days and site-days kept since start (writer thread)
         self.kept = 0
 
-    def _plan(self, db: sqlite3.Connection, now_ms: int) -> list[tuple[str, int, int, int]]:
+    def _plan(self, now_ms: int) -> list[tuple[int, int]]:
+        """The finished days this pass looks at, the newest last."""
         tz = self.view.tz
         since = self._from_ms or runtime.local_midnight(now_ms - self.keep_days * _DAY, tz)
         days = [(a, b) for a, b in runtime.local_days(since, now_ms + 2 * _DAY, tz) if b <= now_ms]
-        if not days:
-            return []
-        self._next_from = days[-1][1]  # once this pass is done, the next starts where its days end
-        lo, hi = days[0][0], days[-1][1]
-        online = stats_reads.kept_days(db, "device_online_days", lo, hi)
-        facility = stats_reads.kept_days(db, "facility_days", lo, hi)
+        if days:
+            self._next_from = days[-1][1]  # once this pass is done, the next starts where its days end
+        days.reverse()  # popped from the end: oldest first
+        return days
+
+    def _day(self, db: sqlite3.Connection, a: int, b: int) -> list[tuple[str, int, int, int]]:
+        """What one day still needs kept (a day at a time: a city's 40 days are 400,000 device-days)."""
+        online = stats_reads.kept_days(db, "device_online_days", a, b)
         todo = [("device", d, a, b) for d, _, registered in stats_reads.active_devices(db)
-                for a, b in days if b > registered and (d, a) not in online]
+                if b > registered and (d, a) not in online]
         if self.view.rules() is not None:
-            todo += [("site", s, a, b) for s in stats_reads.live_site_ids(db) for a, b in days
-                     if (s, a) not in facility]
-        todo.reverse()  # popped from the end: oldest first
+            facility = stats_reads.kept_days(db, "facility_days", a, b)
+            todo += [("site", s, a, b) for s in stats_reads.live_site_ids(db) if (s, a) not in facility]
+        todo.reverse()
         return todo
 
     def step(self, db: sqlite3.Connection, seconds: float = JOB_SECONDS) -> bool:
@@ -72,14 +76,19 @@ class DayKeeper:
         now = int(self.clock() * 1000)
         db.execute("BEGIN IMMEDIATE")
         try:
-            if self._todo is None:
-                self._todo = self._plan(db, now)
+            if self._days is None:
+                self._days = self._plan(now)
             rules = self.view.rules()
             points: dict[int, list[int]] | None = None
             intervals: dict[int, int] | None = None
             first = True
-            while self._todo and (first or time.perf_counter() - started < seconds):  # at least one a piece
+            while first or time.perf_counter() - started < seconds:  # at least one a piece
                 first = False
+                if not self._todo:
+                    if not self._days:
+                        break
+                    self._todo = self._day(db, *self._days.pop())
+                    continue
                 kind, ident, a, b = self._todo.pop()
                 if kind == "device":
                     if points is None or intervals is None:
@@ -96,10 +105,10 @@ class DayKeeper:
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
-            self._todo = None
+            self._days = self._todo = None
             raise
-        if not self._todo:
-            self._todo = None
+        if not self._todo and not self._days:
+            self._days = self._todo = None
             self._from_ms = self._next_from or self._from_ms
             return False
         return True
