@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import socket
 import sqlite3
 import struct
 from pathlib import Path
@@ -23,7 +24,7 @@ from forewarn.app import Platform
 from forewarn.cli import main
 from forewarn.cli.registry import import_files
 from forewarn.online import is_online
-from tests.integration.harness import HEADER, eventually, settings_for
+from tests.integration.harness import HEADER, eventually, running, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -168,5 +169,68 @@ def test_a_modbus_device_that_times_out_goes_offline_and_comes_back(tmp_path: Pa
         listed = capsys.readouterr().out
         assert f"{MN}  127.0.0.1:{port} unit 1  every 1 s" in listed
         assert "a01006-Rtd  holding registers 0  u16 ABCD *0.01+0  kPa" in listed and "a01002" not in listed
+
+    asyncio.run(scenario())
+
+
+BAD_ADDRESS = "451202MODBUS000000000002"
+NOBODY = "451202MODBUS000000000003"
+
+
+def test_an_exception_answer_and_a_refused_connection_are_counted_and_store_nothing(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, modbus_backoff_max_s=1.0)  # the rule engine on, as in the field
+
+    async def scenario() -> None:
+        gate = Gate()
+        server, port = await modbus_server(gate)
+        refused = socket.socket()
+        refused.bind(("127.0.0.1", 0))  # a port nobody listens on (bound, never listening)
+        try:
+            devices = tmp_path / "devices.csv"
+            with devices.open("w", encoding="utf-8", newline="") as out:
+                w = csv.DictWriter(out, [*HEADER, "protocol"])
+                w.writeheader()
+                for mn in (MN, BAD_ADDRESS, NOBODY):
+                    w.writerow({"region_code": "451202", "region_name": "金城江区", "enterprise": "河池市燃气公司",
+                                "site": "门站", "site_type": "gas_gate_station", "interval_s": "60", "mn": mn,
+                                "protocol": "modbus"})
+            import_files(settings, [devices])
+            regmap = tmp_path / "modbus.csv"
+            regmap.write_text(
+                "mn,host,port,interval_s,timeout_s,retries,address,function,type,code\n"
+                f"{MN},127.0.0.1,{port},1,0.5,0,0,3,u16,a01006\n"
+                f"{BAD_ADDRESS},127.0.0.1,{port},1,0.5,0,50,3,u16,a01006\n"  # the server holds 0..5 only
+                f"{NOBODY},127.0.0.1,{refused.getsockname()[1]},1,0.5,0,0,3,u16,a01006\n", encoding="utf-8")
+            assert main(["--data", str(settings.data_dir), "modbus", "import", str(regmap)]) == 0
+            async with running(settings) as platform:
+                pipeline = platform.pipeline
+                assert pipeline is not None
+                seen: dict[str, str] = {}  # MN -> the detail of its last rejection (a spy: each still counted)
+                count = pipeline.reject
+
+                def reject(reason: str, *, mn: str = "", detail: str = "", peer: str = "") -> None:
+                    seen[mn] = f"{reason}: {detail}"
+                    count(reason, mn=mn, detail=detail, peer=peer)
+
+                pipeline.reject = reject  # type: ignore[method-assign]
+                await eventually(lambda: ("a01006", "Rtd") in _latest(settings.db_path), timeout=5)
+                await eventually(lambda: BAD_ADDRESS in seen and NOBODY in seen, timeout=5)
+                assert seen[BAD_ADDRESS].startswith("modbus_error: 127.0.0.1:") and "function 3 at 50" in seen[BAD_ADDRESS]
+                assert seen[NOBODY].startswith("modbus_error: ") and "connection refused" in seen[NOBODY]
+                assert MN not in seen
+                await eventually(lambda: _rejections(settings.db_path, "modbus_error") >= 2, timeout=5)
+                with sqlite3.connect(settings.db_path) as db:
+                    stored = db.execute("SELECT DISTINCT d.mn FROM readings_rtd r JOIN points p ON p.id = r.point_id "
+                                        "JOIN devices d ON d.id = p.device_id").fetchall()
+                    heard = {r[0] for r in db.execute("SELECT d.mn FROM device_activity a "
+                                                      "JOIN devices d ON d.id = a.device_id")}
+                assert stored == [(MN,)]
+                assert heard == {MN}  # neither failing device was ever heard: both offline
+                bad, nobody = pipeline.device(BAD_ADDRESS), pipeline.device(NOBODY)
+                assert bad is not None and nobody is not None
+                assert bad.id not in pipeline.last_seen and nobody.id not in pipeline.last_seen
+        finally:
+            refused.close()
+            await server.shutdown()  # type: ignore[no-untyped-call]
 
     asyncio.run(scenario())
