@@ -25,13 +25,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.integration.cameras_fixtures import RtspCamera, make_test_card  # noqa: E402
+from tests.integration.harness import FakeDevice, register, settings_for  # noqa: E402
+from tests.integration.test_cameras import live_lel  # noqa: E402
+
 from forewarn.access.users import create_user, issue_api_token  # noqa: E402
 from forewarn.app import Platform  # noqa: E402
 from forewarn.catalogue import Catalogue  # noqa: E402
 from forewarn.store.sqlite import SqliteStore  # noqa: E402
-from tests.integration.cameras_fixtures import RtspCamera, make_test_card  # noqa: E402
-from tests.integration.harness import FakeDevice, register, settings_for  # noqa: E402
-from tests.integration.test_cameras import live_lel  # noqa: E402
 
 MN = "451202A1FE00000000000001"
 
