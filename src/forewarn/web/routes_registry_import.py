@@ -144,7 +144,8 @@ async def export_registry(
     def export(db: sqlite3.Connection) -> Response[bytes]:
         # read and written out on a reader thread: 10,000 devices and their points are hundreds
         # of milliseconds, which on the loop every device's answer waited for
-        sheets = RegistrySheets(*export_in_scope(db, user.scope))
+        wanted = ("regions", "devices", "points") if format_ == "xlsx" else (sheet,)  # a CSV is one sheet
+        sheets = RegistrySheets(*export_in_scope(db, user.scope, wanted))
         if format_ == "xlsx":
             with tempfile.TemporaryDirectory(prefix="forewarn-export-") as folder:
                 path = Path(folder) / "registry.xlsx"
