@@ -20,6 +20,7 @@ from forewarn.app import Platform
 from forewarn.catalogue import Catalogue
 from forewarn.stats import audit
 from forewarn.stats.audit import AuditError
+from forewarn.store import audit_marks
 from forewarn.store.audit_marks import invalid_ranges
 from forewarn.store.sqlite import SqliteStore
 from tests.integration.api import DATONG_MN, HECHI_MN, HECHI_MN2, TS_MS, Fleet, assert_problem, bearer, run
@@ -284,6 +285,10 @@ def test_invalid_ranges_agree_with_painting_every_minute_in_order(db: sqlite3.Co
     lo, span = window
     got = invalid_ranges(db, [p1, p3], T0 + lo * M, T0 + (lo + span) * M)
     assert p3 not in got
+    # found from the marks (many points asked) or from the points (few): the same answer
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_marks, "_FROM_POINTS_MAX", 0)
+        assert invalid_ranges(db, [p1, p3], T0 + lo * M, T0 + (lo + span) * M) == got
     spans = got.get(p1, [])
     assert spans == sorted(spans) and all(a < b for a, b in spans)
     assert all(b1 < a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False)), spans  # merged

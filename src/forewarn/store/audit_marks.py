@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,27 @@ SELECT p.id, m.id, m.start_ms, m.end_ms, m.valid FROM data_marks m JOIN devices 
 """
 
 
+# the same, from the points asked (one index seek per point and level: cheaper when they are few)
+_COVERING = """
+WITH asked(id) AS (SELECT value FROM json_each(?3)),
+     p(id, device_id, site_id) AS (SELECT pt.id, pt.device_id, d.site_id FROM asked JOIN points pt ON pt.id = asked.id
+                                   JOIN devices d ON d.id = pt.device_id)
+SELECT p.id, m.id, m.start_ms, m.end_ms, m.valid FROM p JOIN data_marks m ON m.target = 'point' AND m.target_id = p.id
+ WHERE m.revoked_ms IS NULL AND m.start_ms < ?1 AND (m.end_ms IS NULL OR m.end_ms > ?2)
+UNION ALL
+SELECT p.id, m.id, m.start_ms, m.end_ms, m.valid FROM p JOIN data_marks m ON m.target = 'device'
+   AND m.target_id = p.device_id
+ WHERE m.revoked_ms IS NULL AND m.start_ms < ?1 AND (m.end_ms IS NULL OR m.end_ms > ?2)
+UNION ALL
+SELECT p.id, m.id, m.start_ms, m.end_ms, m.valid FROM p JOIN data_marks m ON m.target = 'site'
+   AND m.target_id = p.site_id
+ WHERE m.revoked_ms IS NULL AND m.start_ms < ?1 AND (m.end_ms IS NULL OR m.end_ms > ?2)
+"""
+#: up to this many points the marks are found from the points, beyond from the marks (about even at
+#: 3,000 points with 1,000 marks in a year: 5,000 points 55 ms from the marks, 71 from the points)
+_FROM_POINTS_MAX = 2000
+
+
 def invalid_ranges(db: sqlite3.Connection, point_ids: Collection[int], start_ms: int, end_ms: int
                    ) -> dict[int, list[Range]]:
     """For each of ``point_ids`` with invalid data in ``[start_ms, end_ms)``: its merged, sorted,
@@ -63,7 +84,10 @@ def invalid_ranges(db: sqlite3.Connection, point_ids: Collection[int], start_ms:
     if not point_ids or end_ms <= start_ms:
         return {}
     wanted = point_ids if isinstance(point_ids, set | frozenset) else set(point_ids)
-    return _paint(db, start_ms, end_ms, wanted)
+    if len(wanted) <= _FROM_POINTS_MAX:
+        rows = db.execute(_COVERING, (end_ms, start_ms, json.dumps(sorted(wanted))))
+        return _paint(rows, start_ms, end_ms, None)
+    return _paint(db.execute(_COVERED, (end_ms, start_ms)), start_ms, end_ms, wanted)
 
 
 def invalid_ranges_all(db: sqlite3.Connection, start_ms: int, end_ms: int = OPEN_END) -> dict[int, list[Range]]:
@@ -71,13 +95,14 @@ def invalid_ranges_all(db: sqlite3.Connection, start_ms: int, end_ms: int = OPEN
     open-ended mark's range ends at ``end_ms``)."""
     if end_ms <= start_ms:
         return {}
-    return _paint(db, start_ms, end_ms, None)
+    return _paint(db.execute(_COVERED, (end_ms, start_ms)), start_ms, end_ms, None)
 
 
-def _paint(db: sqlite3.Connection, start_ms: int, end_ms: int, wanted: Collection[int] | None
-           ) -> dict[int, list[Range]]:
+def _paint(rows: Iterable[tuple[int, int, int, int | None, int]], start_ms: int, end_ms: int,
+           wanted: Collection[int] | None) -> dict[int, list[Range]]:
+    """Each point's marks, in the order they were made, painted over the window."""
     marks: dict[int, list[tuple[int, int, int, int]]] = {}
-    for point_id, mark_id, a, b, valid in db.execute(_COVERED, (end_ms, start_ms)):
+    for point_id, mark_id, a, b, valid in rows:
         if wanted is not None and point_id not in wanted:
             continue
         marks.setdefault(point_id, []).append((mark_id, max(a, start_ms), min(OPEN_END if b is None else b, end_ms),
