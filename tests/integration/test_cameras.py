@@ -28,7 +28,7 @@ from forewarn.cli.cameras import demo_cameras
 from forewarn.web.dashboard.routes import STATIC_DIR
 from tests.integration.api import DATONG_MN, HECHI_MN, TZ, Fleet, assert_problem, bearer, run
 from tests.integration.cameras_fixtures import RtspCamera, SnapshotServer, make_test_card
-from tests.integration.harness import FakeDevice, data_packet
+from tests.integration.harness import FakeDevice, data_packet, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -319,5 +319,31 @@ def test_a_cameras_sheet_adds_and_changes_cameras_within_ones_reach(fleet: Fleet
         found = {(f["row"], f["column"]) for f in refused.json()["findings"]}
         assert found == {(2, "snapshot_url"), (3, "site")}, refused.text
         assert (await client.get("/api/v1/cameras", headers=bearer(t["city"]))).json()["total"] == 2
+
+    run(fleet.settings, scenario)
+
+
+def test_an_alarm_judged_from_backfilled_data_gets_no_snapshot_of_now(
+        fleet: Fleet, camera_server: SnapshotServer) -> None:
+    t = fleet.tokens
+    site = site_of(fleet, HECHI_MN)
+
+    async def scenario(platform: Platform, client: httpx.AsyncClient) -> None:
+        await add(client, t["city"], site_id=site, name="HTTP", snapshot_url=camera_server.url("/snap.jpg"))
+        old = data_packet(HECHI_MN, "DataTime=20261122080000;GD1-LEL=40,GD1-Flag=N")  # days ago: a backfill
+        dev = await FakeDevice.connect(platform.hj212_port)
+        await dev.send(old)
+        assert (await dev.answer()).cn == "9014"
+        await dev.close()
+        [alarm] = (await client.get("/api/v1/alarms", headers=bearer(t["city"]))).json()["items"]
+        db = sqlite3.connect(fleet.settings.db_path)
+        fired = db.execute("SELECT MAX(id) FROM alarm_steps WHERE alarm_id = ?", (alarm["id"],)).fetchone()[0]
+        db.close()
+        assert platform.cameras is not None
+        await eventually(lambda: platform.cameras.last_step_id >= fired)  # the taker has looked at it
+        await asyncio.sleep(0.2)
+        assert (await client.get(f"/api/v1/alarms/{alarm['id']}/snapshots", headers=bearer(t["city"]))).json()[
+            "items"] == []
+        assert camera_server.hits.get("/snap.jpg", 0) == 0
 
     run(fleet.settings, scenario)
