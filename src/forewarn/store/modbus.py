@@ -51,10 +51,14 @@ _REGISTER_COLUMNS = 'code, field, address, function, type, byte_order, scale, "o
 
 def maps(db: sqlite3.Connection, *, active_only: bool = True) -> list[ModbusMap]:
     """Every device with a connection and its registers (by function, then address), by MN.
-    ``active_only``: only devices whose data is accepted (active, at a site not retired)."""
+    ``active_only``: only devices whose data is accepted (active, at a site not retired).
+
+    The interval polled is the shorter of the map's and the device's: an import sets both
+    alike, but a later devices sheet may give the device a shorter one, and a device polled
+    less often than it is judged by would flap offline between polls."""
     where = "WHERE d.status = 'active' AND s.status != 'retired'" if active_only else ""
     devices = db.execute(
-        "SELECT d.id, d.mn, c.host, c.port, c.unit_id, c.interval_s, c.timeout_s, c.retries "
+        "SELECT d.id, d.mn, c.host, c.port, c.unit_id, MIN(c.interval_s, d.interval_s), c.timeout_s, c.retries "
         f"FROM modbus_connections c JOIN devices d ON d.id = c.device_id JOIN sites s ON s.id = d.site_id {where} "
         "ORDER BY d.mn"
     ).fetchall()
