@@ -35,6 +35,10 @@ class ModbusAdapters:
         self._closed = False
 
     def start(self) -> None:
+        # pymodbus logs every timeout and lost connection at ERROR, unthrottled: with many devices
+        # down that floods the log. The pipeline's rejections say the same, counted, at most one
+        # line per reason a second (forewarn.logs.Throttle).
+        logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
         self._apply(sql.maps(self._db))
         self.pipeline.registry_loaders.append(self._load)
 
