@@ -42,6 +42,15 @@ def test_the_site_page_shows_its_cameras_and_the_alarm_page_its_snapshot(
         answer = api.post("/api/v1/cameras", json={"site_id": site, "name": "罐区东侧",
                                                    "snapshot_url": camera.url("/auth.jpg", "admin:s3cret")})
         assert answer.status_code == 201, answer.text
+    camera_id = answer.json()["id"]
+    try:
+        pages(server, open_page, camera, site, other)
+    finally:  # the server is the package's: its other pages must not find a camera whose server is gone
+        with server.api() as api:
+            assert api.delete(f"/api/v1/cameras/{camera_id}").status_code == 200
+
+
+def pages(server: Server, open_page: Any, camera: SnapshotServer, site: int, other: int) -> None:
     for lang in ("zh", "en"):
         page = open_page(lang=lang, path=f"/sites/{other}")
         page.wait_for_selector("section.site-head h1")
