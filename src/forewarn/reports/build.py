@@ -1,9 +1,9 @@
 """The report use case, once: a subject (a region or an enterprise) and a period in, a
 :class:`~forewarn.reports.shapes.Report` out. The CLI (``forewarn report``), the API
 (``/api/v1/reports/...``), the scheduler and the statistics page all go through it: in one
-call (:func:`build_report`), or, where the figures' reads may run side by side (the API, on
-its reader threads), as :func:`plan_report` (the subject, checked against the scope, and its
-independent reads), the reads, and :func:`assemble`.
+call (:func:`build_report`), or, where the figures are read on a reader thread (the API), as
+:func:`plan_report` (the subject, checked against the scope, and its figures' read), the read,
+and :func:`assemble`.
 
 The numbers are the figures' (``forewarn.stats.figures``), never computed again here; this
 module only decides which rows a report has and lays them out in sections:
@@ -16,7 +16,10 @@ Each section (summary against the assessment line; transmission and validity; ne
 and online; exceedances; alarm handling; facility run rate; the two rankings) is a sheet of
 the XLSX and a table with a chart on the page. Everything is read with the user's
 :class:`Scope`: a subject outside it is :class:`SubjectNotFound`, and rows outside it are
-not there. Run it on a reader or worker thread (a month of a city's figures takes seconds).
+not there. Every row of a report comes from ONE pass of the figures over the subject's data
+(``figures_by``: the subject's own row, its parts and its enterprises added up from the same
+sites' counts). Run it on a reader or worker thread (a month of a city's figures takes half a
+second of CPU).
 """
 
 from __future__ import annotations
@@ -36,7 +39,15 @@ from forewarn.model import ReportKind
 from forewarn.reports.period import ReportPeriod
 from forewarn.reports.shapes import Cell, Chart, Column, ColumnKind, Report, ReportSubject, Section, Text
 from forewarn.sites.view import RulesInForce
-from forewarn.stats.figures import Entity, FigureRow, RankedRow, figures, ranking_districts, ranking_enterprises
+from forewarn.stats.figures import (
+    Entity,
+    FigureRow,
+    Grouping,
+    RankedRow,
+    figures_by,
+    ranking_districts,
+    ranking_enterprises,
+)
 from forewarn.store.report_reads import enterprise_site_ids, enterprise_subject, region_subject
 from forewarn.times import iso
 
@@ -170,19 +181,19 @@ _KPIS: list[tuple[str, Text, bool]] = [
 _PASS = {True: _T("达标", "met"), False: _T("未达标", "not met"), None: _T("无数据", "no data")}
 
 
-FigureRead = Callable[[sqlite3.Connection], list[FigureRow]]
+FigureRead = Callable[[sqlite3.Connection], dict[str, list[FigureRow]]]
 
 
 @dataclass(frozen=True)
 class ReportPlan:
-    """What a report reads, decided from the subject: its figures' reads, each independent of
-    the others (the API runs them side by side on the reader threads), and how their rows make
-    the report (:func:`assemble`)."""
+    """What a report reads, decided from the subject: its figures' one read (the API runs it on
+    a reader thread), and how its rows make the report (:func:`assemble`)."""
 
     request: ReportRequest
     subject: ReportSubject
-    #: total (the subject's own row), parts (districts or sites), enterprises (region reports)
-    reads: dict[str, FigureRead]
+    #: the rows by key: total (the subject's own row), parts (districts or sites), enterprises
+    #: (region reports), all from one pass over the subject's data
+    read: FigureRead
     #: region reports: the subject's code (its own row among the parts is left out); enterprise
     #: reports read by a district: the ids of the enterprise's sites in it
     code: str | None = None
@@ -194,10 +205,9 @@ def build_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *
                  catalogue: Catalogue | None = None) -> Report:
     """The report ``request`` names, as ``scope`` sees it (``lang``: the words in its cells;
     ``rules``, ``catalogue``: the rules in force, for facility running times not kept yet):
-    :func:`plan_report`, its reads one after the other, :func:`assemble`."""
+    :func:`plan_report`, its read, :func:`assemble`."""
     plan = plan_report(db, scope, request, now_ms=now_ms, settings=settings, rules=rules, catalogue=catalogue)
-    return assemble(plan, {key: read(db) for key, read in plan.reads.items()}, now_ms=now_ms, settings=settings,
-                    lang=lang)
+    return assemble(plan, plan.read(db), now_ms=now_ms, settings=settings, lang=lang)
 
 
 def plan_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *, now_ms: int,
@@ -218,7 +228,7 @@ def plan_report(db: sqlite3.Connection, scope: Scope, request: ReportRequest, *,
 
 def assemble(plan: ReportPlan, results: dict[str, list[FigureRow]], *, now_ms: int, settings: Settings,
              lang: str = "zh") -> Report:
-    """The report from its reads' rows (``results``: each read of ``plan.reads`` by its key)."""
+    """The report from its read's rows (``results``: what ``plan.read`` answered)."""
     period, subject = plan.request.period, plan.subject
     total = next(iter(results["total"]), None)
     if total is not None:
@@ -270,13 +280,18 @@ def assemble(plan: ReportPlan, results: dict[str, list[FigureRow]], *, now_ms: i
 _Window = dict[str, object]
 
 
-def _figures(scope: Scope, by: str, region: str | None, window: _Window,
-             keep: Callable[[FigureRow], bool] | None = None) -> FigureRead:
-    """A read of the figures (only the rows ``keep`` accepts)."""
+def _figures(scope: Scope, region: str | None, window: _Window, groupings: dict[str, Grouping],
+             keep: dict[str, Callable[[FigureRow], bool]] | None = None) -> FigureRead:
+    """One read of the figures in several groupings (``groupings``: a report's key -> the
+    grouping its rows are), each key's rows only those its ``keep`` accepts."""
 
-    def read(db: sqlite3.Connection) -> list[FigureRow]:
-        rows: list[FigureRow] = figures(db, scope, by=by, region=region, **window)  # type: ignore[arg-type]
-        return rows if keep is None else [r for r in rows if keep(r)]
+    def read(db: sqlite3.Connection) -> dict[str, list[FigureRow]]:
+        rows = figures_by(db, scope, bys=tuple(dict.fromkeys(groupings.values())), region=region,
+                          **window)  # type: ignore[arg-type]
+        out = {key: rows[by] for key, by in groupings.items()}
+        for key, accept in (keep or {}).items():
+            out[key] = [r for r in out[key] if accept(r)]
+        return out
 
     return read
 
@@ -293,10 +308,6 @@ def _up(code: str, parent: str | None) -> str | None:
     return up.ljust(6 if len(up) <= 6 else 9, "0")
 
 
-def _none(db: sqlite3.Connection) -> list[FigureRow]:
-    return []
-
-
 def _region_plan(db: sqlite3.Connection, scope: Scope, request: ReportRequest, window: _Window) -> ReportPlan:
     code = request.region
     assert code is not None
@@ -304,17 +315,18 @@ def _region_plan(db: sqlite3.Connection, scope: Scope, request: ReportRequest, w
     if region is None:
         raise SubjectNotFound(f"no region {code} in your scope")
     subject = ReportSubject(type="region", code=region.code, name=region.name)
-    # the region's own row is the figures' row for it among those directly under the region above
-    # it, read through the region's own scope (within the user's: the user sees the whole region),
-    # so that every one of its sites falls in that one row and no other region is computed
-    up = _up(region.code, region.parent_code)
-    total: FigureRead = _none
-    if up is not None:
-        inside = Scope(Role.DISTRICT_ADMIN, region_prefix=region_prefix(region.code))
-        total = _figures(inside, "region", up, window)
-    reads = {"total": total, "parts": _figures(scope, "region" if region.children else "site", code, window),
-             "enterprises": _figures(scope, "enterprise", code, window)}
-    return ReportPlan(request, subject, reads, code=region.code)
+    # the region's own row is every one of its sites added up (the user sees the whole region:
+    # region_subject), in the same pass as its parts and enterprises; a province has none (as
+    # before: no region above it whose rows it would be among)
+    groupings: dict[str, Grouping] = {"parts": "region" if region.children else "site", "enterprises": "enterprise"}
+    if _up(region.code, region.parent_code) is not None:
+        groupings["total"] = "all"
+    read = _figures(scope, code, window, groupings)
+
+    def with_total(db: sqlite3.Connection) -> dict[str, list[FigureRow]]:
+        return {"total": [], **read(db)}
+
+    return ReportPlan(request, subject, with_total, code=region.code)
 
 
 def _enterprise_plan(db: sqlite3.Connection, scope: Scope, request: ReportRequest, window: _Window) -> ReportPlan:
@@ -329,10 +341,10 @@ def _enterprise_plan(db: sqlite3.Connection, scope: Scope, request: ReportReques
     # enterprise's sites in the district), with the other enterprises' sites left out
     whole = scope.reach() == "all" or (scope.reach() == "enterprise" and scope.enterprise_id == enterprise_id)
     reading = Scope(Role.ENTERPRISE_USER, enterprise_id=enterprise_id) if whole else scope
-    reads = {"total": _figures(reading, "enterprise", None, window, lambda r: r.entity.id == enterprise_id),
-             "parts": _figures(reading, "site", None, window)}
+    read = _figures(reading, None, window, {"total": "enterprise", "parts": "site"},
+                    {"total": lambda r: r.entity.id == enterprise_id})
     own = None if whole else frozenset(enterprise_site_ids(db, scope, enterprise_id))
-    return ReportPlan(request, subject, reads, own_sites=own)
+    return ReportPlan(request, subject, read, own_sites=own)
 
 
 def _summary(subject: ReportSubject, total: FigureRow | None, line: float, lang: str) -> Section:

@@ -61,10 +61,13 @@ from forewarn.sites.view import RulesInForce
 from forewarn.stats import definitions, runtime
 from forewarn.store import stats_reads
 
-__all__ = ["By", "Entity", "FigureRow", "FiguresError", "PeriodName", "RankedRow", "check_region", "figures",
-           "figures_by", "parse_window", "periods_of", "ranking_districts", "ranking_enterprises"]
+__all__ = ["By", "Entity", "FigureRow", "FiguresError", "Grouping", "PeriodName", "RankedRow", "check_region",
+           "figures", "figures_by", "parse_window", "periods_of", "ranking_districts", "ranking_enterprises"]
 
 By = Literal["site", "enterprise", "region"]
+#: :func:`figures_by`'s groupings: a :data:`By`, or ``all``: one row of every site read (a
+#: report's subject: the region asked, its code and name; no row when no site is in scope)
+Grouping = Literal["site", "enterprise", "region", "all"]
 PeriodName = Literal["day", "month", "year"]
 
 
@@ -314,9 +317,13 @@ def _children(region: str | None, regions: list[stats_reads.RegionRow]) -> list[
     return [c for p, c in under if not any(q != p and p.startswith(q) for q, _ in under)]
 
 
-def _group_key(by: By, region: str | None, regions: list[stats_reads.RegionRow]
+def _group_key(by: Grouping, region: str | None, regions: list[stats_reads.RegionRow]
                ) -> Callable[[stats_reads.SiteRow], tuple[object, Entity]]:
     """Which row a site's counts go to."""
+    if by == "all":
+        name = next((r.name for r in regions if r.code == region), region or "")
+        whole = Entity(kind="region", id=None, code=region, name=name)
+        return lambda s: ("all", whole)
     if by == "site":
         return lambda s: (s.id, Entity(kind="site", id=s.id, code=s.region_code, name=s.name))
     if by == "enterprise":
@@ -346,12 +353,13 @@ def figures(db: sqlite3.Connection, scope: Scope, *, by: By, region: str | None,
                       now_ms=now_ms, settings=settings, rules=rules, catalogue=catalogue)[by]
 
 
-def figures_by(db: sqlite3.Connection, scope: Scope, *, bys: Sequence[By], region: str | None, start_ms: int,
-               end_ms: int, period: PeriodName, now_ms: int, settings: Settings, rules: RulesInForce = None,
-               catalogue: Catalogue | None = None) -> dict[By, list[FigureRow]]:
-    """:func:`figures` for several groupings at once (e.g. a report's districts and enterprises,
-    the two rankings): the data is read and counted once per site, and each grouping adds up
-    the sites' counts (every count adds; the maximum multiple is the maximum)."""
+def figures_by(db: sqlite3.Connection, scope: Scope, *, bys: Sequence[Grouping], region: str | None,
+               start_ms: int, end_ms: int, period: PeriodName, now_ms: int, settings: Settings,
+               rules: RulesInForce = None, catalogue: Catalogue | None = None) -> dict[Grouping, list[FigureRow]]:
+    """:func:`figures` for several groupings at once (e.g. a report's own row, its districts and
+    its enterprises; the two rankings): the data is read and counted once per site, and each
+    grouping adds up the sites' counts (every count adds; the maximum multiple is the maximum).
+    ``all`` is one row of every site read (see :data:`Grouping`)."""
     tz = settings.tz
     factor = settings.offline_after_intervals
     line = float(settings.stats_assessment_line)
@@ -474,7 +482,7 @@ def figures_by(db: sqlite3.Connection, scope: Scope, *, bys: Sequence[By], regio
     # -- facility run rate
     _facilities(db, scope, region, cuts, site_rows, site_key, acc, now_ms, settings, rules, catalogue)
 
-    out: dict[By, list[FigureRow]] = {}
+    out: dict[Grouping, list[FigureRow]] = {}
     for by in bys:
         if by == "site":  # the counts are the sites' own
             out[by] = [_row(entities[k], period, label, a, b, acc[(k, i)], line, min(b, now_ms))
