@@ -518,17 +518,19 @@ def _online_time(db: sqlite3.Connection, scope: Scope, region: str | None, cuts:
     for i, (_, a, b) in enumerate(cuts):
         sums = stats_reads.online_sums(db, scope, region, a, b)
         whole = [(x, y) for x, y, w in days[i] if w]
+        whole_ends = [y for _, y in whole]  # in order: the days after a registration are a tail
         partial = [(x, y) for x, y, w in days[i] if not w]
         for d in devs:
             due = device_due.get((d.id, i), 0)
             if not due:
                 continue
-            expected = [(x, y) for x, y in whole if y > d.registered_ms]  # the days the refresh keeps
+            # the days the refresh keeps: those ending after the device was registered
+            expected = len(whole) - bisect_right(whole_ends, d.registered_ms)
             total, count = sums.get(d.id, (0, 0))
             missing = list(partial)
-            if count < len(expected):
+            if count < expected:
                 kept = stats_reads.device_online_days(db, d.id, a, b)
-                missing += [(x, y) for x, y in expected if x not in kept]
+                missing += [(x, y) for x, y in whole if y > d.registered_ms and x not in kept]
             if missing:
                 if points is None:
                     points = stats_reads.points_by_device(db)

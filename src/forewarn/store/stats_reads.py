@@ -9,7 +9,10 @@ per point (one index seek each).
 
 Every query carries the user's :class:`Scope` (``scoped()``) and an optional region prefix. The
 sums walk sites, devices and points first (``CROSS JOIN`` fixes that order) and seek each one's
-rows of the window by primary key, so their cost grows with the scope, not with the history kept.
+rows of the window by primary key, so their cost grows with the scope, not with the history kept;
+where they group by site or device they group by ``s.id`` (and ``d.id``), the order the walk
+already gives, so SQLite adds up as it goes instead of sorting into a temporary B-tree (half
+the time of the online and facility sums of a month of the city; ``EXPLAIN QUERY PLAN``).
 """
 
 from __future__ import annotations
@@ -225,7 +228,7 @@ def online_sums(db: sqlite3.Connection, scope: Scope, region: str | None, start_
     return {int(d): (int(ms), int(n)) for d, ms, n in db.execute(*scoped(
         "SELECT o.device_id, SUM(o.online_ms), COUNT(*) FROM sites s CROSS JOIN devices d ON d.site_id = s.id "
         "CROSS JOIN device_online_days o ON o.device_id = d.id AND o.day_ms >= ? AND o.day_ms < ? "
-        f"WHERE {{scope}}{where} GROUP BY o.device_id", scope, [start_ms, end_ms, *args]))}
+        f"WHERE {{scope}}{where} GROUP BY s.id, d.id", scope, [start_ms, end_ms, *args]))}
 
 
 def facility_sums(db: sqlite3.Connection, scope: Scope, region: str | None, start_ms: int, end_ms: int
@@ -236,7 +239,7 @@ def facility_sums(db: sqlite3.Connection, scope: Scope, region: str | None, star
     return {int(r[0]): tuple(int(x) for x in r[1:]) for r in db.execute(*scoped(  # type: ignore[misc]
         "SELECT f.site_id, SUM(f.production_ms), SUM(f.treatment_with_ms), SUM(f.fan_ms), SUM(f.purifier_with_ms), "
         "COUNT(*) FROM sites s CROSS JOIN facility_days f ON f.site_id = s.id AND f.day_ms >= ? AND f.day_ms < ? "
-        f"WHERE {{scope}}{where} GROUP BY f.site_id", scope, [start_ms, end_ms, *args]))}
+        f"WHERE {{scope}}{where} GROUP BY s.id", scope, [start_ms, end_ms, *args]))}
 
 
 def device_online_days(db: sqlite3.Connection, device_id: int, start_ms: int, end_ms: int) -> dict[int, int]:
