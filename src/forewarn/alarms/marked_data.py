@@ -47,7 +47,8 @@ class MarkedData:
             return
         self.version = version
         self.engine.marked = index
-        log.info("data marked invalid: %d points not judged where marked", len(index))
+        if index:  # nothing marked is the usual start: not worth a line before the server's own
+            log.info("data marked invalid: %d points not judged where marked", len(index))
 
     def load(self, db: sqlite3.Connection) -> None:
         """At start, before any reading is judged."""
