@@ -21,6 +21,7 @@ from forewarn.protocols.mqtt import packets as p
 from forewarn.protocols.mqtt.acks import InOrderAcks
 from forewarn.protocols.mqtt.ingest import MessageIngest
 from forewarn.protocols.mqtt.layouts import LAYOUTS, Layout, topic_matches
+from forewarn.protocols.mqtt.stream import read_packet
 from forewarn.store.base import DeviceInfo
 
 __all__ = ["MqttListener"]
@@ -91,16 +92,7 @@ class MqttListener:
 
     async def _packet(self, reader: asyncio.StreamReader, buffer: bytearray, timeout: float | None
                       ) -> tuple[int, int, bytes]:
-        while True:
-            found = p.split_packet(buffer, self.max_packet_bytes)
-            if found is not None:
-                kind, flags, body, used = found
-                del buffer[:used]
-                return kind, flags, body
-            chunk = await asyncio.wait_for(reader.read(65536), timeout)
-            if not chunk:
-                raise ConnectionError("closed")
-            buffer += chunk
+        return await read_packet(reader, buffer, self.max_packet_bytes, timeout, "the client closed the connection")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         buffer = bytearray()

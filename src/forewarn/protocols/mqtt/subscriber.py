@@ -21,6 +21,7 @@ from forewarn.protocols.mqtt import packets as p
 from forewarn.protocols.mqtt.acks import InOrderAcks
 from forewarn.protocols.mqtt.ingest import MessageIngest
 from forewarn.protocols.mqtt.layouts import Layout, layout_of, topic_matches
+from forewarn.protocols.mqtt.stream import read_packet
 
 __all__ = ["BrokerSettings", "MqttSubscriber", "parse_subscriptions"]
 
@@ -140,16 +141,7 @@ class MqttSubscriber:
 
     async def _packet(self, reader: asyncio.StreamReader, buffer: bytearray, timeout: float | None
                       ) -> tuple[int, int, bytes]:
-        while True:
-            found = p.split_packet(buffer, self.max_packet_bytes)
-            if found is not None:
-                kind, flags, body, used = found
-                del buffer[:used]
-                return kind, flags, body
-            chunk = await asyncio.wait_for(reader.read(65536), timeout)
-            if not chunk:
-                raise ConnectionError("the broker closed the connection")
-            buffer += chunk
+        return await read_packet(reader, buffer, self.max_packet_bytes, timeout, "the broker closed the connection")
 
     async def _receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buffer: bytearray,
                        peer: str) -> None:
