@@ -19,7 +19,8 @@ from forewarn.access import audit
 from forewarn.access.tx import atomic
 from forewarn.access.users import User, get_user, token_hash
 
-__all__ = ["LiveSession", "OpenedSession", "csrf_for", "end_session", "open_session", "touch_session", "user_for_session"]
+__all__ = ["LiveSession", "OpenedSession", "csrf_for", "end_session", "open_session", "touch_session",
+           "user_for_session"]
 
 _MAX_TOKEN = 256
 #: a session's last use is noted at most this often (each note is a write)

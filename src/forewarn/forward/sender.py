@@ -32,6 +32,7 @@ from forewarn.protocols.hj212.codec import Hj212Error, parse
 from forewarn.protocols.hj212.framing import StreamFramer
 from forewarn.store import forwarding
 from forewarn.store.readers import ReaderPool, snapshot
+from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
 
 __all__ = ["Sender"]
@@ -42,7 +43,7 @@ _READ_ROWS = 2000
 
 
 class Sender:
-    def __init__(self, target: Target, readers: ReaderPool, writer: BatchWriter, tz: ZoneInfo,
+    def __init__(self, target: Target, readers: ReaderPool, writer: BatchWriter[SqliteStore], tz: ZoneInfo,
                  clock: Callable[[], float] = time.time) -> None:
         self.target = target
         self.readers = readers
@@ -131,9 +132,9 @@ class Sender:
                                                now_ms=self._now_ms()):
                             queued.append((frame, newest.get(frame.last_id, 0)))
                 while queued and len(waiting) < t.window:
-                    frame = queued.popleft()
-                    writer.write(frame[0].data)
-                    waiting.append(frame)
+                    entry = queued.popleft()
+                    writer.write(entry[0].data)
+                    waiting.append(entry)
                     self.sent_frames += 1
                 if not waiting:
                     await self._idle()

@@ -61,7 +61,7 @@ def target_status(db: sqlite3.Connection, targets: list[Target], now_ms: int, tz
 
 
 class Forwarding:
-    def __init__(self, path: Path, readers: ReaderPool, writer: BatchWriter, tz: ZoneInfo,
+    def __init__(self, path: Path, readers: ReaderPool, writer: BatchWriter[SqliteStore], tz: ZoneInfo,
                  clock: Callable[[], float] = time.time) -> None:
         """Raises ForwardConfigError (in words) when the file is wrong."""
         self.targets = load_targets(path)

@@ -26,7 +26,8 @@ def sync_rules(db: sqlite3.Connection, targets: Iterable[Target]) -> int:
                [t.name for t in targets])
     written = 0
     for t in targets:
-        where, args = ["d.status != 'retired'"], []
+        where: list[str] = ["d.status != 'retired'"]
+        args: list[object] = []
         chosen = []
         if t.regions:
             chosen.append("(" + " OR ".join("s.region_code LIKE ?" for _ in t.regions) + ")")
@@ -97,7 +98,7 @@ class TargetState:
 
 def status(db: sqlite3.Connection, targets: Iterable[str]) -> list[TargetState]:
     out = []
-    for name in targets:
+    for name in list(targets):
         backlog, oldest = db.execute("SELECT COUNT(*), MIN(ts) FROM forward_outbox WHERE target = ?",
                                      (name,)).fetchone()
         row = db.execute("SELECT delivered, frames, last_sent_ms, last_error, error_ms FROM forward_state "
