@@ -137,6 +137,9 @@ def _end_to_end(settings: Settings, devices: int, frames_per_device: int) -> tup
         elapsed: float = await loop.run_in_executor(None, result.get)
         ended = time.perf_counter()
         during = platform.aggregator.job_seconds if platform.aggregator is not None else 0.0
+        assert platform.writer is not None
+        commits = platform.writer.commit_seconds
+        print(f"  the writer committed device data {commits.count} times, {commits.sum:.2f} s in all", flush=True)
         proc.join()
         catch_up = None
         if platform.aggregator is not None:

@@ -57,7 +57,7 @@ SLICE_MS = 86_400_000
 JOB_SECONDS = 0.02
 #: while devices are sending, aggregation takes at most this share of the writer's time
 #: (what is left is done when ingest leaves time: the work is queued in the store, never lost)
-BUSY_SHARE = 0.1
+BUSY_SHARE = 0.05
 #: device data committed this recently means ingest is going on (a saturated writer's queue is
 #: often empty for an instant, between two group commits: it alone says too little)
 INGEST_ACTIVE_S = 1.0
