@@ -25,6 +25,7 @@ from forewarn.catalogue import Catalogue
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.protocols.hj212.handler import Hj212Handler
 from forewarn.registry.edit import ENTITIES, EditError, check_fields, create
+from forewarn.store import quarantine_reads
 from forewarn.store.sqlite import SqliteStore
 from forewarn.times import iso
 from forewarn.web.auth import BEARER, require_user
@@ -38,7 +39,7 @@ from forewarn.web.writes import on_writer, write
 __all__ = ["QUARANTINE_ROUTES", "claim_device", "discard_quarantine", "quarantine_list", "quarantine_packets"]
 
 _LIST_COLUMNS = ("mn", "first_seen", "last_seen", "packets", "last_peer", "refused", "registered")
-_PACKET_COLUMNS = ("id", "received", "peer", "refused", "raw")
+_PACKET_COLUMNS = ("id", "received", "peer", "refused", "raw", "format")
 _CATALOGUE = Catalogue()
 
 
@@ -64,16 +65,8 @@ async def quarantine_list(
     page = check_page(limit, offset)
     tz = ctx.settings.tz
 
-    def run(db: sqlite3.Connection) -> tuple[list[Any], int]:  # groups up to 200,000 packets: not on the loop
-        rows = db.execute(
-            "SELECT q.mn, MIN(q.received_ms), MAX(q.received_ms), COUNT(*), "
-            "(SELECT peer FROM quarantine q2 WHERE q2.mn = q.mn ORDER BY id DESC LIMIT 1), MAX(q.refused), "
-            "EXISTS (SELECT 1 FROM devices d WHERE d.mn = q.mn) "
-            "FROM quarantine q GROUP BY q.mn ORDER BY MAX(q.received_ms) DESC, q.mn LIMIT ? OFFSET ?", page,
-        ).fetchall()
-        return rows, int(db.execute("SELECT COUNT(DISTINCT mn) FROM quarantine").fetchone()[0])
-
-    rows, total = await read(ctx, run)
+    # groups up to 200,000 packets: on a reader thread, not on the loop
+    rows, total = await read(ctx, lambda db: quarantine_reads.mns_in_quarantine(db, *page))
     items = [{"mn": mn, "first_seen": iso(first, tz), "last_seen": iso(last, tz), "packets": n, "last_peer": peer,
               "refused": refused or None, "registered": bool(known)}
              for mn, first, last, n, peer, refused, known in rows]
@@ -96,17 +89,11 @@ async def quarantine_packets(
     page = check_page(limit, offset)
     tz = ctx.settings.tz
 
-    def run(db: sqlite3.Connection) -> tuple[list[Any], int]:
-        total = int(db.execute("SELECT COUNT(*) FROM quarantine WHERE mn = ?", (mn,)).fetchone()[0])
-        rows = db.execute("SELECT id, received_ms, peer, refused, raw FROM quarantine WHERE mn = ? ORDER BY id "
-                          "LIMIT ? OFFSET ?", (mn, *page)).fetchall() if total else []
-        return rows, total
-
-    rows, total = await read(ctx, run)
+    rows, total = await read(ctx, lambda db: quarantine_reads.mn_packets(db, mn, *page))
     if total == 0:
         raise _not_found(mn)
     items = [{"id": i, "received": iso(ms, tz), "peer": peer, "refused": refused or None,
-              "raw": bytes(raw).decode("utf-8", "replace")} for i, ms, peer, refused, raw in rows]
+              "raw": bytes(raw).decode("utf-8", "replace"), "format": fmt} for i, ms, peer, refused, raw, fmt in rows]
     return table_response(request, items, total, page, format_, columns=_PACKET_COLUMNS, name=f"quarantine-{mn}")
 
 
@@ -134,11 +121,10 @@ async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
                            strict=bool(ctx.settings.hj212_strict))
 
     def register(db: sqlite3.Connection) -> dict[str, Any]:
-        known = db.execute("SELECT 1 FROM devices WHERE mn = ?", (mn,)).fetchone()
-        if known is not None:
+        if quarantine_reads.is_registered(db, mn):
             raise ApiProblem(409, f"MN {mn} is already registered; if its packets are still "
                                   "refused, correct its password or leniency in the registry", title="Registered")
-        if db.execute("SELECT 1 FROM quarantine WHERE mn = ? LIMIT 1", (mn,)).fetchone() is None:
+        if not quarantine_reads.quarantined_any(db, mn):
             raise _not_found(mn)
         # the one way a device is created by hand (checks, reach, audit, registry version)
         try:
@@ -154,8 +140,7 @@ async def claim_device(mn: FromPath[str], request: Request[Any, Any, Any],
         # a second transaction, as a registry import does: the device is registered even if the
         # claim fails, and the running server's registry watcher then claims again
         counts = claim_quarantined(store, handler, {mn: store.device_infos()[mn]})
-        reasons = {str(reason): int(n) for reason, n in store.db.execute(
-            "SELECT COALESCE(refused, ''), COUNT(*) FROM quarantine WHERE mn = ? GROUP BY 1", (mn,))}
+        reasons = quarantine_reads.refusal_counts(store.db, mn)
         return {"device": box[0], "claim": {"stored": counts.claimed, "refused": counts.refused,
                                              "reasons": reasons}}
 
@@ -174,11 +159,10 @@ async def discard_quarantine(mn: FromPath[str], request: Request[Any, Any, Any],
     user = require_user(request, ctx, Action.CLAIM_DEVICES)
 
     def work(db: sqlite3.Connection) -> dict[str, Any]:
-        first, last, count = db.execute(
-            "SELECT MIN(received_ms), MAX(received_ms), COUNT(*) FROM quarantine WHERE mn = ?", (mn,)).fetchone()
-        if not count:
+        found = quarantine_reads.discard(db, mn)
+        if found is None:
             raise _not_found(mn)
-        db.execute("DELETE FROM quarantine WHERE mn = ?", (mn,))
+        first, last, count = found
         tz = ctx.settings.tz
         before = {"packets": count, "first_seen": iso(first, tz), "last_seen": iso(last, tz)}
         audit.record(db, user.name, "quarantine.discard", "quarantine", mn, before, {"packets": 0}, "api")
