@@ -81,3 +81,12 @@ def mn_of_device(db: sqlite3.Connection, device_id: int) -> str | None:
     """The MN of a registered device by its id (a device token names the id)."""
     row = db.execute("SELECT mn FROM devices WHERE id = ?", (device_id,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def device_reach(db: sqlite3.Connection, mn: str) -> tuple[str | None, int] | None:
+    """(region code, enterprise id) of the site of the registered device ``mn``: what a scope is
+    checked against; None for an MN the registry does not know."""
+    row = db.execute("SELECT s.region_code, s.enterprise_id FROM devices d JOIN sites s ON s.id = d.site_id "
+                     "WHERE d.mn = ?", (mn,)).fetchone()
+    return None if row is None else (row[0], int(row[1]))
+

@@ -19,6 +19,7 @@ from forewarn.access.users import User, device_for_token
 from forewarn.model import Kind
 from forewarn.protocols.http.telemetry import PayloadError, TelemetryRows, batch_rows, thingsboard_rows
 from forewarn.store.base import DeviceInfo, IngestBatch, ReadingBatch, Rejection
+from forewarn.store.registry_reads import device_reach, mn_of_device
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_json
 from forewarn.web.context import ApiContext
@@ -60,10 +61,8 @@ async def telemetry(
     The first value stored for a point and time is kept: sending it again changes nothing.
     """
     device_id = device_for_token(ctx.store.db, device_token)
-    row = None if device_id is None else ctx.store.db.execute(
-        "SELECT mn FROM devices WHERE id = ?", (device_id,)
-    ).fetchone()
-    device = None if row is None else ctx.pipeline.device(row[0])
+    mn = None if device_id is None else mn_of_device(ctx.store.db, device_id)
+    device = None if mn is None else ctx.pipeline.device(mn)
     if device is None:
         raise ApiProblem(401, "unknown device token: ask the platform's administrator for this device's token")
     payload = await read_json(request)
@@ -85,9 +84,7 @@ async def telemetry(
 def _device_in_scope(ctx: ApiContext, user: User, mn: str) -> DeviceInfo:
     """The registered device ``mn`` if it lies in the user's scope; else 404 (the same either way)."""
     device = ctx.pipeline.device(mn)
-    site = None if device is None else ctx.store.db.execute(
-        "SELECT s.region_code, s.enterprise_id FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.mn = ?", (mn,)
-    ).fetchone()
+    site = None if device is None else device_reach(ctx.store.db, mn)
     if device is None or site is None or not user.scope.allows_site(site[0], site[1]):
         raise ApiProblem(
             404, f"MN {mn} is not a registered device in your scope: register it first (forewarn registry import)",
