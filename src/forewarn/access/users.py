@@ -53,6 +53,7 @@ __all__ = [
     "revoke_api_token",
     "revoke_device_tokens",
     "set_password",
+    "login_secret",
     "set_password_hash",
     "token_hash",
     "user_for_token",
@@ -131,6 +132,12 @@ def _user(row: tuple[Any, ...]) -> User:
     id_, name, role, region, enterprise_id, enterprise, disabled, created, changed = row
     return User(int(id_), name, Role(role), region, enterprise_id, enterprise, bool(disabled), int(created),
                 int(changed))
+
+
+def login_secret(db: sqlite3.Connection, name: str) -> tuple[str, bool] | None:
+    """(password hash, disabled) of the user ``name``, for checking a login; None if no such user."""
+    row = db.execute("SELECT password_hash, disabled FROM users WHERE name = ?", (name,)).fetchone()
+    return None if row is None else (str(row[0]), bool(row[1]))
 
 
 def get_user(db: sqlite3.Connection, name: str) -> User | None:

@@ -21,7 +21,7 @@ from forewarn.access.errors import PasswordPolicyError
 from forewarn.access.passwords import check_policy, dummy_verify, hash_password, verify_password
 from forewarn.access.roles import PERMISSIONS, Action, Role
 from forewarn.access.sessions import csrf_for, end_session, open_session
-from forewarn.access.users import User, get_user, set_password_hash
+from forewarn.access.users import User, get_user, login_secret, set_password_hash
 from forewarn.logs import Throttle
 from forewarn.times import iso
 from forewarn.web.auth import BEARER, SESSION_COOKIE, require_user, session_of
@@ -65,7 +65,7 @@ async def _credentials(ctx: ApiContext, name: str, password: str, address: str) 
     for key in keys:
         running[key] = running.get(key, 0) + 1
     try:
-        row = ctx.store.db.execute("SELECT password_hash, disabled FROM users WHERE name = ?", (name,)).fetchone()
+        row = login_secret(ctx.store.db, name)
         loop = asyncio.get_running_loop()
         if row is None:
             await loop.run_in_executor(None, dummy_verify, password)
