@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from forewarn.access.roles import Action
+from forewarn.store import audit_reads
 from forewarn.times import iso, parse_moment
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.context import ApiContext
@@ -50,34 +50,22 @@ async def audit_log(
                               f"{user.region_code}: ask a city administrator or an auditor without a region")
     page = check_page(limit, offset)
     tz = ctx.settings.tz
-    where: list[str] = ["1 = 1"]
-    params: list[object] = []
-    for column, value in (("entity", entity), ("entity_id", entity_id), ("actor", actor)):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
-    for op, text, name in ((">=", from_, "from"), ("<=", to, "to")):
-        if text:
-            try:
-                params.append(parse_moment(text, tz))
-            except ValueError as exc:
-                raise ApiProblem(400, f"{name}={exc}") from None
-            where.append(f"at_ms {op} ?")
-    clause = " AND ".join(where)
+    moments: dict[str, int | None] = {}
+    for text, name in ((from_, "from"), (to, "to")):
+        try:
+            moments[name] = parse_moment(text, tz) if text else None
+        except ValueError as exc:
+            raise ApiProblem(400, f"{name}={exc}") from None
+
     def run(db: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
         if entity and entity not in ENTITIES:
-            logged = [str(r[0]) for r in db.execute("SELECT DISTINCT entity FROM audit_log")]
-            check_choice("entity", entity, sorted({*ENTITIES, *logged}))
-        total = int(db.execute(f"SELECT COUNT(*) FROM audit_log WHERE {clause}", params).fetchone()[0])
-        rows = db.execute(
-            f"SELECT id, at_ms, actor, action, entity, entity_id, origin, before, after FROM audit_log WHERE {clause} "
-            "ORDER BY id DESC LIMIT ? OFFSET ?", [*params, *page])
-        items = [
-            {"id": id_, "at": iso(at, tz), "actor": who, "action": what, "entity": ent, "entity_id": eid,
-             "origin": origin, "before": json.loads(before) if before else None,
-             "after": json.loads(after) if after else None}
-            for id_, at, who, what, ent, eid, origin, before, after in rows
-        ]
+            check_choice("entity", entity, sorted({*ENTITIES, *audit_reads.logged_entities(db)}))
+        rows, total = audit_reads.audit_page(db, entity=entity, entity_id=entity_id, actor=actor,
+                                             from_ms=moments["from"], to_ms=moments["to"], limit=page[0],
+                                             offset=page[1])
+        items = [{"id": id_, "at": iso(at, tz), "actor": who, "action": what, "entity": ent, "entity_id": eid,
+                  "origin": origin, "before": before, "after": after}
+                 for id_, at, who, what, ent, eid, origin, before, after in rows]
         return items, total
 
     # on a reader thread: a count over a log of every change, and its rows' JSON parsed
