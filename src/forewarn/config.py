@@ -216,6 +216,16 @@ class Settings:
         "sites are drawn over the imported region outlines. The page's CSP then allows images from that host"
     )
 
+    store: str = _setting(
+        "", "where the data is kept: empty for the embedded SQLite file DATA/forewarn.db, sqlite:///PATH for "
+        "another file, or postgresql://USER@HOST:PORT/DB (scale mode; docs/scale.md)"
+    )
+    bus: str = _setting(
+        "memory://", "how this process tells the others what changed (readings committed, alarm steps, registry "
+        "and rule changes): memory:// inside one process, or nats://HOST:PORT for NATS JetStream between "
+        "processes and machines (scale mode; docs/scale.md)"
+    )
+
     report_time: str = _setting(
         "01:00", "local time of day (HH:MM) the scheduled reports are made into DATA/reports: yesterday's daily "
         "report every day, last month's on the 1st, last year's on 1 January (one missed while the platform was "
@@ -236,6 +246,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "forewarn.db"
+
+    @property
+    def store_url(self) -> str:
+        """The store as a URL: ``store`` if set, else the embedded file in the data directory."""
+        return self.store or f"sqlite:///{self.db_path}"
 
     @property
     def rules_path(self) -> Path:
@@ -303,6 +318,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if tiles and not (tiles.startswith(("http://", "https://")) and all(f"{{{c}}}" in tiles for c in "zxy")):
         raise ConfigError(f"setting 'map_tile_url' must be an http(s) URL template holding {{z}}, {{x}} and {{y}}, "
                           f"not {tiles!r}")
+    if settings.store and not settings.store.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError(f"setting 'store' must be empty, sqlite:///PATH or postgresql://USER@HOST:PORT/DB, "
+                          f"not {settings.store!r}")
+    if not settings.bus.startswith(("memory://", "nats://", "tls://")):
+        raise ConfigError(f"setting 'bus' must be memory:// or nats://HOST:PORT, not {settings.bus!r}")
     if settings.report_time and not _is_time_of_day(settings.report_time):
         raise ConfigError(f"setting 'report_time' must be a time of day HH:MM (e.g. 01:00) or empty, "
                           f"not {settings.report_time!r}")
