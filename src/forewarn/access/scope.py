@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from forewarn.access.roles import Action, Role, allowed
+from forewarn.store.dialect import SQLITE, Dialect
 
 __all__ = ["PLACEHOLDER", "Scope", "ScopedQuery", "region_prefix", "scoped"]
 
@@ -111,38 +112,45 @@ class Scope:
             return "enterprise"
         return "none"
 
-    def _clause(self, alias: str, by_region: str, by_enterprise: str) -> tuple[str, list[object]]:
-        """The SQL for this user's reach: ``by_region`` holds ``{a}`` for the alias and one or more
-        ``substr(..., 1, ?) = ?`` tests of the prefix (substr, not LIKE: exact and case-sensitive,
-        as :meth:`allows_site` is); ``by_enterprise`` one ``?`` for the enterprise id."""
+    def _clause(self, alias: str, region_columns: Sequence[str], by_region: str, by_enterprise: str,
+                dialect: Dialect) -> tuple[str, list[object]]:
+        """The SQL for this user's reach. ``by_region`` holds ``{a}`` for the alias and one
+        ``{0}``, ``{1}``... per entry of ``region_columns``, each replaced by the dialect's test that
+        that column starts with the region prefix (exact and case-sensitive, as
+        :meth:`allows_site` is); ``by_enterprise`` one ``?`` for the enterprise id."""
         if not _ALIAS.match(alias):
             raise ValueError(f"not an SQL alias: {alias!r}")
         reach = self.reach()
         if reach == "all":
             return "1 = 1", []
         if reach == "region":
-            prefix = self.region_prefix or ""
-            return f"({by_region.format(a=alias)})", [len(prefix), prefix] * (by_region.count("?") // 2)
+            tests: list[str] = []
+            params: list[object] = []
+            for column in region_columns:
+                test, test_params = dialect.starts_with(column.format(a=alias), self.region_prefix or "")
+                tests.append(test)
+                params.extend(test_params)
+            return f"({by_region.format(*tests, a=alias)})", params
         if reach == "enterprise":
             return f"({by_enterprise.format(a=alias)})", [self.enterprise_id]
         return "1 = 0", []
 
-    def sites_clause(self, site_alias: str = "s") -> tuple[str, list[object]]:
+    def sites_clause(self, site_alias: str = "s", dialect: Dialect = SQLITE) -> tuple[str, list[object]]:
         """An SQL boolean over ``site_alias`` (a row of ``sites``) true for the sites in scope."""
-        return self._clause(site_alias, "substr({a}.region_code, 1, ?) = ?", "{a}.enterprise_id = ?")
+        return self._clause(site_alias, ["{a}.region_code"], "{0}", "{a}.enterprise_id = ?", dialect)
 
-    def regions_clause(self, alias: str = "r") -> tuple[str, list[object]]:
+    def regions_clause(self, alias: str = "r", dialect: Dialect = SQLITE) -> tuple[str, list[object]]:
         """An SQL boolean over ``alias`` (a row of ``regions``) true for the regions in scope:
         a district's own region and those under it; an enterprise user's, the regions of its sites."""
-        return self._clause(alias, "substr({a}.code, 1, ?) = ?",
-                            "{a}.code IN (SELECT region_code FROM sites WHERE enterprise_id = ?)")
+        return self._clause(alias, ["{a}.code"], "{0}",
+                            "{a}.code IN (SELECT region_code FROM sites WHERE enterprise_id = ?)", dialect)
 
-    def enterprises_clause(self, alias: str = "e") -> tuple[str, list[object]]:
+    def enterprises_clause(self, alias: str = "e", dialect: Dialect = SQLITE) -> tuple[str, list[object]]:
         """An SQL boolean over ``alias`` (a row of ``enterprises``) true for the enterprises in
         scope: registered in the district, or with a site in it; an enterprise user's own."""
-        return self._clause(alias, "substr(COALESCE({a}.region_code, ''), 1, ?) = ? OR {a}.id IN "
-                                   "(SELECT enterprise_id FROM sites WHERE substr(region_code, 1, ?) = ?)",
-                            "{a}.id = ?")
+        return self._clause(alias, ["COALESCE({a}.region_code, '')", "region_code"],
+                            "{0} OR {a}.id IN (SELECT enterprise_id FROM sites WHERE {1})",
+                            "{a}.id = ?", dialect)
 
     def allows_region(self, code: str | None) -> bool:
         """Whether a region (and so an enterprise or site registered in it) is this user's to
@@ -165,7 +173,8 @@ class Scope:
         return False
 
 def scoped(
-    sql: str, scope: Scope, params: Sequence[object] = (), *, site_alias: str = "s", over: str = "sites"
+    sql: str, scope: Scope, params: Sequence[object] = (), *, site_alias: str = "s", over: str = "sites",
+    dialect: Dialect = SQLITE,
 ) -> ScopedQuery:
     """``sql`` with its one ``{scope}`` replaced by ``scope``'s clause over ``site_alias``.
 
@@ -173,7 +182,9 @@ def scoped(
     ``enterprises`` (see :meth:`Scope.regions_clause`, :meth:`Scope.enterprises_clause`).
 
     ``params`` are the query's own ``?`` parameters in order; the clause's parameters are put
-    where ``{scope}`` stands among them. SQL without exactly one ``{scope}`` is refused.
+    where ``{scope}`` stands among them. SQL without exactly one ``{scope}`` is refused. The scope
+    is a value until here: ``dialect`` (:mod:`forewarn.store.dialect`) compiles it, and the whole
+    query, into the SQL of the store it runs on.
     """
     count = sql.count(PLACEHOLDER)
     if count != 1:
@@ -182,11 +193,11 @@ def scoped(
         )
     before, after = sql.split(PLACEHOLDER)
     if over == "sites":
-        clause, clause_params = scope.sites_clause(site_alias)
+        clause, clause_params = scope.sites_clause(site_alias, dialect)
     elif over == "regions":
-        clause, clause_params = scope.regions_clause(site_alias)
+        clause, clause_params = scope.regions_clause(site_alias, dialect)
     elif over == "enterprises":
-        clause, clause_params = scope.enterprises_clause(site_alias)
+        clause, clause_params = scope.enterprises_clause(site_alias, dialect)
     else:
         raise ValueError(f"scoped over {over!r}: use sites, regions or enterprises")
     at = _placeholders(before)
@@ -194,7 +205,7 @@ def scoped(
     if total != len(params):
         raise ValueError(f"the query has {total} '?' parameters but {len(params)} were given")
     args = list(params)
-    return ScopedQuery(before + clause + after, args[:at] + clause_params + args[at:])
+    return ScopedQuery(dialect.sql(before + clause + after), args[:at] + clause_params + args[at:])
 
 
 def _placeholders(sql: str) -> int:
