@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -10,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from forewarn.access.roles import Action
-from forewarn.access.scope import scoped
 from forewarn.model import Kind
+from forewarn.store.point_reads import ScopedPoint, point_in_scope
 from forewarn.store.series import series
 from forewarn.times import iso, parse_moment
 from forewarn.web.auth import BEARER, require_user
@@ -24,12 +25,6 @@ DEFAULT_MAX_POINTS = 2000
 MAX_POINTS = 10000
 _DAY_MS = 86_400_000
 _MAX_ID = 2**63 - 1
-
-_POINT_SQL = (
-    "SELECT p.id, d.mn, p.code, p.field, p.name, p.quantity, p.unit, s.id, s.name FROM points p "
-    "JOIN devices d ON d.id = p.device_id JOIN sites s ON s.id = d.site_id WHERE p.id = ? AND {scope}"
-)
-
 
 def _moment(text: str, tz: ZoneInfo, name: str) -> int:
     try:
@@ -70,17 +65,19 @@ async def point_series(
     from_ms = _moment(from_, tz, "from") if from_ is not None else to_ms - _DAY_MS
     if from_ms > to_ms:
         raise ApiProblem(400, "from is after to: swap them")
-    row = ctx.store.db.execute(*scoped(_POINT_SQL, user.scope, [point_id])).fetchone()
-    if row is None:
+    scope = user.scope
+
+    def read(db: sqlite3.Connection) -> tuple[ScopedPoint | None, list[tuple[int, float | None, str]]]:
+        point = point_in_scope(db, scope, point_id)
+        return point, [] if point is None else series(db, point.id, kind_, from_ms, to_ms, max_points)
+
+    # up to ~100 ms for a year of minutes: off the loop that serves the devices
+    point, rows = await ctx.readers.run(read) if ctx.readers is not None else read(ctx.store.db)
+    if point is None:
         raise ApiProblem(404, f"no point {point_id} in your scope (see the registry's points)", title="Unknown point")
-    pid, mn, code, field, name, quantity, unit, site_id, site = row
-    if ctx.readers is not None:  # up to ~100 ms for a year of minutes: off the loop that serves the devices
-        rows = await ctx.readers.run(lambda db: series(db, pid, kind_, from_ms, to_ms, max_points))
-    else:
-        rows = ctx.store.series(pid, kind_, from_ms, to_ms, max_points)
     return {
-        "point": {"id": pid, "mn": mn, "code": code, "field": field, "name": name, "quantity": quantity,
-                  "unit": unit, "site": {"id": site_id, "name": site}},
+        "point": {"id": point.id, "mn": point.mn, "code": point.code, "field": point.field, "name": point.name,
+                  "quantity": point.quantity, "unit": point.unit, "site": {"id": point.site_id, "name": point.site}},
         "kind": kind_.value,
         "from": iso(from_ms, tz),
         "to": iso(to_ms, tz),
