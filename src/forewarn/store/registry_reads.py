@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from forewarn.access.scope import Scope, scoped
 from forewarn.store.base import DeviceInfo
 
 __all__ = [
@@ -90,3 +91,12 @@ def device_reach(db: sqlite3.Connection, mn: str) -> tuple[str | None, int] | No
                      "WHERE d.mn = ?", (mn,)).fetchone()
     return None if row is None else (row[0], int(row[1]))
 
+
+
+def device_region_in_scope(db: sqlite3.Connection, scope: Scope, device_id: int) -> tuple[bool, str | None]:
+    """Whether the device ``device_id`` is in ``scope`` (False for one that does not exist: the
+    same to the asker), and the region code of its site."""
+    row = db.execute(*scoped(
+        "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = ? AND {scope}",
+        scope, [device_id])).fetchone()
+    return (False, None) if row is None else (True, row[0])

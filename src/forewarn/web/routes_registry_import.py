@@ -22,7 +22,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from forewarn.access.roles import Action
-from forewarn.access.scope import Scope, scoped
+from forewarn.access.scope import Scope
 from forewarn.access.users import issue_device_token, revoke_device_tokens
 from forewarn.catalogue import Catalogue
 from forewarn.registry.files import (
@@ -35,6 +35,7 @@ from forewarn.registry.files import (
     write_xlsx,
 )
 from forewarn.registry.imports import ImportRefused, import_sheets, read_upload
+from forewarn.store import registry_reads
 from forewarn.store.base import ImportResult
 from forewarn.store.registry_export import export_in_scope
 from forewarn.store.sqlite import SqliteStore
@@ -165,12 +166,10 @@ async def export_registry(
 
 
 def _device_in_reach(db: sqlite3.Connection, device_id: int, scope: Scope) -> None:
-    row = db.execute(*scoped(
-        "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = ? AND {scope}",
-        scope, [device_id])).fetchone()
-    if row is None:
+    found, region_code = registry_reads.device_region_in_scope(db, scope, device_id)
+    if not found:
         raise ApiProblem(404, f"no device {device_id} in your scope")
-    if not scope.allows_region(row[0]):
+    if not scope.allows_region(region_code):
         raise ApiProblem(403, f"device {device_id} is outside the region you may change")
 
 
