@@ -268,3 +268,10 @@ class Store(Protocol):
     def counters(self) -> dict[str, int]: ...
     def last_seen(self) -> dict[int, int]: ...
 
+    # failures
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised by this store, may pass if the same work is tried again
+        (SQLite: busy or locked; PostgreSQL: a lost connection, a serialization failure or
+        deadlock, a server shutting down or out of connections). The writer retries those
+        and fails fast on the rest."""
+

@@ -30,7 +30,7 @@ from forewarn.store.base import (
 from forewarn.store.migrate import migrate
 from forewarn.store.series import series
 
-__all__ = ["SqliteStore", "StoreError"]
+__all__ = ["SqliteStore", "StoreError", "is_transient_sqlite"]
 
 _TABLE = {kind: f"readings_{kind.value}" for kind in Kind}
 
@@ -430,6 +430,26 @@ class SqliteStore:
 
     def status(self, now_ms: int, offline_after_intervals: float) -> dict[str, object]:
         return status_reads.platform_status(self.db, now_ms, offline_after_intervals)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Busy or locked (another connection holds the lock longer than busy_timeout): the
+        same transaction can pass once it lets go. Anything else (a constraint, a full disk,
+        a corrupt file, a bug) fails again the same way."""
+        return is_transient_sqlite(exc)
+
+
+_BUSY_OR_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def is_transient_sqlite(exc: BaseException) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (their low byte is the primary code)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # raised by Python itself, not by SQLite: judge by the text SQLite uses
+        return "locked" in str(exc) or "busy" in str(exc)
+    return code & 0xFF in _BUSY_OR_LOCKED
+
 
 class _transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
