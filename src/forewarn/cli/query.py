@@ -13,6 +13,7 @@ from forewarn.alarms.queries import alarm_summary
 from forewarn.cli.common import UserError, iso, open_store, parse_time, settings_from
 from forewarn.logs import excerpt
 from forewarn.model import Kind
+from forewarn.store import registry_reads
 
 __all__ = ["add_commands"]
 
@@ -62,7 +63,7 @@ def readings(args: argparse.Namespace) -> int:
         raise UserError("--from is after --to")
     with open_store(settings) as store:
         # retired devices included: their history stays readable
-        if store.db.execute("SELECT 1 FROM devices WHERE mn = ?", (args.mn,)).fetchone() is None:
+        if registry_reads.device_reach(store.db, args.mn) is None:
             known = store.unknown_devices()
             hint = " (it is in quarantine: register it to see its data)" if any(
                 u.mn == args.mn for u in known) else ""

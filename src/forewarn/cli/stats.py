@@ -27,6 +27,7 @@ from forewarn.model import Period
 from forewarn.rules.loader import build_catalog, load_effective_rules
 from forewarn.stats.aggregate import Aggregator, RulesInForce, queue_recompute
 from forewarn.stats.mismatches import list_mismatches
+from forewarn.store import registry_reads
 from forewarn.store.sqlite import SqliteStore
 from forewarn.times import iso
 
@@ -66,7 +67,7 @@ def _window(args: argparse.Namespace, settings: Settings) -> tuple[int, int]:
 
 
 def _site(store: SqliteStore, site_id: int | None) -> None:
-    if site_id is not None and store.db.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone() is None:
+    if site_id is not None and not registry_reads.site_exists(store.db, site_id):
         raise UserError(f"no site {site_id} (forewarn registry export lists them)")
 
 

@@ -100,3 +100,7 @@ def device_region_in_scope(db: sqlite3.Connection, scope: Scope, device_id: int)
         "SELECT s.region_code FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = ? AND {scope}",
         scope, [device_id])).fetchone()
     return (False, None) if row is None else (True, row[0])
+
+
+def site_exists(db: sqlite3.Connection, site_id: int) -> bool:
+    return db.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone() is not None
