@@ -20,6 +20,7 @@ from forewarn.alarms.notify import NotifyConfigError
 from forewarn.alarms.workflow import AlarmError
 from forewarn.cli import alarms, audit, cameras, forward, query, regions, registry, report, run, screening, stats, users
 from forewarn.cli import modbus as modbus_cli
+from forewarn.cli import store as store_cli
 from forewarn.cli.common import UserError
 from forewarn.config import ConfigError
 from forewarn.registry.files import RegistryFileError
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     screening.add_commands(sub, common)
     forward.add_commands(sub, common)
     modbus_cli.add_commands(sub, common)
+    store_cli.add_commands(sub, common)
     return parser
 
 
