@@ -3,16 +3,15 @@ thread like the platform's, a clock moved by hand.
 
 The HTTP receiver is the standard library's threaded server: it answers each request with the
 next status from a script (or hangs, to play a receiver that accepts and never answers) and
-keeps every request it got. The writer runs outcome functions on its own thread and its own
-connection, committing each one, as the platform's single writer does, so that the dispatcher
-meets the same delay between a send and the moment its outcome becomes visible.
+keeps every request it got. The dispatcher records outcomes in the real SQLite file through
+its own outbox connection; ``write_delay_s`` slows each of those writes, so that a test meets a
+send whose outcome takes a while to commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import socket
 import sqlite3
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from forewarn.alarms.notice import AlarmNotice
 from forewarn.alarms.notify import Dispatcher, NotifyConfig, enqueue, load_notify_config
 from forewarn.store.migrate import migrate
+from forewarn.store.notice_outbox import SqliteNoticeOutbox
 
 HANG = -1  # a scripted "status" that makes the receiver accept the request and never answer
 
@@ -110,41 +110,28 @@ class Clock:
         return int(self.now * 1000)
 
 
-class Writer:
-    """One thread and one connection committing each outcome function, like the platform's writer."""
+class SlowOutbox(SqliteNoticeOutbox):
+    """The real outbox whose outcome writes each take ``delay_s`` longer (a busy database)."""
 
-    def __init__(self, path: Path, delay_s: float = 0.0) -> None:
-        self.path = path
-        self.delay_s = delay_s  # each commit this late: outcomes become visible after the send ends
-        self.jobs: queue.SimpleQueue[Callable[[sqlite3.Connection], object] | None] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+    def __init__(self, path: Path, delay_s: float) -> None:
+        super().__init__(path)
+        self.delay_s = delay_s
 
-    def _run(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None)
-        db.execute("PRAGMA busy_timeout=10000")
-        while (job := self.jobs.get()) is not None:
-            time.sleep(self.delay_s)
-            db.execute("BEGIN IMMEDIATE")
-            job(db)
-            db.execute("COMMIT")
-        db.close()
+    def mark_delivered(self, item_id: int, owner: str, now_ms: int) -> bool:
+        time.sleep(self.delay_s)
+        return super().mark_delivered(item_id, owner, now_ms)
 
-    def __call__(self, fn: Callable[[sqlite3.Connection], object]) -> None:
-        self.jobs.put(fn)
-
-    def close(self) -> None:
-        self.jobs.put(None)
-        self.thread.join()
+    def mark_failed(self, item_id: int, owner: str, now_ms: int, error: str, next_attempt_ms: int | None) -> bool:
+        time.sleep(self.delay_s)
+        return super().mark_failed(item_id, owner, now_ms, error, next_attempt_ms)
 
 
 @dataclass
 class Bench:
-    """A database with the outbox, its reader, its writer, the clock and the dispatcher."""
+    """A database with the outbox, its reader, the clock and the dispatcher."""
 
     path: Path
     read_db: sqlite3.Connection
-    writer: Writer
     clock: Clock
     dispatcher: Dispatcher
 
@@ -188,18 +175,17 @@ async def dispatching(
     migrate(setup)
     setup.close()
     read_db = sqlite3.connect(path, isolation_level=None)
-    writer = Writer(path, write_delay_s)
     clock = Clock()
     kw.setdefault("poll_s", 0.05)
-    dispatcher = Dispatcher(read_db, writer, config, clock=clock, **kw)  # type: ignore[arg-type]
+    outbox = SlowOutbox(path, write_delay_s)
+    dispatcher = Dispatcher(outbox, config, clock=clock, **kw)  # type: ignore[arg-type]
     task = asyncio.create_task(dispatcher.run())
     try:
-        yield Bench(path, read_db, writer, clock, dispatcher)
+        yield Bench(path, read_db, clock, dispatcher)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await asyncio.to_thread(writer.close)
         read_db.close()
 
 

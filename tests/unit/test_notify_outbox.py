@@ -1,4 +1,8 @@
-"""The outbox: queued with the caller's transaction, due in order, marked once, given up."""
+"""The outbox from the alarms' side: queued with the caller's transaction, a notice in and out of a row.
+
+Claims, outcomes and the rest of the repository are the contract suite's
+(tests/contract/test_notice_outbox.py), on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from forewarn.alarms.notice import AlarmNotice
 from forewarn.alarms.notify import outbox
 from forewarn.alarms.notify.policy import DeliveryPolicy
 from forewarn.store.migrate import migrate
+from forewarn.store.notice_outbox import OutboxItem
 
 
 def notice(alarm_id: int = 7, event: str = "fired", **kw: object) -> AlarmNotice:
@@ -34,12 +39,9 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def test_enqueue_writes_one_row_per_channel_due_at_once(db: sqlite3.Connection) -> None:
-    outbox.enqueue(db, notice(), ["hook", "sms", "hook"], now_ms=1000)
-    items = outbox.due(db, 1000, 10)
-    assert [i.channel for i in items] == ["hook", "sms"]
-    assert all(i.attempts == 0 and i.next_attempt_ms == 1000 and i.alarm_id == 7 for i in items)
-    assert items[0].notice() == notice()
-    assert outbox.pending_count(db) == 2
+    ids = outbox.enqueue(db, notice(), ["hook", "sms", "hook"], now_ms=1000)
+    rows = db.execute("SELECT id, channel, attempts, next_attempt_ms, alarm_id FROM outbox ORDER BY id").fetchall()
+    assert rows == [(ids[0], "hook", 0, 1000, 7), (ids[1], "sms", 0, 1000, 7)]
 
 
 def test_enqueue_joins_the_callers_transaction_and_rolls_back_with_it(db: sqlite3.Connection) -> None:
@@ -47,56 +49,30 @@ def test_enqueue_joins_the_callers_transaction_and_rolls_back_with_it(db: sqlite
     outbox.enqueue(db, notice(), ["hook"], now_ms=1000)
     assert db.in_transaction  # enqueue neither committed nor began anything of its own
     db.execute("ROLLBACK")
-    assert outbox.pending_count(db) == 0
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 
 
-def test_due_respects_the_time_the_limit_the_channel_and_exclusions(db: sqlite3.Connection) -> None:
-    outbox.enqueue(db, notice(1), ["a", "b"], now_ms=1000)
-    outbox.enqueue(db, notice(2), ["a"], now_ms=2000)
-    assert outbox.due(db, 999, 10) == []
-    assert [i.alarm_id for i in outbox.due(db, 5000, 10, channel="a")] == [1, 2]
-    first = outbox.due(db, 5000, 1, channel="a")[0]
-    assert [i.alarm_id for i in outbox.due(db, 5000, 10, channel="a", exclude_ids=[first.id])] == [2]
-    assert outbox.due(db, 5000, 0) == []
+def _item(db: sqlite3.Connection) -> OutboxItem:
+    row = db.execute("SELECT id, channel, alarm_id, event, payload, created_ms, attempts, next_attempt_ms, "
+                     "last_error FROM outbox ORDER BY id LIMIT 1").fetchone()
+    return OutboxItem(*row)
 
 
-def test_a_failed_row_waits_for_its_next_attempt_and_keeps_the_error(db: sqlite3.Connection) -> None:
+def test_a_queued_notice_comes_back_as_it_was(db: sqlite3.Connection) -> None:
     outbox.enqueue(db, notice(), ["hook"], now_ms=1000)
-    item = outbox.due(db, 1000, 10)[0]
-    outbox.mark_failed(db, item.id, 1500, "HTTP 503", next_attempt_ms=6500)
-    assert outbox.due(db, 6499, 10) == []
-    again = outbox.due(db, 6500, 10)[0]
-    assert (again.attempts, again.last_error) == (1, "HTTP 503")
-    assert outbox.pending_attempts(db, [item.id]) == {item.id: 1}
-
-
-def test_delivered_and_given_up_rows_leave_the_queue_once(db: sqlite3.Connection) -> None:
-    outbox.enqueue(db, notice(), ["hook", "mail"], now_ms=1000)
-    hook, mail = outbox.due(db, 1000, 10)
-    outbox.mark_delivered(db, hook.id, 1200)
-    outbox.mark_failed(db, mail.id, 1300, "refused", next_attempt_ms=None)
-    outbox.mark_failed(db, hook.id, 1400, "late failure", next_attempt_ms=9000)  # no effect: delivered
-    assert outbox.due(db, 10**12, 10) == [] and outbox.pending_count(db) == 0
-    rows = db.execute("SELECT channel, attempts, delivered_ms, given_up_ms, last_error FROM outbox ORDER BY id")
-    assert rows.fetchall() == [("hook", 1, 1200, None, ""), ("mail", 1, None, 1300, "refused")]
-    assert outbox.pending_attempts(db, [hook.id, mail.id]) == {}
-
-
-def test_rows_of_channels_no_longer_configured_are_given_up(db: sqlite3.Connection) -> None:
-    outbox.enqueue(db, notice(), ["kept", "removed"], now_ms=1000)
-    assert outbox.give_up_stranded(db, ["kept"], 2000) == 1
-    assert [i.channel for i in outbox.due(db, 2000, 10)] == ["kept"]
-    error = db.execute("SELECT last_error FROM outbox WHERE channel = 'removed'").fetchone()[0]
-    assert "removed" in error and "no longer configured" in error
+    assert outbox.notice_of(_item(db)) == notice()
 
 
 def test_a_payload_from_an_older_release_still_makes_a_notice(db: sqlite3.Connection) -> None:
     outbox.enqueue(db, notice(), ["hook"], now_ms=1000)
     db.execute("UPDATE outbox SET payload = json_set(json_remove(payload, '$.url'), '$.gone', 1)")
-    assert outbox.due(db, 1000, 1)[0].notice() == notice(url="")
+    assert outbox.notice_of(_item(db)) == notice(url="")
     db.execute("UPDATE outbox SET payload = '{\"alarm_id\": 1}'")
     with pytest.raises(ValueError, match="not a notice"):
-        outbox.due(db, 1000, 1)[0].notice()
+        outbox.notice_of(_item(db))
+    db.execute("UPDATE outbox SET payload = '[1'")
+    with pytest.raises(ValueError, match="holds no JSON"):
+        outbox.notice_of(_item(db))
 
 
 def test_backoff_doubles_from_five_seconds_to_an_hour_then_gives_up() -> None:

@@ -2,8 +2,9 @@
 
 The alarm code queues a notice with :func:`enqueue` inside the transaction that stores the
 alarm change, for the channels :meth:`NotifyConfig.channels_for` names; the :class:`Dispatcher`
-delivers due rows on the event loop and records outcomes through the single writer, retrying
-with backoff. See ``dispatcher.py`` for why a slow receiver cannot slow ingest.
+claims due rows in the database (so two dispatchers never send one row at once), delivers them
+from the event loop, records outcomes on a thread of its own and retries with backoff. See
+``dispatcher.py`` for why a slow receiver cannot slow ingest.
 """
 
 from forewarn.alarms.notify.channel_config import ChannelConfig, EmailConfig, SmsConfig, WebhookConfig
@@ -16,16 +17,8 @@ from forewarn.alarms.notify.config import (
     Route,
     load_notify_config,
 )
-from forewarn.alarms.notify.dispatcher import Dispatcher, RunWrite
-from forewarn.alarms.notify.outbox import (
-    OutboxItem,
-    due,
-    enqueue,
-    give_up_stranded,
-    mark_delivered,
-    mark_failed,
-    pending_count,
-)
+from forewarn.alarms.notify.dispatcher import Dispatcher, RunWrite, dispatcher_id
+from forewarn.alarms.notify.outbox import OutboxItem, enqueue, notice_of, payload_of
 from forewarn.alarms.notify.policy import DeliveryPolicy
 from forewarn.alarms.notify.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign, verify
 
@@ -47,14 +40,12 @@ __all__ = [
     "RunWrite",
     "SmsConfig",
     "WebhookConfig",
-    "due",
+    "dispatcher_id",
     "email_message",
     "enqueue",
-    "give_up_stranded",
     "load_notify_config",
-    "mark_delivered",
-    "mark_failed",
-    "pending_count",
+    "notice_of",
+    "payload_of",
     "sign",
     "verify",
 ]

@@ -1,86 +1,138 @@
-"""The dispatcher: delivers what the outbox holds, concurrently, and records each outcome.
+"""The dispatcher: claims due outbox rows, delivers them concurrently, records each outcome.
 
-It runs as one task on the event loop and never blocks it: outbox reads are short indexed
-queries, sends are asynchronous (e-mail runs on its channel's threads), and outcomes go to
-the single writer through ``run_write``, never written from here. So ingest, which shares the
-loop and the writer, is never slowed by a receiver, however slow or dead.
+Several dispatchers may run over one database (``forewarn serve --role notify`` on two
+machines) and still never send one notice twice at once: a row is taken for delivery by a
+**claim** in the database (:mod:`forewarn.store.notice_outbox`), one atomic statement that
+marks due rows as this dispatcher's (``owner``, an id per process) until a lease time. Only
+the claimant sends; its outcome (delivered, or failed and scheduled for retry, or given up)
+releases the claim in the statement that records it. A claim outlives a dispatcher only until
+its lease: rows a dispatcher held when it died are taken again by another once the lease has
+passed. The lease is the channel's whole-attempt deadline plus a margin, so a live dispatcher
+always finishes (or abandons) a send and records it before its claim can be taken from it.
 
-Isolation between receivers: due rows are read channel by channel, and each channel has at
+Delivery is therefore at least once, not exactly once: a dispatcher that dies after the
+receiver took a notice but before its "delivered" commits leaves a claim that expires, and the
+row is sent again. No claim can close that gap, since the send and the commit are in two
+systems. Channels carry the row id so receivers can recognise the repeat: the webhook's event
+id header and body field, the e-mail's Message-ID; an SMS gateway has no such key, so a phone
+may get that message twice (never zero times).
+
+The event loop is never blocked: every outbox call runs on this dispatcher's own database
+thread (one, so its calls keep their order), sends are asynchronous (e-mail runs on its
+channel's threads), and no call goes through the platform's writer, so ingest, which shares
+the loop and the writer, is never slowed by a receiver, however slow or dead.
+
+Isolation between receivers: rows are claimed channel by channel, and each channel has at
 most ``per_channel_concurrency`` deliveries in flight, so a receiver that accepts and never
-answers holds its own slots until its timeout and nobody else's. Every attempt is bounded by
-its channel's deadline.
-
-No row is sent twice at once: a row picked for delivery stays claimed, in memory, until the
-reader sees its attempt count go up (its outcome committed), because the writer may commit
-some time after the send finished. Delivery is at least once: a send whose outcome could not
-be recorded (a crash, a stop) is sent again later, with the same event id.
+answers holds its own slots until its deadline and nobody else's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar, overload
 
 import httpx
 
-from forewarn.alarms.notify import outbox
 from forewarn.alarms.notify.channels import Channel, DeliveryError, open_channel
 from forewarn.alarms.notify.config import NotifyConfig
-from forewarn.alarms.notify.outbox import OutboxItem
+from forewarn.alarms.notify.outbox import notice_of
 from forewarn.logs import Throttle
+from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, OutboxItem, SqliteNoticeOutbox
 
-__all__ = ["Dispatcher", "RunWrite"]
+__all__ = ["Dispatcher", "RunWrite", "dispatcher_id"]
 
 log = logging.getLogger(__name__)
 
-#: Runs a function on the writer's connection in a transaction of its own, some time later.
+#: What callers of the first release passed (outcomes through the writer); no longer used.
 RunWrite = Callable[[Callable[[sqlite3.Connection], object]], None]
 
-#: A finished delivery whose outcome the reader has not seen after this long is released: its
-#: write was lost (it failed, or the writer stopped) and the row will simply be sent again.
-_OUTCOME_VISIBLE_WITHIN_S = 60.0
+#: A claim holds for the channel's deadline plus this: the time to record the outcome after an
+#: attempt abandoned at its deadline (a database busy for seconds, a connection reopened).
+LEASE_MARGIN_S = 30.0
+
+T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class _Claim:
-    channel: str
-    attempts: int  # the row's attempts when it was picked
-    finished_at: float | None = None  # loop time when the send ended
+def dispatcher_id() -> str:
+    """An id for this process's claims: the host and pid say who it was, the random part makes
+    a restarted process with the same pid someone else (its predecessor's claims just expire)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+
+
+def _file_of(db: sqlite3.Connection) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2])
 
 
 class Dispatcher:
-    """Delivers due outbox rows until cancelled; ``wake()`` makes it look at once."""
+    """Delivers due outbox rows until cancelled; ``wake()`` makes it look at once.
+
+    The dispatcher owns ``outbox`` and closes it when :meth:`run` ends.
+    """
+
+    @overload
+    def __init__(self, outbox: NoticeOutbox, config: NotifyConfig, *, clock: Callable[[], float] = ...,
+                 concurrency: int = ..., poll_s: float = ..., owner: str | None = ...,
+                 lease_s: float | None = ...) -> None: ...
+
+    @overload
+    def __init__(self, outbox: sqlite3.Connection, config: RunWrite, legacy_config: NotifyConfig, *,
+                 clock: Callable[[], float] = ..., concurrency: int = ..., poll_s: float = ...,
+                 owner: str | None = ..., lease_s: float | None = ...) -> None: ...
 
     def __init__(
         self,
-        read_db: sqlite3.Connection,
-        run_write: RunWrite,
-        config: NotifyConfig,
+        outbox: NoticeOutbox | sqlite3.Connection,
+        config: NotifyConfig | RunWrite,
+        legacy_config: NotifyConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
         concurrency: int = 8,
         poll_s: float = 1.0,
+        owner: str | None = None,
+        lease_s: float | None = None,
     ) -> None:
-        self.read_db = read_db
-        self.run_write = run_write
+        """``owner``: this dispatcher's id in claims (default: :func:`dispatcher_id`);
+        ``lease_s``: how long a claim holds (default: each channel's deadline plus
+        :data:`LEASE_MARGIN_S`; shorter than a deadline lets a slow send be taken over and
+        repeated, so only tests shorten it).
+
+        The second form, ``(read_db, run_write, config)``, is the first release's: the outbox is
+        then the SQLite file of ``read_db`` on a connection of the dispatcher's own, and
+        ``run_write`` is not used. It stays until every caller passes an outbox.
+        """
+        if isinstance(outbox, sqlite3.Connection):
+            assert isinstance(legacy_config, NotifyConfig)
+            outbox, config = SqliteNoticeOutbox(Path(_file_of(outbox))), legacy_config
+        assert isinstance(config, NotifyConfig)
+        self.outbox: NoticeOutbox = outbox
         self.config = config
         self.clock = clock
         self.concurrency = max(1, concurrency)
         self.poll_s = poll_s
+        self.owner = owner or dispatcher_id()
+        self.lease_s = lease_s
         self.delivered = 0
         self.failed = 0
         self.given_up = 0
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._claims: dict[int, _Claim] = {}
+        self._db_thread: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: Counter[str] = Counter()
         self._channels: dict[str, Channel] = {}
@@ -90,8 +142,9 @@ class Dispatcher:
     def wake(self) -> None:
         """Look for due rows now, not at the next poll; callable from any thread.
 
-        Call it after the transaction that enqueued has committed (the dispatcher reads
-        committed rows only); before ``run()`` starts it is remembered.
+        Call it after the transaction that enqueued has committed (the dispatcher claims
+        committed rows only); before ``run()`` starts it is remembered. Dispatchers in other
+        processes find the rows at their next poll.
         """
         loop = self._loop
         if loop is None or threading.get_ident() == self._loop_thread:
@@ -106,45 +159,68 @@ class Dispatcher:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` on the database thread, awaited (the loop goes on meanwhile)."""
+        assert self._db_thread is not None
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, functools.partial(fn, *args))
+
     async def run(self) -> None:
-        """Deliver until cancelled; on cancellation, sends in flight are abandoned (sent again later)."""
+        """Deliver until cancelled; on cancellation, sends in flight are abandoned and this
+        dispatcher's claims released, so another dispatcher (or the next start) sends them."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="forewarn-notify-db")
         workers = self.config.delivery.per_channel_concurrency
-        known = list(self.config.channels)
-        now_ms = self._now_ms()
         try:
-            self.run_write(lambda db: outbox.give_up_stranded(db, known, now_ms))
-        except Exception as exc:
-            log.warning("could not give up notifications of channels no longer configured: %s", exc)
-        # httpx logs every request's full URL at INFO, and an SMS gateway's URL holds its API key:
-        # unless someone chose a level for it, keep it to warnings.
-        httpx_log = logging.getLogger("httpx")
-        if httpx_log.level == logging.NOTSET:
-            httpx_log.setLevel(logging.WARNING)
-        # trust_env=False: no proxy from the environment; receivers are addressed as configured.
-        async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
-            self._channels = {
-                name: open_channel(cfg, client, workers) for name, cfg in self.config.channels.items()
-            }
             try:
-                while True:
-                    self._wake.clear()
-                    self._fill()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            finally:
-                tasks = list(self._tasks)
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                for channel in self._channels.values():
-                    channel.close()
+                await self._call(self.outbox.give_up_stranded, list(self.config.channels), self._now_ms())
+            except OutboxError as exc:
+                log.warning("could not give up notifications of channels no longer configured: %s", exc)
+            # httpx logs every request's full URL at INFO, and an SMS gateway's URL holds its API
+            # key: unless someone chose a level for it, keep it to warnings.
+            httpx_log = logging.getLogger("httpx")
+            if httpx_log.level == logging.NOTSET:
+                httpx_log.setLevel(logging.WARNING)
+            # trust_env=False: no proxy from the environment; receivers are addressed as configured.
+            async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
+                self._channels = {
+                    name: open_channel(cfg, client, workers) for name, cfg in self.config.channels.items()
+                }
+                try:
+                    while True:
+                        self._wake.clear()
+                        await self._fill()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                finally:
+                    await self._abandon()
+        finally:
+            with contextlib.suppress(Exception):
+                await self._call(self.outbox.close)
+            self._db_thread.shutdown(wait=False)
 
-    def _fill(self) -> None:
-        """Start deliveries for due rows, channel by channel, within the slots free."""
-        self._release_recorded()
-        now_ms = self._now_ms()
+    async def _abandon(self) -> None:
+        """Stop the sends in flight and give their rows back at once (not after the lease)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            released = await self._call(self.outbox.release, self.owner)
+        except OutboxError as exc:
+            log.warning("could not release this dispatcher's notification claims (they expire): %s", exc)
+        else:
+            if released:
+                log.info("released %d notifications being sent; they will be sent again", released)
+        for channel in self._channels.values():
+            channel.close()
+
+    def _lease_ms(self, channel: Channel) -> int:
+        lease_s = self.lease_s if self.lease_s is not None else channel.deadline_s + LEASE_MARGIN_S
+        return int(lease_s * 1000)
+
+    async def _fill(self) -> None:
+        """Claim and start due rows, channel by channel, within the slots free."""
         per_channel = self.config.delivery.per_channel_concurrency
         order = list(self._channels.items())
         self._turn = (self._turn + 1) % max(len(order), 1)  # no channel always first for the last slots
@@ -152,17 +228,18 @@ class Dispatcher:
             free = min(per_channel - self._in_flight[name], self.concurrency - len(self._tasks))
             if free <= 0:
                 continue
-            claimed = [i for i, c in self._claims.items() if c.channel == name]
+            now_ms = self._now_ms()
             try:
-                items = outbox.due(self.read_db, now_ms, free, channel=name, exclude_ids=claimed)
-            except sqlite3.Error as exc:
-                self._throttle.warning("notify:read", "cannot read the notification outbox: %s", exc)
+                items = await self._call(
+                    self.outbox.claim_due, self.owner, name, now_ms, free, now_ms + self._lease_ms(channel)
+                )
+            except OutboxError as exc:
+                self._throttle.warning("notify:claim", "cannot claim from the notification outbox: %s", exc)
                 return
             for item in items:
                 self._start(channel, item)
 
     def _start(self, channel: Channel, item: OutboxItem) -> None:
-        self._claims[item.id] = _Claim(item.channel, item.attempts)
         self._in_flight[item.channel] += 1
         task = asyncio.create_task(self._deliver(channel, item), name=f"notify-{item.id}")
         self._tasks.add(task)
@@ -171,55 +248,34 @@ class Dispatcher:
     def _finished(self, task: asyncio.Task[None], item: OutboxItem) -> None:
         self._tasks.discard(task)
         self._in_flight[item.channel] -= 1
-        claim = self._claims.get(item.id)
-        if claim is not None:
-            claim.finished_at = asyncio.get_running_loop().time()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivering notification %d failed unexpectedly", item.id, exc_info=task.exception())
         self._wake.set()  # a slot is free
 
-    def _release_recorded(self) -> None:
-        """Forget claims whose outcome the reader now sees (or that waited too long for it)."""
-        finished = {i: c for i, c in self._claims.items() if c.finished_at is not None}
-        if not finished:
-            return
-        try:
-            attempts = outbox.pending_attempts(self.read_db, list(finished))
-        except sqlite3.Error:
-            return
-        now = asyncio.get_running_loop().time()
-        for item_id, claim in finished.items():
-            seen = attempts.get(item_id)
-            if seen is None or seen > claim.attempts:
-                del self._claims[item_id]
-            elif claim.finished_at is not None and now - claim.finished_at > _OUTCOME_VISIBLE_WITHIN_S:
-                log.warning("the outcome of notification %d was never recorded; it will be sent again",
-                            item_id)
-                del self._claims[item_id]
-
     async def _deliver(self, channel: Channel, item: OutboxItem) -> None:
         try:
-            notice = item.notice()
+            notice = notice_of(item)
         except ValueError as exc:
-            self._record_failure(item, str(exc), give_up=True)
+            await self._record_failure(item, str(exc), give_up=True)
             return
         try:
             await asyncio.wait_for(channel.send(notice, item.id), channel.deadline_s)
         except DeliveryError as exc:
-            self._record_failure(item, str(exc))
+            await self._record_failure(item, str(exc))
             return
         except TimeoutError:
-            self._record_failure(item, f"not done within {channel.deadline_s:g} s; abandoned")
+            await self._record_failure(item, f"not done within {channel.deadline_s:g} s; abandoned")
             return
         except Exception as exc:  # a channel's bug must not stop the others; the row is retried
             log.exception("channel %s failed on notification %d", channel.name, item.id)
-            self._record_failure(item, f"{type(exc).__name__}: {exc}")
+            await self._record_failure(item, f"{type(exc).__name__}: {exc}")
             return
-        now_ms = self._now_ms()
+        # The receiver has it. Should this process die before the next line commits, the claim
+        # expires and another dispatcher sends the row again, with the same id (at least once).
         self.delivered += 1
-        self._write(item, lambda db: outbox.mark_delivered(db, item.id, now_ms))
+        await self._record(item, self.outbox.mark_delivered, item.id, self.owner, self._now_ms())
 
-    def _record_failure(self, item: OutboxItem, error: str, *, give_up: bool = False) -> None:
+    async def _record_failure(self, item: OutboxItem, error: str, *, give_up: bool = False) -> None:
         now_ms = self._now_ms()
         attempts = item.attempts + 1
         policy = self.config.delivery
@@ -239,10 +295,15 @@ class Dispatcher:
                 "notification %d to channel %s failed (attempt %d, next in %.0f s): %s",
                 item.id, item.channel, attempts, (retry_at - now_ms) / 1000, error,
             )
-        self._write(item, lambda db: outbox.mark_failed(db, item.id, now_ms, error, retry_at))
+        if not await self._record(item, self.outbox.mark_failed, item.id, self.owner, now_ms, error, retry_at):
+            log.info("notification %d was taken over by another dispatcher (its claim here had expired); "
+                     "its outcome is that dispatcher's to record", item.id)
 
-    def _write(self, item: OutboxItem, fn: Callable[[sqlite3.Connection], object]) -> None:
+    async def _record(self, item: OutboxItem, fn: Callable[..., bool], *args: object) -> bool:
+        """Write an outcome; a failure to write leaves the row claimed until its lease, then due."""
         try:
-            self.run_write(fn)
-        except Exception as exc:  # e.g. the writer is closing: the row stays due and is sent again
-            log.warning("could not record the outcome of notification %d: %s", item.id, exc)
+            return await self._call(fn, *args)
+        except OutboxError as exc:
+            log.warning("could not record the outcome of notification %d (sent again after its claim "
+                        "expires): %s", item.id, exc)
+            return True

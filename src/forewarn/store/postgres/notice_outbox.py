@@ -1,0 +1,123 @@
+"""The notification outbox on PostgreSQL: the SQLite repository's queries, claimed with SKIP LOCKED.
+
+The queries are :mod:`forewarn.store.notice_outbox`'s, in psycopg's parameter style. Only the
+claim differs: the due rows are chosen ``FOR UPDATE SKIP LOCKED``, so two dispatchers claiming
+at the same moment each lock different rows instead of waiting for each other, and a row one
+of them has just claimed and committed no longer matches the other's re-checked condition
+(under READ COMMITTED the locked row is re-read). The lease makes a crashed claimant's rows
+claimable again, as on SQLite.
+
+One connection, used by one caller at a time (the dispatcher's database thread): the
+dispatcher makes a few small transactions a second, far from needing a pool. A connection
+lost (PostgreSQL restarted) is reopened on the next call; the call that met the loss fails
+with :class:`OutboxError` and the dispatcher tries again at its next poll.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+
+import psycopg
+
+from forewarn.store import notice_outbox as q
+from forewarn.store.dialect import POSTGRES
+from forewarn.store.notice_outbox import OutboxError, OutboxItem
+
+__all__ = ["PostgresNoticeOutbox", "enqueue_in"]
+
+_INSERT = POSTGRES.sql(q.INSERT)
+_CLAIM = POSTGRES.sql(q.CLAIM.format(choose=q.CHOOSE + " FOR UPDATE SKIP LOCKED"))
+_DELIVERED = POSTGRES.sql(q.DELIVERED)
+_RETRY = POSTGRES.sql(q.RETRY)
+_GIVE_UP = POSTGRES.sql(q.GIVE_UP)
+_RELEASE = POSTGRES.sql(q.RELEASE)
+_COUNT_PENDING = POSTGRES.sql(q.COUNT_PENDING)
+
+Connection = psycopg.Connection[tuple[object, ...]]
+
+
+def enqueue_in(
+    conn: Connection, alarm_id: int, event: str, payload: str, channels: Sequence[str], now_ms: int
+) -> list[int]:
+    """Queue one notice once per channel inside the caller's PostgreSQL transaction; the new ids."""
+    ids = []
+    for name in dict.fromkeys(channels):
+        row = conn.execute(_INSERT, (name, alarm_id, event, payload, now_ms, now_ms)).fetchone()
+        assert row is not None and isinstance(row[0], int)
+        ids.append(row[0])
+    return ids
+
+
+class PostgresNoticeOutbox:
+    """The outbox of one PostgreSQL database (the schema the DSN's search_path names)."""
+
+    def __init__(self, dsn: str, *, connect_timeout_s: int = 5) -> None:
+        self.dsn = dsn
+        self.connect_timeout_s = connect_timeout_s
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction on the (re)opened connection; errors as OutboxError."""
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout_s)
+                conn = self._conn
+                with conn.transaction():
+                    yield conn
+            except psycopg.Error as exc:
+                if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
+                    self._conn.close()
+                    self._conn = None
+                raise OutboxError(f"notification outbox (PostgreSQL): {exc}") from exc
+
+    def enqueue(self, alarm_id: int, event: str, payload: str, channels: Sequence[str], now_ms: int) -> list[int]:
+        with self._transaction() as conn:
+            return enqueue_in(conn, alarm_id, event, payload, channels, now_ms)
+
+    def claim_due(self, owner: str, channel: str, now_ms: int, limit: int, lease_until_ms: int) -> list[OutboxItem]:
+        if limit <= 0:
+            return []
+        with self._transaction() as conn:
+            rows = conn.execute(_CLAIM, (owner, lease_until_ms, channel, now_ms, now_ms, limit)).fetchall()
+        return sorted((q.item_of(r) for r in rows), key=lambda i: (i.next_attempt_ms, i.id))
+
+    def mark_delivered(self, item_id: int, owner: str, now_ms: int) -> bool:
+        with self._transaction() as conn:
+            return conn.execute(_DELIVERED, (now_ms, owner, item_id)).rowcount > 0
+
+    def mark_failed(self, item_id: int, owner: str, now_ms: int, error: str, next_attempt_ms: int | None) -> bool:
+        with self._transaction() as conn:
+            if next_attempt_ms is None:
+                return conn.execute(_GIVE_UP, (error, now_ms, item_id, owner)).rowcount > 0
+            return conn.execute(_RETRY, (error, next_attempt_ms, item_id, owner)).rowcount > 0
+
+    def release(self, owner: str) -> int:
+        with self._transaction() as conn:
+            return conn.execute(_RELEASE, (owner,)).rowcount
+
+    def give_up_stranded(self, known_channels: Collection[str], now_ms: int) -> int:
+        sql, names = q.stranded_sql(known_channels)
+        with self._transaction() as conn:
+            return conn.execute(POSTGRES.sql(sql), [now_ms, *names]).rowcount
+
+    def pending_count(self) -> int:
+        with self._transaction() as conn:
+            row = conn.execute(_COUNT_PENDING).fetchone()
+        assert row is not None and isinstance(row[0], int)
+        return row[0]
+
+    def items(self, ids: Collection[int] | None = None) -> list[OutboxItem]:
+        sql, args = q.items_sql(ids)
+        with self._transaction() as conn:
+            return [q.item_of(r) for r in conn.execute(POSTGRES.sql(sql), args)]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
