@@ -7,10 +7,13 @@ started and stopped explicitly, so tests run several platforms side by side on l
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
 
+from forewarn.alarms.notify import Dispatcher, load_notify_config
+from forewarn.alarms.records import AlarmRecorder
 from forewarn.alarms.service import AlarmService
 from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.catalogue import Catalogue
@@ -20,7 +23,7 @@ from forewarn.gil import prefer_the_loop, restore
 from forewarn.heap import freeze_long_lived, thaw
 from forewarn.ingest.claim import OfflinePort, claim_quarantined
 from forewarn.ingest.pipeline import Pipeline
-from forewarn.limits import connection_caps, open_files_limit
+from forewarn.limits import ConnectionCaps, connection_caps, open_files_limit
 from forewarn.live.feed import LiveFeed
 from forewarn.live.hub import Hub
 from forewarn.protocols.hj212.handler import Hj212Handler
@@ -28,6 +31,7 @@ from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.protocols.modbus.adapters import ModbusAdapters
 from forewarn.protocols.mqtt.adapters import MqttAdapters
 from forewarn.reports.schedule import ReportScheduler
+from forewarn.roles import ALL, Role, reuse_port
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
 from forewarn.sites.view import SiteView
@@ -58,11 +62,15 @@ class Platform:
         *,
         clock: Callable[[], float] = time.time,
         http: bool = False,
+        roles: frozenset[Role] | None = None,
     ) -> None:
         """``http``: also serve the HTTP API on ``settings.http_host:http_port`` (the CLI does;
-        tests that do not need it leave it off, so they bind no fixed port)."""
+        tests that do not need it leave it off, so they bind no fixed port). ``roles``: the
+        parts this process runs (forewarn.roles; None: every one, the HTTP API as ``http``
+        says); given, the web role serves the HTTP API."""
         self.settings = settings
-        self.serve_http = http
+        self.roles = ALL if roles is None else roles
+        self.serve_http = Role.WEB in self.roles and (http or roles is not None)
         self.catalogue = catalogue or Catalogue()
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
@@ -73,6 +81,10 @@ class Platform:
         self.handler: Hj212Handler | None = None
         self.hj212: Hj212Server | None = None
         self.alarms: AlarmService | None = None
+        #: the notification dispatcher of a notify role without the rule engine (with it: alarms')
+        self.dispatcher: Dispatcher | None = None
+        #: what announces alarm steps taken on the web in a process without the rule engine
+        self.step_recorder: AlarmRecorder | None = None
         self.http: HttpServer | None = None
         #: the senders to the targets of forward.toml (none without the file)
         self.forwarding: Forwarding | None = None
@@ -96,6 +108,45 @@ class Platform:
         self.reports: ReportScheduler | None = None
 
     async def start(self) -> None:
+        """Start the parts of this process's roles (every role: the whole platform).
+
+        The order matters where parts meet: the alarm recorder is a hook of the write store
+        before the writer thread runs; forwarding's rules and the quarantine claim go to the
+        writer before any device is let in; the devices' port opens last among the ingest parts."""
+        s = self.settings
+        roles = self.roles
+        self._start_core()
+        if Role.RULES in roles and s.rules_enabled:
+            self._start_alarms()
+        assert self.writer is not None
+        self.writer.start()
+        if Role.INGEST in roles:
+            self._start_aggregation()
+        if Role.RULES in roles:
+            self._start_duties()
+        if Role.INGEST in roles:
+            await self._start_ingest()
+        if Role.NOTIFY in roles and self.alarms is None:
+            self._start_dispatcher()
+        if self.serve_http:
+            await self._start_web()
+        assert self.pipeline is not None
+        self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
+        if Role.RULES in roles and s.screening_hour >= 0:
+            assert self.readers is not None
+            self.screening = DailyScreening(s, self.readers, self.writer, self.clock)
+            self._tasks.append(asyncio.create_task(self.screening.run()))
+        if self.alarms is not None:
+            self.alarms.run()
+        # what start-up and each registry reload build lives long: out of the collector's full
+        # passes, which otherwise stop the loop for 100-200 ms with 10,000 devices (heap.py)
+        self.pipeline.on_registry_change.append(lambda _devices: freeze_long_lived())
+        freeze_long_lived(full=True)
+        prefer_the_loop()  # readers and the writer give the GIL back to the loop within 1 ms (gil.py)
+
+    def _start_core(self) -> None:
+        """What every role needs: the store, the one writer, reader threads, the pipeline (the
+        web writes user actions and HTTP ingest through it; the rules worker its decisions)."""
         s = self.settings
         loop = asyncio.get_running_loop()
         self.write_store = SqliteStore(s.db_path, self.catalogue)
@@ -107,92 +158,139 @@ class Platform:
             self.read_store, self.writer, loop, clock=self.clock, quarantine_max=s.quarantine_max_packets,
             readers=self.readers,
         )
-        if s.rules_enabled:
-            self.alarms = AlarmService(s, self.catalogue, self.clock, self.read_store, self.write_store,
-                                       self.writer, self.pipeline)
-            self.alarms.start()
-        self.writer.start()
+
+    def _start_alarms(self) -> None:
+        """The rule engine judging each batch before it is stored, and the alarms it raises; the
+        notification dispatcher with them when this process is also the notify role."""
+        assert self.read_store is not None and self.write_store is not None
+        assert self.writer is not None and self.pipeline is not None
+        self.alarms = AlarmService(self.settings, self.catalogue, self.clock, self.read_store, self.write_store,
+                                   self.writer, self.pipeline, dispatch=Role.NOTIFY in self.roles)
+        self.alarms.start()
+
+    def _start_aggregation(self) -> None:
+        """forewarn's own minute to month values of the readings this process commits (the
+        aggregator notes them as they are committed here)."""
+        s = self.settings
+        writer, pipeline = self.writer, self.pipeline
+        assert writer is not None and pipeline is not None
         if s.aggregation_enabled:
-            writer = self.writer
             self.aggregator = Aggregator(s, submit_job=writer.submit_job, rules=self._rules_in_force,
-                                         clock=self.clock, loop=loop, busy=lambda: writer.queue_depth() > 0)
-            self.pipeline.on_committed.append(self.aggregator.on_committed)
+                                         clock=self.clock, loop=asyncio.get_running_loop(),
+                                         busy=lambda: writer.queue_depth() > 0)
+            pipeline.on_committed.append(self.aggregator.on_committed)
             self._tasks.append(asyncio.create_task(self.aggregator.run()))
+
+    def _start_duties(self) -> None:
+        """The installation's single duties (one process runs them): retention, the figures'
+        day keeper, camera snapshots of alarms, forwarding upward."""
+        s = self.settings
+        writer, pipeline, readers = self.writer, self.pipeline, self.readers
+        assert writer is not None and pipeline is not None and readers is not None
+        assert self.read_store is not None
+        loop = asyncio.get_running_loop()
         if s.rtd_retention_days:
-            writer = self.writer
             self.retention = Retention(s.rtd_retention_days, submit_job=writer.submit_job, clock=self.clock,
                                        loop=loop, busy=lambda: writer.queue_depth() > 0)
             self._tasks.append(asyncio.create_task(self.retention.run()))
         if s.aggregation_enabled:  # the figures' online and running times, kept per finished day
             view = SiteView(s.tz, s.offline_after_intervals, self.catalogue, self._rules_in_force)
-            self.day_keeper = DayKeeper(view, submit_job=self.writer.submit_job, clock=self.clock)
+            self.day_keeper = DayKeeper(view, submit_job=writer.submit_job, clock=self.clock)
             self._tasks.append(asyncio.create_task(self.day_keeper.run()))
-        self.handler = Hj212Handler(self.pipeline, s.tz, future_tolerance_s=s.future_tolerance_s,
-                                    strict=bool(s.hj212_strict))
-        self.cameras = SnapshotTaker(self.readers, self.writer, s.snapshots_path, s.camera_timeout_s, clock=self.clock)
+        self.cameras = SnapshotTaker(readers, writer, s.snapshots_path, s.camera_timeout_s, clock=self.clock)
         self.cameras.start(self.read_store.db)
-        self.pipeline.on_committed.append(self.cameras.on_committed)
-        self.pipeline.registry_loaders.append(self.cameras.load_live_origins)
+        pipeline.on_committed.append(self.cameras.on_committed)
+        pipeline.registry_loaders.append(self.cameras.load_live_origins)
         self._tasks.append(asyncio.create_task(self.cameras.run()))
-        self.forwarding = Forwarding(s.forward_path, self.readers, self.writer, s.tz, clock=self.clock)
+        self.forwarding = Forwarding(s.forward_path, readers, writer, s.tz, clock=self.clock)
         self.forwarding.start()  # its rules go to the writer before any reading does
-        self.pipeline.on_committed.append(self.forwarding.on_committed)
-        self.pipeline.on_registry_change.append(self.forwarding.sync_rules)
-        self.pipeline.on_registry_change.append(self._claim)
+        pipeline.on_committed.append(self.forwarding.on_committed)
+        pipeline.on_registry_change.append(self.forwarding.sync_rules)
+
+    async def _start_ingest(self) -> None:
+        """The devices' ways in: HJ 212 over TCP, MQTT, Modbus polls; and the claim of packets
+        quarantined before their devices were registered."""
+        s = self.settings
+        pipeline, writer, read_store = self.pipeline, self.writer, self.read_store
+        assert pipeline is not None and writer is not None and read_store is not None
+        self.handler = Hj212Handler(pipeline, s.tz, future_tolerance_s=s.future_tolerance_s,
+                                    strict=bool(s.hj212_strict))
+        pipeline.on_registry_change.append(self._claim)
         # packets quarantined before their devices were registered while we were down
-        self._claim(dict(self.pipeline.devices))
-        # each port's connections capped within the open-file limit, leaving room for the other
-        caps = connection_caps(open_files_limit(), s.max_connections, s.http_max_connections)
-        if caps.warning:
-            log.warning("%s", caps.warning)
+        self._claim(dict(pipeline.devices))
         self.hj212 = Hj212Server(
             self.handler,
             idle_timeout_s=s.idle_timeout_s,
             max_frame_bytes=s.max_frame_bytes,
             max_garbage_bytes=s.max_garbage_bytes,
             frame_timeout_s=s.frame_timeout_s,
-            max_connections=caps.hj212,
+            max_connections=self._caps.hj212,
             max_connections_per_peer=s.max_connections_per_peer,
             max_unstored_per_connection=s.max_unstored_per_connection,
             writer_queue_max=s.writer_queue_max,
-            queue_depth=self.writer.queue_depth,
+            queue_depth=writer.queue_depth,
         )
-        await self.hj212.start(s.hj212_host, s.hj212_port)
-        self.mqtt = MqttAdapters(s, self.pipeline, self.read_store, lambda port: Hj212Handler(
+        await self.hj212.start(s.hj212_host, s.hj212_port, reuse_port=reuse_port(s.hj212_reuse_port, self.roles))
+        self.mqtt = MqttAdapters(s, pipeline, read_store, lambda port: Hj212Handler(
             port, s.tz, future_tolerance_s=s.future_tolerance_s, strict=bool(s.hj212_strict)))
         await self.mqtt.start()
-        self.modbus = ModbusAdapters(self.pipeline, self.read_store.db, backoff_max_s=s.modbus_backoff_max_s)
+        self.modbus = ModbusAdapters(pipeline, read_store.db, backoff_max_s=s.modbus_backoff_max_s)
         self.modbus.start()
-        if self.serve_http:
-            hj212 = self.hj212
-            alarms = self.alarms
-            self.live = Hub()
-            self.live_feed = LiveFeed(self.live, self.read_store, s.tz, last_seen=self.pipeline.last_seen,
-                                      now_ms=self.pipeline.now_ms, offline_after_intervals=s.offline_after_intervals)
-            self.live_feed.start()
-            self.pipeline.on_committed.append(self.live_feed.on_committed)
-            self.pipeline.registry_loaders.append(self.live_feed.load_devices)
-            self._tasks.append(asyncio.create_task(self.live_feed.run()))
-            context = ApiContext(s, self.pipeline, self.read_store, self.writer, lambda: len(hj212.connections),
-                                 recorder=lambda: alarms.recorder if alarms is not None else None, live=self.live,
-                                 readers=self.readers, rules=self._rules_in_force,
-                                 cameras=self.cameras, forwarding=self.forwarding)
-            self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
-                                   request_timeout_s=s.http_request_timeout_s, max_connections=caps.http)
-            await self.http.start(s.http_host, s.http_port)
-            self.reports = ReportScheduler(s, self.pipeline.now_ms, self._rules_in_force)
-            self._tasks.append(asyncio.create_task(self.reports.run()))
-        self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
-        if s.screening_hour >= 0:
-            self.screening = DailyScreening(s, self.readers, self.writer, self.clock)
-            self._tasks.append(asyncio.create_task(self.screening.run()))
-        if self.alarms is not None:
-            self.alarms.run()
-        # what start-up and each registry reload build lives long: out of the collector's full
-        # passes, which otherwise stop the loop for 100-200 ms with 10,000 devices (heap.py)
-        self.pipeline.on_registry_change.append(lambda _devices: freeze_long_lived())
-        freeze_long_lived(full=True)
-        prefer_the_loop()  # readers and the writer give the GIL back to the loop within 1 ms (gil.py)
+
+    def _start_dispatcher(self) -> None:
+        """The notification dispatcher alone (no rule engine here): it finds the notices other
+        processes put in the outbox by polling it."""
+        s = self.settings
+        writer, read_store = self.writer, self.read_store
+        assert writer is not None and read_store is not None
+        notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
+        if notify is None or not notify.channels:
+            log.info("no notification channels (%s): the notify role has nothing to send", s.notify_path)
+            return
+        self.dispatcher = Dispatcher(
+            read_store.db,
+            lambda work: writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=work)),
+            notify, clock=self.clock,
+        )
+        self._tasks.append(asyncio.create_task(self.dispatcher.run()))
+
+    async def _start_web(self) -> None:
+        """The HTTP API (HTTP ingest included), the dashboard, the live stream and the reports."""
+        s = self.settings
+        pipeline, writer, read_store = self.pipeline, self.writer, self.read_store
+        assert pipeline is not None and writer is not None and read_store is not None
+        hj212 = self.hj212
+        alarms = self.alarms
+        if alarms is None and Role.RULES not in self.roles:
+            # no engine here: alarm steps taken on the web still go to the notification outbox
+            notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
+            self.step_recorder = AlarmRecorder(s.tz, notify.channels_for if notify is not None else None, self.clock)
+        step_recorder = self.step_recorder
+        self.live = Hub()
+        self.live_feed = LiveFeed(self.live, read_store, s.tz, last_seen=pipeline.last_seen,
+                                  now_ms=pipeline.now_ms, offline_after_intervals=s.offline_after_intervals)
+        self.live_feed.start()
+        pipeline.on_committed.append(self.live_feed.on_committed)
+        pipeline.registry_loaders.append(self.live_feed.load_devices)
+        self._tasks.append(asyncio.create_task(self.live_feed.run()))
+        context = ApiContext(s, pipeline, read_store, writer, lambda: len(hj212.connections) if hj212 else 0,
+                             recorder=lambda: alarms.recorder if alarms is not None else step_recorder,
+                             live=self.live, readers=self.readers, rules=self._rules_in_force,
+                             cameras=self.cameras, forwarding=self.forwarding)
+        self.http = HttpServer(create_app(context), access_log=s.data_dir / "access.log",
+                               request_timeout_s=s.http_request_timeout_s, max_connections=self._caps.http)
+        await self.http.start(s.http_host, s.http_port)
+        self.reports = ReportScheduler(s, pipeline.now_ms, self._rules_in_force)
+        self._tasks.append(asyncio.create_task(self.reports.run()))
+
+    @functools.cached_property
+    def _caps(self) -> ConnectionCaps:
+        """Each port's connections capped within the open-file limit, leaving room for the other."""
+        s = self.settings
+        caps = connection_caps(open_files_limit(), s.max_connections, s.http_max_connections)
+        if caps.warning:
+            log.warning("%s", caps.warning)
+        return caps
 
     def _rules_in_force(self) -> tuple[RuleSet, RuleCatalog] | None:
         """The engine's rules and registry view as they are now (they change on reloads)."""

@@ -225,6 +225,12 @@ class Settings:
         "and rule changes): memory:// inside one process, or nats://HOST:PORT for NATS JetStream between "
         "processes and machines (scale mode; docs/scale.md)"
     )
+    hj212_reuse_port: int = _setting(
+        -1, "1: the HJ 212 listener binds with SO_REUSEPORT, so several 'forewarn serve --role ingest' on one "
+        "machine share its port and the kernel spreads the devices' connections; 0: a second process on the "
+        "port fails with 'address in use'; -1 (auto): on for a process without every role (scale mode), off "
+        "for the whole platform (docs/scale.md)", -1, 1
+    )
 
     report_time: str = _setting(
         "01:00", "local time of day (HH:MM) the scheduled reports are made into DATA/reports: yesterday's daily "

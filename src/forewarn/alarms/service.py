@@ -53,8 +53,11 @@ def _signature(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
 class AlarmService:
     def __init__(self, settings: Settings, catalogue: Catalogue, clock: Callable[[], float],
                  read_store: SqliteStore, write_store: SqliteStore, writer: BatchWriter[SqliteStore],
-                 pipeline: Pipeline) -> None:
+                 pipeline: Pipeline, *, dispatch: bool = True) -> None:
+        """``dispatch``: also run the notification dispatcher (False: another process's notify
+        role sends what the recorder puts in the outbox)."""
         self.settings = settings
+        self.dispatch = dispatch
         self.catalogue = catalogue
         self.clock = clock
         self.read_store = read_store
@@ -88,12 +91,12 @@ class AlarmService:
                              utc_offset_ms=int(offset.total_seconds() * 1000) if offset else 0)
         self.marked = MarkedData(self.engine, self.pipeline.readers, self.pipeline.now_ms)
         self.marked.load(self.read_store.db)  # data marked invalid in audit is not judged live
-        self.pipeline.judge = self.engine.on_batch
+        self.pipeline.judge = self.engine.judge  # its view of a batch is undone if the batch is not stored
         self.pipeline.registry_loaders.append(self._load_catalog)
         notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
         self.recorder = AlarmRecorder(s.tz, notify.channels_for if notify is not None else None, self.clock)
         self.write_store.batch_hooks.append(self.recorder)
-        if notify is not None and notify.channels:
+        if notify is not None and notify.channels and self.dispatch:
             writer = self.writer
             self.dispatcher = Dispatcher(
                 self.read_store.db,
@@ -117,9 +120,10 @@ class AlarmService:
         if self.engine is None:
             return
         batch = IngestBatch()
+        engine = self.engine
         # with the platform's heartbeat: the next start knows how long the platform was down
-        if self.engine.checkpoint(batch, int(self.clock() * 1000)):
-            self.pipeline.submit(batch)
+        if engine.checkpoint(batch, int(self.clock() * 1000)):
+            self.pipeline.submit(batch, lambda error: None if error is None else engine.checkpoint_lost(batch))
 
     def run(self) -> None:
         """Record the platform's own downtime, if any; start the clock and the dispatcher
@@ -194,9 +198,9 @@ class AlarmService:
         """No data: silence counts from the last packet, or from our own start if later, so
         that a restart of the platform does not find every device offline."""
         assert self.engine is not None
-        batch = self.engine.check_silence(now, self.pipeline.last_seen, not_before_ms=self._started_ms)
-        if batch is not None:
-            self.pipeline.submit(batch)
+        found = self.engine.silence(now, self.pipeline.last_seen, not_before_ms=self._started_ms)
+        if found is not None:
+            self.pipeline.submit(found[0], judged=found[1])
 
     def _timers(self, now: int) -> None:
         s = self.settings

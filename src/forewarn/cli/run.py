@@ -21,6 +21,7 @@ from forewarn.app import Platform
 from forewarn.cli.common import UserError, open_store, settings_from
 from forewarn.config import Settings
 from forewarn.limits import raise_open_files_limit
+from forewarn.roles import ALL, Role, RoleError, describe, not_ported, parse_roles
 from forewarn.web.server import HttpListenError
 
 __all__ = ["add_commands"]
@@ -50,6 +51,9 @@ def _listen_opts(host: str) -> argparse.ArgumentParser:
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common, _listen_opts("0.0.0.0")], help="run the platform")
+    p.add_argument("--role", default="all", metavar="ROLES",
+                   help="the parts this process runs: ingest, rules, web, notify, or several with commas "
+                        "(ingest,web); default all, the whole platform (docs/scale.md)")
     p.set_defaults(handler=serve)
 
     p = sub.add_parser(
@@ -252,18 +256,59 @@ def _raise_open_files() -> None:
         log.info("open-file limit raised from %d to %d", before, after)
 
 
+def _roles(args: argparse.Namespace, settings: Settings) -> frozenset[Role]:
+    """``--role`` as roles this store can run; a mistake is one line."""
+    try:
+        roles = parse_roles(args.role)
+    except RoleError as exc:
+        raise UserError(str(exc)) from None
+    refusal = not_ported(roles, settings.store_url)
+    if refusal is not None:
+        raise UserError(refusal)
+    return roles
+
+
+def _serving(settings: Settings, platform: Platform) -> str:
+    """What this process serves, in one line."""
+    parts = []
+    if platform.hj212 is not None:
+        shared = " (port shared with other ingest processes)" if platform.hj212.reuse_port else ""
+        parts.append(f"HJ 212 on {settings.hj212_host}:{platform.hj212_port}{shared}")
+    if platform.http is not None:
+        parts.append(f"the dashboard on {_base_url(settings, platform)}/, the HTTP API on "
+                     f"{_api_url(settings, platform)}")
+    if platform.alarms is not None:
+        parts.append("the rules")
+    if platform.dispatcher is not None or (platform.alarms is not None and platform.alarms.dispatcher is not None):
+        parts.append("notifications")
+    role = "" if platform.roles == ALL else f" (role {describe(platform.roles)})"
+    where = f"{settings.data_dir}/" if not settings.store else _without_password(settings.store)
+    served = ", ".join(parts) or "nothing to devices or users"
+    return f"forewarn{role} serving {served}, data in {where} (Ctrl-C to stop)"
+
+
+def _without_password(url: str) -> str:
+    """A store URL fit for a terminal or a log: a password in it is replaced by stars."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _serve_settings(args)
-    _first_start(settings)
+    roles = _roles(args, settings)
+    if Role.WEB in roles:
+        _first_start(settings)
     _raise_open_files()
 
     async def main() -> None:
-        platform = Platform(settings, http=True)
+        platform = Platform(settings, http=True, roles=roles)
         await _start(platform)
-        print(f"forewarn serving HJ 212 on {settings.hj212_host}:{platform.hj212_port}, "
-              f"the dashboard on {_base_url(settings, platform)}/, the HTTP API on {_api_url(settings, platform)}, "
-              f"data in {settings.data_dir}/ (Ctrl-C to stop)", flush=True)
-        print(_cookie_hint(settings), end="", flush=True)
+        print(_serving(settings, platform), flush=True)
+        if platform.http is not None:
+            print(_cookie_hint(settings), end="", flush=True)
         try:
             await _until_stopped(args.duration)
         finally:

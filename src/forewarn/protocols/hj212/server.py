@@ -294,6 +294,8 @@ class Hj212Server:
         self.per_peer: Counter[str] = Counter()
         #: how many times a connection was paused because its batches were not stored yet
         self.pauses = 0
+        #: the port is shared with other processes (SO_REUSEPORT), as start was told
+        self.reuse_port = False
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -315,10 +317,14 @@ class Hj212Server:
                     f"a carrier's NAT)")
         return None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """Listen on ``host:port``. ``reuse_port``: bind with SO_REUSEPORT, so several ingest
+        processes on one machine listen on the same port and the kernel hands each new
+        connection to one of them (a connection stays with the process that accepted it)."""
         loop = asyncio.get_running_loop()
+        self.reuse_port = reuse_port
         self._server = await loop.create_server(
-            lambda: _Connection(self), host, port, backlog=4096, reuse_address=True
+            lambda: _Connection(self), host, port, backlog=4096, reuse_address=True, reuse_port=reuse_port or None
         )
         self._sweeper = asyncio.create_task(self._sweep_idle())
         log.info("HJ 212 server listening on %s:%d", host, self.port)
