@@ -167,7 +167,7 @@ def config_file(tmp_path: Path, text: str) -> NotifyConfig:
 async def dispatching(
     tmp_path: Path, config: NotifyConfig, *, write_delay_s: float = 0.0, **kw: object
 ) -> AsyncIterator[Bench]:
-    """A running dispatcher over a fresh database; stopped (and its writer drained) on exit."""
+    """A running dispatcher over a fresh database; stopped on exit."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "forewarn.db"
     setup = sqlite3.connect(path, isolation_level=None)
@@ -178,7 +178,7 @@ async def dispatching(
     clock = Clock()
     kw.setdefault("poll_s", 0.05)
     outbox = SlowOutbox(path, write_delay_s)
-    dispatcher = Dispatcher(outbox, config, clock=clock, **kw)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(outbox, config, clock=clock, **kw)  # type: ignore[call-overload]
     task = asyncio.create_task(dispatcher.run())
     try:
         yield Bench(path, read_db, clock, dispatcher)
