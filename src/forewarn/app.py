@@ -40,6 +40,7 @@ from forewarn.stats.day_keeper import DayKeeper
 from forewarn.stats.retention import Retention
 from forewarn.stats.screening_daily import DailyScreening
 from forewarn.store.base import DeviceInfo
+from forewarn.store.notice_outbox import open_notice_outbox
 from forewarn.store.readers import ReaderPool
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
@@ -241,17 +242,12 @@ class Platform:
         """The notification dispatcher alone (no rule engine here): it finds the notices other
         processes put in the outbox by polling it."""
         s = self.settings
-        writer, read_store = self.writer, self.read_store
-        assert writer is not None and read_store is not None
         notify = load_notify_config(s.notify_path) if s.notify_path.exists() else None
         if notify is None or not notify.channels:
             log.info("no notification channels (%s): the notify role has nothing to send", s.notify_path)
             return
-        self.dispatcher = Dispatcher(
-            read_store.db,
-            lambda work: writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=work)),
-            notify, clock=self.clock,
-        )
+        # claims in the outbox keep two notify processes from sending one notice twice
+        self.dispatcher = Dispatcher(open_notice_outbox(s.store_url), notify, clock=self.clock)
         self._tasks.append(asyncio.create_task(self.dispatcher.run()))
 
     async def _start_web(self) -> None:

@@ -30,6 +30,7 @@ from forewarn.rules.engine import Engine
 from forewarn.rules.files import RuleFileError
 from forewarn.rules.loader import load_effective_rules, number_versions, refresh_catalog, rule_files
 from forewarn.store.base import IngestBatch
+from forewarn.store.notice_outbox import open_notice_outbox
 from forewarn.store.registry_reads import catalog_rows
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.writer import BatchWriter
@@ -97,12 +98,7 @@ class AlarmService:
         self.recorder = AlarmRecorder(s.tz, notify.channels_for if notify is not None else None, self.clock)
         self.write_store.batch_hooks.append(self.recorder)
         if notify is not None and notify.channels and self.dispatch:
-            writer = self.writer
-            self.dispatcher = Dispatcher(
-                self.read_store.db,
-                lambda work: writer.submit_job(functools.partial(SqliteStore.run_in_transaction, work=work)),
-                notify, clock=self.clock,
-            )
+            self.dispatcher = Dispatcher(open_notice_outbox(s.store_url), notify, clock=self.clock)
             loop = asyncio.get_running_loop()
             dispatcher = self.dispatcher
             self.recorder.on_enqueued = lambda: loop.call_soon_threadsafe(dispatcher.wake)
