@@ -21,10 +21,10 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, QueryParameter
 
 from forewarn.access.roles import Action
-from forewarn.access.scope import Scope, region_prefix, scoped
 from forewarn.catalogue import Catalogue
-from forewarn.online import is_online, online_sql
+from forewarn.online import is_online
 from forewarn.registry.edit import ENTITIES, EditError, Entity, create, get_one, retire, update
+from forewarn.store import registry_lists
 from forewarn.web.auth import BEARER, require_user
 from forewarn.web.body import read_json
 from forewarn.web.context import ApiContext
@@ -137,41 +137,12 @@ def _entity_routes(entity: Entity, key_type: type) -> list[HTTPRouteHandler]:
 # ------------------------------------------------------------------ lists
 
 
-async def _page(
-    request: Request[Any, Any, Any], ctx: ApiContext, scope: Scope, sql: str, filters: list[tuple[str, object]],
-    order: str, limit: int, offset: int, fmt: str, name: str, *, alias: str = "s", over: str = "sites",
-    booleans: tuple[str, ...] = (), lead: list[object] | None = None,
-) -> Any:
-    """Run a scoped list query with its optional filters (``(clause, value)``), one page of it, on a
-    reader thread (a count over 10,000 devices must not hold up the devices' answers). ``lead``:
-    parameters of ``sql`` itself (before its WHERE)."""
+async def _listed(request: Request[Any, Any, Any], ctx: ApiContext, limit: int, offset: int, fmt: str, name: str,
+                  query: Callable[[sqlite3.Connection, int, int], registry_lists.Page]) -> Any:
+    """One page of a registry list, read on a reader thread and answered as JSON or CSV."""
     page = check_page(limit, offset)
-    where = "".join(f" AND {clause}" for clause, _ in filters)
-    params = [*(lead or []), *(value for _, value in filters)]
-    query = scoped(sql + " WHERE {scope}" + where, scope, params, site_alias=alias, over=over)
-
-    def run(db: sqlite3.Connection) -> tuple[list[str], list[dict[str, Any]], int]:
-        total = int(db.execute(f"SELECT COUNT(*) FROM ({query.sql})", query.params).fetchone()[0])
-        cur = db.execute(f"{query.sql} ORDER BY {order} LIMIT ? OFFSET ?", [*query.params, *page])
-        columns = [c[0] for c in cur.description]
-        return columns, [dict(zip(columns, row, strict=True)) for row in cur], total
-
-    columns, items, total = await read(ctx, run)
-    for item in items:  # SQLite answers 0/1
-        for column in booleans:
-            item[column] = bool(item[column])
-    return table_response(request, items, total, page, fmt, columns=columns, name=name)
-
-
-def _prefix_filter(column: str, code: str | None) -> list[tuple[str, object]]:
-    if not code:
-        return []
-    prefix = region_prefix(code)
-    return [(f"substr(COALESCE({column}, ''), 1, {len(prefix)}) = ?", prefix)]
-
-
-def _eq(column: str, value: object | None) -> list[tuple[str, object]]:
-    return [] if value is None or value == "" else [(f"{column} = ?", value)]
+    found = await read(ctx, lambda db: query(db, *page))
+    return table_response(request, found.items, found.total, page, fmt, columns=found.columns, name=name)
 
 
 def _status(entity: str, value: str | None) -> str | None:
@@ -179,13 +150,9 @@ def _status(entity: str, value: str | None) -> str | None:
     return check_choice("status", value, ENTITIES[entity].statuses)
 
 
-def _online(ctx: ApiContext, last_ms: str, interval_s: str) -> str:
-    """The one definition of online (:mod:`forewarn.online`) over two columns, at this moment."""
-    return online_sql(last_ms, interval_s, ctx.pipeline.now_ms(), ctx.settings.offline_after_intervals)
-
-
-def _is(expression: str, wanted: bool | None) -> list[tuple[str, object]]:
-    return [] if wanted is None else [(f"({expression}) = ?", int(wanted))]
+def _moment(ctx: ApiContext) -> registry_lists.Moment:
+    """Now, for the one definition of online (:mod:`forewarn.online`)."""
+    return registry_lists.Moment(ctx.pipeline.now_ms(), ctx.settings.offline_after_intervals)
 
 
 Online = Annotated[bool | None, QueryParameter(description="true: only those online now; false: only those not")]
@@ -198,9 +165,9 @@ async def list_regions(request: Request[Any, Any, Any], ctx: NamedDependency[Api
     """Regions (GB/T 2260 codes) in your scope: a district sees its own and those under it."""
     user = require_user(request, ctx, Action.READ)
     reject_unknown_query(request)
-    return await _page(request, ctx, user.scope, "SELECT r.code, r.name, r.parent_code, r.status FROM regions r",
-                       _eq("r.parent_code", parent) + _eq("r.status", _status("region", status)), "r.code", limit,
-                       offset, format_, "regions", alias="r", over="regions")
+    wanted = registry_lists.RegionFilter(parent, _status("region", status))
+    return await _listed(request, ctx, limit, offset, format_, "regions",
+                         lambda db, n, skip: registry_lists.list_regions(db, user.scope, wanted, n, skip))
 
 
 @get("/api/v1/enterprises", tags=["registry"], summary="Enterprises", security=BEARER)
@@ -211,23 +178,9 @@ async def list_enterprises(request: Request[Any, Any, Any], ctx: NamedDependency
     ``sites`` counts the enterprise's sites that you may see."""
     user = require_user(request, ctx, Action.READ)
     reject_unknown_query(request)
-    in_scope, lead = user.scope.sites_clause("x")
-    return await _page(request, ctx, user.scope,
-                       "SELECT e.id, e.name, e.region_code, e.status, "
-                       f"(SELECT COUNT(*) FROM sites x WHERE x.enterprise_id = e.id AND {in_scope}) AS sites "
-                       "FROM enterprises e",
-                       _prefix_filter("e.region_code", region) + _eq("e.status", _status("enterprise", status)),
-                       "e.id", limit, offset, format_, "enterprises", alias="e", over="enterprises", lead=lead)
-
-
-def _sites_sql(online: str) -> str:
-    return (
-        "SELECT s.id, s.enterprise_id, e.name AS enterprise, s.name, s.site_type, s.region_code, "
-        "r.name AS region_name, s.longitude, s.latitude, s.status, "
-        "(SELECT COUNT(*) FROM devices x WHERE x.site_id = s.id) AS devices, "
-        f"{online} AS online FROM sites s "
-        "JOIN enterprises e ON e.id = s.enterprise_id LEFT JOIN regions r ON r.code = s.region_code"
-    )
+    wanted = registry_lists.EnterpriseFilter(region, _status("enterprise", status))
+    return await _listed(request, ctx, limit, offset, format_, "enterprises",
+                         lambda db, n, skip: registry_lists.list_enterprises(db, user.scope, wanted, n, skip))
 
 
 @get("/api/v1/sites", tags=["registry"], summary="Sites", security=BEARER)
@@ -244,12 +197,10 @@ async def list_sites(request: Request[Any, Any, Any], ctx: NamedDependency[ApiCo
         kind = _CATALOGUE.site_type_id(site_type)
         if kind is None:
             check_choice("site_type", site_type, _CATALOGUE.site_types)
-    online_now = ("EXISTS (SELECT 1 FROM devices x JOIN device_activity ax ON ax.device_id = x.id "
-                  f"WHERE x.site_id = s.id AND x.status = 'active' AND {_online(ctx, 'ax.last_ms', 'x.interval_s')})")
-    filters = (_prefix_filter("s.region_code", region) + _eq("s.enterprise_id", enterprise_id)
-               + _eq("s.site_type", kind) + _eq("s.status", _status("site", status)) + _is(online_now, online))
-    return await _page(request, ctx, user.scope, _sites_sql(online_now), filters, "s.id", limit, offset, format_,
-                       "sites", booleans=("online",))
+    wanted = registry_lists.SiteFilter(region, enterprise_id, kind, _status("site", status), online)
+    at = _moment(ctx)
+    return await _listed(request, ctx, limit, offset, format_, "sites",
+                         lambda db, n, skip: registry_lists.list_sites(db, user.scope, wanted, at, n, skip))
 
 
 @get("/api/v1/devices", tags=["registry"], summary="Devices", security=BEARER)
@@ -265,21 +216,10 @@ async def list_devices(request: Request[Any, Any, Any], ctx: NamedDependency[Api
     """
     user = require_user(request, ctx, Action.READ)
     reject_unknown_query(request)
-    online_now = _online(ctx, "a.last_ms", "d.interval_s")
-    sql = (
-        "SELECT d.id, d.mn, d.site_id, s.name AS site, e.name AS enterprise, s.region_code, d.protocol, "
-        "d.interval_s, d.leniency, d.device_kind, d.status, d.registered_ms, a.last_ms AS last_seen_ms, "
-        f"{online_now} AS online, "
-        # the known HJ 212 deviations tolerated from it and how often: 'crc_lowercase=12|qn_format=3'
-        "(SELECT group_concat(q.quirk || '=' || q.count, '|') FROM (SELECT quirk, count FROM quirk_usage "
-        "WHERE device_id = d.id ORDER BY count DESC, quirk) q) AS quirks_tolerated "
-        "FROM devices d JOIN sites s ON s.id = d.site_id JOIN enterprises e ON e.id = s.enterprise_id "
-        "LEFT JOIN device_activity a ON a.device_id = d.id"
-    )
-    filters = (_eq("d.site_id", site_id) + _prefix_filter("s.region_code", region) + _eq("d.mn", mn)
-               + _eq("d.status", _status("device", status)) + _is(online_now, online))
-    return await _page(request, ctx, user.scope, sql, filters, "d.id", limit, offset, format_, "devices",
-                       booleans=("online",))
+    wanted = registry_lists.DeviceFilter(site_id, region, mn, _status("device", status), online)
+    at = _moment(ctx)
+    return await _listed(request, ctx, limit, offset, format_, "devices",
+                         lambda db, n, skip: registry_lists.list_devices(db, user.scope, wanted, at, n, skip))
 
 
 @get("/api/v1/points", tags=["registry"], summary="Points", security=BEARER)
@@ -291,16 +231,9 @@ async def list_points(request: Request[Any, Any, Any], ctx: NamedDependency[ApiC
     """Points (what a device's code and sub-field measure) in your scope; ``discovered``: created from data."""
     user = require_user(request, ctx, Action.READ)
     reject_unknown_query(request)
-    sql = (
-        "SELECT p.id, p.device_id, d.mn, d.site_id, p.code, p.field, p.name, p.quantity, p.unit, p.lower, p.upper, "
-        "p.role, p.discovered, p.status FROM points p JOIN devices d ON d.id = p.device_id "
-        "JOIN sites s ON s.id = d.site_id"
-    )
-    filters = (_eq("p.device_id", device_id) + _eq("d.site_id", site_id) + _eq("d.mn", mn)
-               + _eq("p.discovered", None if discovered is None else int(discovered))
-               + _eq("p.status", _status("point", status)))
-    return await _page(request, ctx, user.scope, sql, filters, "p.id", limit, offset, format_, "points",
-                       booleans=("discovered",))
+    wanted = registry_lists.PointFilter(device_id, site_id, mn, discovered, _status("point", status))
+    return await _listed(request, ctx, limit, offset, format_, "points",
+                         lambda db, n, skip: registry_lists.list_points(db, user.scope, wanted, n, skip))
 
 
 REGISTRY_ROUTES: list[Callable[..., Any] | HTTPRouteHandler] = [
