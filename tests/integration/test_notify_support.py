@@ -178,7 +178,7 @@ async def dispatching(
     clock = Clock()
     kw.setdefault("poll_s", 0.05)
     outbox = SlowOutbox(path, write_delay_s)
-    dispatcher = Dispatcher(outbox, config, clock=clock, **kw)  # type: ignore[call-overload]
+    dispatcher = Dispatcher(outbox, config, clock=clock, **kw)  # type: ignore[arg-type]
     task = asyncio.create_task(dispatcher.run())
     try:
         yield Bench(path, read_db, clock, dispatcher)

@@ -17,7 +17,7 @@ from forewarn.alarms.notify.config import (
     Route,
     load_notify_config,
 )
-from forewarn.alarms.notify.dispatcher import Dispatcher, RunWrite, dispatcher_id
+from forewarn.alarms.notify.dispatcher import Dispatcher, dispatcher_id
 from forewarn.alarms.notify.outbox import OutboxItem, enqueue, notice_of, payload_of
 from forewarn.alarms.notify.policy import DeliveryPolicy
 from forewarn.alarms.notify.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign, verify
@@ -37,7 +37,6 @@ __all__ = [
     "NotifyConfigError",
     "OutboxItem",
     "Route",
-    "RunWrite",
     "SmsConfig",
     "WebhookConfig",
     "dispatcher_id",

@@ -36,14 +36,12 @@ import logging
 import os
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import TypeVar, overload
+from typing import TypeVar
 
 import httpx
 
@@ -51,14 +49,11 @@ from forewarn.alarms.notify.channels import Channel, DeliveryError, open_channel
 from forewarn.alarms.notify.config import NotifyConfig
 from forewarn.alarms.notify.outbox import notice_of
 from forewarn.logs import Throttle
-from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, OutboxItem, SqliteNoticeOutbox
+from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, OutboxItem
 
-__all__ = ["Dispatcher", "RunWrite", "dispatcher_id"]
+__all__ = ["Dispatcher", "dispatcher_id"]
 
 log = logging.getLogger(__name__)
-
-#: What callers of the first release passed (outcomes through the writer); no longer used.
-RunWrite = Callable[[Callable[[sqlite3.Connection], object]], None]
 
 #: A claim holds for the channel's deadline plus this: the time to record the outcome after an
 #: attempt abandoned at its deadline (a database busy for seconds, a connection reopened).
@@ -73,32 +68,16 @@ def dispatcher_id() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
 
 
-def _file_of(db: sqlite3.Connection) -> str:
-    row = db.execute("PRAGMA database_list").fetchone()
-    return str(row[2])
-
-
 class Dispatcher:
     """Delivers due outbox rows until cancelled; ``wake()`` makes it look at once.
 
     The dispatcher owns ``outbox`` and closes it when :meth:`run` ends.
     """
 
-    @overload
-    def __init__(self, outbox: NoticeOutbox, config: NotifyConfig, *, clock: Callable[[], float] = ...,
-                 concurrency: int = ..., poll_s: float = ..., owner: str | None = ...,
-                 lease_s: float | None = ...) -> None: ...
-
-    @overload
-    def __init__(self, outbox: sqlite3.Connection, config: RunWrite, legacy_config: NotifyConfig, *,
-                 clock: Callable[[], float] = ..., concurrency: int = ..., poll_s: float = ...,
-                 owner: str | None = ..., lease_s: float | None = ...) -> None: ...
-
     def __init__(
         self,
-        outbox: NoticeOutbox | sqlite3.Connection,
-        config: NotifyConfig | RunWrite,
-        legacy_config: NotifyConfig | None = None,
+        outbox: NoticeOutbox,
+        config: NotifyConfig,
         *,
         clock: Callable[[], float] = time.time,
         concurrency: int = 8,
@@ -110,16 +89,8 @@ class Dispatcher:
         ``lease_s``: how long a claim holds (default: each channel's deadline plus
         :data:`LEASE_MARGIN_S`; shorter than a deadline lets a slow send be taken over and
         repeated, so only tests shorten it).
-
-        The second form, ``(read_db, run_write, config)``, is the first release's: the outbox is
-        then the SQLite file of ``read_db`` on a connection of the dispatcher's own, and
-        ``run_write`` is not used. It stays until every caller passes an outbox.
         """
-        if isinstance(outbox, sqlite3.Connection):
-            assert isinstance(legacy_config, NotifyConfig)
-            outbox, config = SqliteNoticeOutbox(Path(_file_of(outbox))), legacy_config
-        assert isinstance(config, NotifyConfig)
-        self.outbox: NoticeOutbox = outbox
+        self.outbox = outbox
         self.config = config
         self.clock = clock
         self.concurrency = max(1, concurrency)
