@@ -4,6 +4,7 @@ dispatcher at a time, taken over after a lease, released by its outcome, given u
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import psycopg
 import pytest
 
 from forewarn.store.migrate import migrate as sqlite_migrate
-from forewarn.store.notice_outbox import NoticeOutbox, SqliteNoticeOutbox, open_notice_outbox
+from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, SqliteNoticeOutbox, open_notice_outbox
 from forewarn.store.postgres.migrate import migrate as pg_migrate
 from forewarn.store.postgres.notice_outbox import PostgresNoticeOutbox
 
@@ -178,3 +179,19 @@ def test_dispatchers_claiming_at_once_never_share_a_row(opener: Opener) -> None:
 def test_the_store_url_chooses_the_engine(tmp_path: Path) -> None:
     assert isinstance(open_notice_outbox(f"sqlite:///{tmp_path / 'x.db'}"), SqliteNoticeOutbox)
     assert isinstance(open_notice_outbox("postgresql://nobody@127.0.0.1:1/none"), PostgresNoticeOutbox)
+
+
+def test_a_lost_postgresql_connection_fails_one_call_and_the_next_reconnects(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        pg_migrate(admin)
+        name = f"notify-{uuid.uuid4().hex[:8]}"
+        outbox = PostgresNoticeOutbox(pg_dsn, application_name=name)
+        (row,) = queue(outbox, 1, ["hook"], 1000)
+        # as a restart of PostgreSQL does to every connection
+        ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                              (name,)).fetchall()
+        assert ended == [(True,)]
+        with pytest.raises(OutboxError, match="notification outbox \\(PostgreSQL\\)"):
+            outbox.claim_due("d", "hook", 1000, 5, LEASE)
+        assert [i.id for i in outbox.claim_due("d", "hook", 1000, 5, LEASE)] == [row]
+        outbox.close()

@@ -53,9 +53,11 @@ def enqueue_in(
 class PostgresNoticeOutbox:
     """The outbox of one PostgreSQL database (the schema the DSN's search_path names)."""
 
-    def __init__(self, dsn: str, *, connect_timeout_s: int = 5) -> None:
+    def __init__(self, dsn: str, *, connect_timeout_s: int = 5, application_name: str = "forewarn-notify") -> None:
+        """``application_name``: how the connection shows in pg_stat_activity."""
         self.dsn = dsn
         self.connect_timeout_s = connect_timeout_s
+        self.application_name = application_name
         self._conn: Connection | None = None
         self._lock = threading.Lock()
 
@@ -65,7 +67,8 @@ class PostgresNoticeOutbox:
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout_s)
+                    self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout_s,
+                                                 application_name=self.application_name)
                 conn = self._conn
                 with conn.transaction():
                     yield conn
