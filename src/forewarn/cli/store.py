@@ -29,7 +29,10 @@ from rich.progress import (
 from forewarn.cli.common import UserError, settings_from
 from forewarn.store.transfer import DEFAULT_CHUNK_ROWS, Observer, TransferError, TransferReport, transfer
 
-__all__ = ["add_commands", "parse_source", "parse_target"]
+__all__ = ["add_bench", "add_commands", "parse_source", "parse_target"]
+
+#: the machine's PostgreSQL (every development and CI machine runs it)
+LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -45,6 +48,30 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help=f"rows per committed chunk (default {DEFAULT_CHUNK_ROWS:,})")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(handler=migrate_cmd)
+
+
+def add_bench(bsub: Any, common: argparse.ArgumentParser) -> None:
+    """``forewarn bench migrate`` (registered by the bench command's parser)."""
+    b = bsub.add_parser("migrate", parents=[common],
+                        help="rows/s of 'forewarn store migrate' on a 10-million-reading installation")
+    b.add_argument("--readings", type=int, default=10_000_000, help="minute readings (default 10 million)")
+    b.add_argument("--to", default=LOCAL_PG, metavar="URL",
+                   help=f"the PostgreSQL to copy into, in a fresh schema dropped after (default {LOCAL_PG})")
+    b.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, metavar="N",
+                   help=f"rows per committed chunk (default {DEFAULT_CHUNK_ROWS:,})")
+    b.add_argument("--compare-overlap", action="store_true",
+                   help="also copy without reading ahead while writing, and print both")
+    b.add_argument("--keep", type=Path, metavar="DIR", help="build the installation into DIR once and reuse it")
+    b.set_defaults(handler=bench_migrate_cmd)
+
+
+def bench_migrate_cmd(args: argparse.Namespace) -> int:
+    from forewarn.bench.migrate import run_migrate_bench
+
+    if args.readings < 1 or args.chunk_rows < 1:
+        raise UserError("--readings and --chunk-rows must be at least 1")
+    return run_migrate_bench(readings=args.readings, to=parse_target(args.to), chunk_rows=args.chunk_rows,
+                             keep=args.keep, compare_overlap=args.compare_overlap)
 
 
 def parse_source(url: str) -> Path:

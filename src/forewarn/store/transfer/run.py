@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forewarn.store.transfer.prefetch import read_ahead
 from forewarn.store.transfer.source import SourceTable, SqliteSource, Summary, TransferError, holders, in_use_message
 from forewarn.store.transfer.target import PostgresTarget
 
@@ -78,8 +79,12 @@ class TransferReport:
 
 
 def transfer(source_path: Path, target_url: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-             observer: Observer | None = None, stop_after_chunks: int | None = None) -> TransferReport:
-    """Copy the embedded installation at ``source_path`` into the PostgreSQL at ``target_url``."""
+             observer: Observer | None = None, stop_after_chunks: int | None = None,
+             overlap: bool = True) -> TransferReport:
+    """Copy the embedded installation at ``source_path`` into the PostgreSQL at ``target_url``.
+
+    ``overlap`` reads the next chunks in a thread while one is written (off: one after the
+    other, for the benchmark's comparison)."""
     if chunk_rows < 1:
         raise TransferError(f"chunk rows must be at least 1, not {chunk_rows}")
     show = observer or Observer()
@@ -89,7 +94,7 @@ def transfer(source_path: Path, target_url: str, *, chunk_rows: int = DEFAULT_CH
     try:
         target = PostgresTarget(target_url)
         try:
-            _run(source, target, report, show, chunk_rows, stop_after_chunks)
+            _run(source, target, report, show, chunk_rows, stop_after_chunks, overlap)
         finally:
             target.close()
     finally:
@@ -98,7 +103,7 @@ def transfer(source_path: Path, target_url: str, *, chunk_rows: int = DEFAULT_CH
 
 
 def _run(source: SqliteSource, target: PostgresTarget, report: TransferReport, show: Observer,
-         chunk_rows: int, stop_after_chunks: int | None) -> None:
+         chunk_rows: int, stop_after_chunks: int | None, overlap: bool) -> None:
     target.lock()
     names = [t.name for t in source.tables]
     report.resumed = target.check_empty(names)
@@ -127,13 +132,14 @@ def _run(source: SqliteSource, target: PostgresTarget, report: TransferReport, s
         if done:
             continue
         kind = table.name.removeprefix("readings_") if table.is_readings else None
-        for rows, last_key in source.chunks(table, after, chunk_rows):
-            target.copy_chunk(table.name, table.columns, rows, last_key, readings_kind=kind)
-            report.rows_copied += len(rows)
-            show.advance(table.name, len(rows))
-            chunks += 1
-            if stop_after_chunks is not None and chunks >= stop_after_chunks:
-                raise Interrupted(f"stopped after {chunks} chunks")
+        with read_ahead(source.chunks(table, after, chunk_rows), depth=2 if overlap else 0) as chunks_of_table:
+            for rows, last_key in chunks_of_table:
+                target.copy_chunk(table.name, table.columns, rows, last_key, readings_kind=kind)
+                report.rows_copied += len(rows)
+                show.advance(table.name, len(rows))
+                chunks += 1
+                if stop_after_chunks is not None and chunks >= stop_after_chunks:
+                    raise Interrupted(f"stopped after {chunks} chunks")
         target.mark_done(table.name)
     report.copy_seconds = time.perf_counter() - started
     target.bump_sequences({t.name: source.sequence(t.name) for t in source.tables})
