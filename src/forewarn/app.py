@@ -11,6 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from forewarn.alarms.notify import Dispatcher, load_notify_config
 from forewarn.alarms.records import AlarmRecorder
@@ -31,7 +32,7 @@ from forewarn.protocols.hj212.server import Hj212Server
 from forewarn.protocols.modbus.adapters import ModbusAdapters
 from forewarn.protocols.mqtt.adapters import MqttAdapters
 from forewarn.reports.schedule import ReportScheduler
-from forewarn.roles import ALL, Role, reuse_port
+from forewarn.roles import ALL, Role, not_ported, reuse_port
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
 from forewarn.sites.view import SiteView
@@ -39,10 +40,11 @@ from forewarn.stats.aggregate import Aggregator
 from forewarn.stats.day_keeper import DayKeeper
 from forewarn.stats.retention import Retention
 from forewarn.stats.screening_daily import DailyScreening
-from forewarn.store.base import DeviceInfo
+from forewarn.store.base import DeviceInfo, Store
 from forewarn.store.notice_outbox import open_notice_outbox
+from forewarn.store.open import open_store
 from forewarn.store.readers import ReaderPool
-from forewarn.store.sqlite import SqliteStore
+from forewarn.store.sqlite import SqliteStore, StoreError
 from forewarn.store.writer import BatchWriter
 from forewarn.web.app import create_app
 from forewarn.web.context import ApiContext
@@ -75,9 +77,13 @@ class Platform:
         self.catalogue = catalogue or Catalogue()
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
+        #: the store every role writes through (open_store: SQLite or PostgreSQL)
+        self.store: Store | None = None
+        #: on the embedded store: the writer's SQLite store (self.store) and a second one to read
+        #: on the loop, which the parts not yet ported to PostgreSQL use (None on PostgreSQL)
         self.write_store: SqliteStore | None = None
         self.read_store: SqliteStore | None = None
-        self.writer: BatchWriter[SqliteStore] | None = None
+        self.writer: BatchWriter[Any] | None = None
         self.pipeline: Pipeline | None = None
         self.handler: Hj212Handler | None = None
         self.hj212: Hj212Server | None = None
@@ -150,13 +156,20 @@ class Platform:
         web writes user actions and HTTP ingest through it; the rules worker its decisions)."""
         s = self.settings
         loop = asyncio.get_running_loop()
-        self.write_store = SqliteStore(s.db_path, self.catalogue)
-        self.read_store = SqliteStore(s.db_path, self.catalogue)
-        self.writer = BatchWriter(self.write_store, s.batch_max_rows)
-        # page reads and registry reloads: off the loop that answers devices
-        self.readers = ReaderPool(s.db_path)
+        refusal = not_ported(self.roles, s.store_url)
+        if refusal is not None:
+            raise StoreError(refusal)
+        self.store = store = open_store(s.store_url, self.catalogue)
+        if isinstance(store, SqliteStore):
+            self.write_store = store
+            self.read_store = SqliteStore(store.path, self.catalogue)
+            # page reads and registry reloads: off the loop that answers devices
+            self.readers = ReaderPool(store.path)
+        else:  # the store reads through its own pool; the reader threads keep that off the loop
+            self.readers = ReaderPool(None)
+        self.writer = BatchWriter(store, s.batch_max_rows)
         self.pipeline = Pipeline(
-            self.read_store, self.writer, loop, clock=self.clock, quarantine_max=s.quarantine_max_packets,
+            self.read_store or store, self.writer, loop, clock=self.clock, quarantine_max=s.quarantine_max_packets,
             readers=self.readers,
         )
 
@@ -175,7 +188,9 @@ class Platform:
         s = self.settings
         writer, pipeline = self.writer, self.pipeline
         assert writer is not None and pipeline is not None
-        if s.aggregation_enabled:
+        if s.aggregation_enabled and self.write_store is None:
+            log.info("forewarn's own minute to month values are not computed on PostgreSQL yet (their SQL is SQLite's)")
+        elif s.aggregation_enabled:
             self.aggregator = Aggregator(s, submit_job=writer.submit_job, rules=self._rules_in_force,
                                          clock=self.clock, loop=asyncio.get_running_loop(),
                                          busy=lambda: writer.queue_depth() > 0)
@@ -213,7 +228,10 @@ class Platform:
         quarantined before their devices were registered."""
         s = self.settings
         pipeline, writer, read_store = self.pipeline, self.writer, self.read_store
-        assert pipeline is not None and writer is not None and read_store is not None
+        assert pipeline is not None and writer is not None
+        if read_store is None and (s.mqtt_listen or s.mqtt_broker):
+            raise StoreError("MQTT ingest does not run on a PostgreSQL store yet (its token and device lookups are "
+                             "SQLite's): leave mqtt_listen and mqtt_broker empty in this process's settings")
         self.handler = Hj212Handler(pipeline, s.tz, future_tolerance_s=s.future_tolerance_s,
                                     strict=bool(s.hj212_strict))
         pipeline.on_registry_change.append(self._claim)
@@ -232,6 +250,9 @@ class Platform:
             queue_depth=writer.queue_depth,
         )
         await self.hj212.start(s.hj212_host, s.hj212_port, reuse_port=reuse_port(s.hj212_reuse_port, self.roles))
+        if read_store is None:
+            log.info("MQTT and Modbus ingest do not run on PostgreSQL yet: this process takes HJ 212 only")
+            return
         self.mqtt = MqttAdapters(s, pipeline, read_store, lambda port: Hj212Handler(
             port, s.tz, future_tolerance_s=s.future_tolerance_s, strict=bool(s.hj212_strict)))
         await self.mqtt.start()
@@ -342,7 +363,7 @@ class Platform:
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         await asyncio.sleep(0)  # run the last commit's callbacks
-        for store in (self.write_store, self.read_store):
+        for store in (self.store, self.read_store):
             if store is not None:
                 store.close()
         thaw()

@@ -36,7 +36,6 @@ _SQLITE_ONLY: dict[Role, str] = {
     Role.RULES: "the rule engine's catalogue and state, alarms and their timers, cameras, forwarding, "
                 "retention, the day keeper and the screening",
     Role.WEB: "the HTTP API's queries, the live feed and the reports",
-    Role.NOTIFY: "the notification outbox",
 }
 
 
@@ -69,16 +68,16 @@ def describe(roles: frozenset[Role]) -> str:
 def not_ported(roles: frozenset[Role], store_url: str) -> str | None:
     """Why these roles cannot run on this store yet (None: they can).
 
-    Only ingest runs on PostgreSQL so far; the other roles still read and write with SQLite's
-    SQL. Saying so at start, in one line, beats a process that fails at its first query."""
+    Ingest (HJ 212) and notify run on PostgreSQL so far; rules and web still read and write
+    with SQLite's SQL. Saying so at start, in one line, beats a process that fails at its first query."""
     if not store_url.startswith(("postgresql://", "postgres://")):
         return None
     missing = [r for r in Role if r in roles and r in _SQLITE_ONLY]
     if not missing:
         return None
     what = "; ".join(f"{r.value}: {_SQLITE_ONLY[r]}" for r in missing)
-    return (f"role {', '.join(r.value for r in missing)} cannot run on a PostgreSQL store yet (only ingest is "
-            f"ported; not yet: {what}); run them with the embedded store, or only --role ingest on PostgreSQL")
+    return (f"role {', '.join(r.value for r in missing)} cannot run on a PostgreSQL store yet (ingest and notify "
+            f"are ported; not yet: {what}); run them with the embedded store, or --role ingest,notify on PostgreSQL")
 
 
 def reuse_port(setting: int, roles: frozenset[Role]) -> bool:

@@ -169,7 +169,7 @@ class Pipeline:
         """The same as :meth:`reload_registry`, waited for by blocking the loop (as every reload
         did before): only for callers that cannot await; every device waits meanwhile."""
         covers = self._reloads_asked = self._reloads_asked + 1
-        changed = self._swap(self.readers.run_blocking(snapshot(self._load)))
+        changed = self._swap(self.readers.call_blocking(self._load_now))
         self._reloads_covered = max(self._reloads_covered, covers)
         return changed
 
@@ -192,11 +192,25 @@ class Pipeline:
     async def _reload(self) -> bool:
         covers = self._reloads_asked
         try:
-            loaded = await self.readers.run(snapshot(self._load))
+            loaded = await self.readers.call(self._load_now)
         finally:
             self._reloading = None
         self._reloads_covered = max(self._reloads_covered, covers)
         return self._swap(loaded)
+
+    def _load_now(self) -> _Loaded:
+        """On a reader thread: from one SQLite snapshot; or, on a store with connections of its
+        own (PostgreSQL), through the store's interface, the version read before the devices (a
+        cache newer than its version is only reloaded once more). Registry loaders are SQLite's:
+        the roles that register them do not run on another store yet (forewarn.roles)."""
+        if self.readers.sqlite:
+            return self.readers.here(snapshot(self._load))
+        version = self.store.registry_version()
+        size = self.store.quarantine_size()
+        if version <= self.registry_version:
+            return version, size, None, []
+        assert not self.registry_loaders, "registry loaders need a SQLite connection"
+        return version, size, self.store.device_infos(), []
 
     def _load(self, db: sqlite3.Connection) -> _Loaded:
         """On a reader thread: the registry's version, and if it moved, everything new."""

@@ -1,9 +1,12 @@
-"""Read-only SQLite connections on worker threads, for queries too long for the event loop.
+"""Reader threads, for queries too long for the event loop.
 
 The event loop serves every device connection; a 100 ms query on it (a year of minute data
 for a chart) delays every device's answer by as much. Such queries run here instead: a small
-thread pool, each thread with its own connection (SQLite connections must not be shared by
-threads that may use them at once). WAL lets them read while the writer writes.
+thread pool. On the embedded store each thread has its own read-only SQLite connection
+(SQLite connections must not be shared by threads that may use them at once; WAL lets them
+read while the writer writes), handed to the query (:meth:`ReaderPool.run`). A store that
+keeps its own pool of connections (PostgreSQL) needs only the threads: its reads go through
+the store's interface, called here (:meth:`ReaderPool.call`), so they stay off the loop too.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ T = TypeVar("T")
 
 
 class ReaderPool:
-    def __init__(self, path: Path, threads: int = 2) -> None:
+    def __init__(self, path: Path | None, threads: int = 2) -> None:
+        """``path``: the SQLite file; None for a store with its own connections (only
+        :meth:`call` and :meth:`call_blocking` then)."""
         self.path = path
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
@@ -32,6 +37,9 @@ class ReaderPool:
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            if self.path is None:
+                raise RuntimeError("a SQLite query was asked of a store that is not SQLite (this part of forewarn "
+                                   "is not ported to PostgreSQL yet)")
             db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                  check_same_thread=False)
             db.execute("PRAGMA busy_timeout=10000")
@@ -50,6 +58,23 @@ class ReaderPool:
         """``query(db)`` on a reader thread, waited for by blocking the caller: only for code
         that cannot await (the caller's thread stalls as long as the query runs)."""
         return self._executor.submit(lambda: query(self._connection())).result()
+
+    def here(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """``query(db)`` with this reader thread's connection: for work :meth:`call` runs here."""
+        return query(self._connection())
+
+    @property
+    def sqlite(self) -> bool:
+        """Whether queries get a SQLite connection (:meth:`run`); else only :meth:`call`."""
+        return self.path is not None
+
+    async def call(self, work: Callable[[], T]) -> T:
+        """``work()`` on a reader thread (it reads through a store's own connections); its result here."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def call_blocking(self, work: Callable[[], T]) -> T:
+        """``work()`` on a reader thread, waited for by blocking the caller (see :meth:`run_blocking`)."""
+        return self._executor.submit(work).result()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
