@@ -225,6 +225,10 @@ class Settings:
         "and rule changes): memory:// inside one process, or nats://HOST:PORT for NATS JetStream between "
         "processes and machines (scale mode; docs/scale.md)"
     )
+    bus_partitions: int = _setting(
+        16, "readings travel on the bus in this many subjects, forewarn.readings.<device id % N>, so that each "
+        "rules worker can own a share of the devices; every process on one bus must use the same number", 1, 1024
+    )
     hj212_reuse_port: int = _setting(
         -1, "1: the HJ 212 listener binds with SO_REUSEPORT, so several 'forewarn serve --role ingest' on one "
         "machine share its port and the kernel spreads the devices' connections; 0: a second process on the "
