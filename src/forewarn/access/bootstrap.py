@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-import sqlite3
+from contextlib import suppress
+from typing import TYPE_CHECKING
 
+from forewarn.access.errors import UserExists
 from forewarn.access.passwords import random_password
 from forewarn.access.roles import Role
-from forewarn.access.tx import atomic
 from forewarn.access.users import create_user
+from forewarn.store.users import users_repository
+
+if TYPE_CHECKING:
+    from forewarn.store.users import Db
 
 __all__ = ["ADMIN", "DEMO_ACCOUNTS", "DEMO_PASSWORD", "ensure_admin", "ensure_demo_accounts"]
 
 ADMIN = "admin"
 
 
-def ensure_admin(db: sqlite3.Connection, *, origin: str = "bootstrap") -> str | None:
+def ensure_admin(db: Db, *, origin: str = "bootstrap") -> str | None:
     """If there is no user at all, create ``admin`` (city administrator) with a random password
     and return the one line to print; otherwise None. Atomic (commits outside a transaction);
-    two processes starting at once create one administrator."""
+    two processes starting at once create one administrator (on SQLite the second waits for
+    the write lock and then sees a user; on PostgreSQL the second's insert finds the name
+    taken)."""
     password = random_password()
-    with atomic(db):
-        if db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None:
-            return None
-        create_user(db, ADMIN, password, Role.CITY_ADMIN, actor="forewarn", origin=origin)
+    repo = users_repository(db)
+    try:
+        with repo.atomic():
+            if repo.has_users():
+                return None
+            create_user(db, ADMIN, password, Role.CITY_ADMIN, actor="forewarn", origin=origin)
+    except UserExists:
+        return None
     return (
         f"首次启动：已创建管理员 {ADMIN}，初始密码 {password}，请登录后修改 / "
         f"first start: administrator {ADMIN} created, password {password} — change it after logging in"
@@ -45,20 +56,21 @@ DEMO_ACCOUNTS = (
 )
 
 
-def ensure_demo_accounts(db: sqlite3.Connection) -> list[str]:
+def ensure_demo_accounts(db: Db) -> list[str]:
     """Create the demo accounts that are missing; one line per account (name, role, what it
     sees), for the demo to print."""
+    repo = users_repository(db)
     lines = []
     for name, role, region, enterprise, sees in DEMO_ACCOUNTS:
-        if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+        if repo.user(name) is None:
             enterprise_id = None
             if enterprise:
-                row = db.execute("SELECT id FROM enterprises WHERE name = ?", (enterprise,)).fetchone()
-                if row is None:
+                enterprise_id = repo.enterprise_named(enterprise)
+                if enterprise_id is None:
                     continue
-                enterprise_id = int(row[0])
-            create_user(db, name, DEMO_PASSWORD, role, region_code=region or None, enterprise_id=enterprise_id,
-                        actor="forewarn", origin="demo")
+            with suppress(UserExists):  # another process made it meanwhile: it is there, as wanted
+                create_user(db, name, DEMO_PASSWORD, role, region_code=region or None, enterprise_id=enterprise_id,
+                            actor="forewarn", origin="demo")
         reach = f"{region} " if region else ""
         lines.append(f"  {name:<14} {role.value:<16} {reach}{sees}")
     return lines

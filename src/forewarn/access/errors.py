@@ -1,8 +1,8 @@
-"""The one error the access layer raises for a caller's mistake; its message is one line."""
+"""The errors the access layer raises for a caller's mistake; each message is one line."""
 
 from __future__ import annotations
 
-__all__ = ["AccessError", "PasswordPolicyError"]
+__all__ = ["AccessError", "PasswordPolicyError", "UserExists"]
 
 
 class AccessError(Exception):
@@ -11,3 +11,8 @@ class AccessError(Exception):
 
 class PasswordPolicyError(AccessError):
     """A password the policy refuses; the message says what is required."""
+
+
+class UserExists(AccessError):
+    """The name asked for is taken (found by the store's insert, so also when another process
+    took it a moment earlier): a caller making a user only if missing may treat it as done."""

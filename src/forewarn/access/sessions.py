@@ -4,7 +4,8 @@ Why in the database and not signed cookies: a session must end at logout, at a p
 change and when its user is disabled, on every process that serves the API, and survive a
 restart; a row does all of that. The CSRF token is derived from the session token (an HMAC),
 so it needs no storage: only a client that can read our JSON answers (same origin) learns
-it, and only a request that carries the cookie can be checked against it.
+it, and only a request that carries the cookie can be checked against it. The rows are kept
+by the store's :class:`~forewarn.store.users.UsersRepository` (either store).
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from forewarn.access import audit
-from forewarn.access.tx import atomic
-from forewarn.access.users import User, get_user, token_hash
+from forewarn.access.users import User, token_hash
+from forewarn.store.users import NewSession, users_repository
+
+if TYPE_CHECKING:
+    from forewarn.store.users import Db
 
 __all__ = ["LiveSession", "OpenedSession", "csrf_for", "end_session", "open_session", "touch_session",
            "user_for_session"]
@@ -40,22 +44,19 @@ def csrf_for(session_token: str) -> str:
     return hmac.new(session_token.encode("utf-8"), b"forewarn-csrf", hashlib.sha256).hexdigest()
 
 
-def open_session(db: sqlite3.Connection, user: User, *, now_ms: int, ttl_ms: int, address: str,
+def open_session(db: Db, user: User, *, now_ms: int, ttl_ms: int, address: str,
                  origin: str = "api", read_only: bool = False) -> OpenedSession:
     """Start a session for ``user`` (atomic, audited as a login). A ``read_only`` session (a
     control-room screen's) may only read, and being idle does not end it."""
     token = secrets.token_urlsafe(32)
     expires = now_ms + ttl_ms
-    with atomic(db):
-        cur = db.execute(
-            "INSERT INTO sessions (user_id, token_hash, created_ms, expires_ms, last_used_ms, address, read_only) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (user.id, token_hash(token), now_ms, expires, now_ms, address[:64], int(read_only)),
-        )
-        session_id = int(cur.lastrowid or 0)
-        audit.record(db, user.name, "session.login", "session", session_id, None,
-                     {"user": user.name, "address": address[:64], "expires_ms": expires, "read_only": read_only},
-                     origin, at_ms=now_ms)
+    repo = users_repository(db)
+    with repo.atomic():
+        session_id = repo.add_session(NewSession(user.id, token_hash(token), now_ms, expires, address[:64], read_only))
+        repo.audit.append(audit.entry(
+            user.name, "session.login", "session", session_id, None,
+            {"user": user.name, "address": address[:64], "expires_ms": expires, "read_only": read_only},
+            origin, at_ms=now_ms))
     return OpenedSession(session_id, token, csrf_for(token), expires)
 
 
@@ -67,30 +68,26 @@ class LiveSession:
     read_only: bool
 
 
-def user_for_session(db: sqlite3.Connection, token: str, *, now_ms: int, idle_ms: int) -> LiveSession | None:
+def user_for_session(db: Db, token: str, *, now_ms: int, idle_ms: int) -> LiveSession | None:
     """The live session of ``token``, else None (expired, idle, revoked, or its user disabled).
     Reads only: noting the use is the caller's (a write)."""
     if not token or len(token) > _MAX_TOKEN:
         return None
-    row = db.execute(
-        "SELECT s.id, u.name, s.last_used_ms, s.read_only FROM sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ? AND s.revoked = 0 AND u.disabled = 0 AND s.expires_ms > ? "
-        "AND (s.read_only = 1 OR s.last_used_ms > ?)",
-        (token_hash(token), now_ms, now_ms - idle_ms),
-    ).fetchone()
-    if row is None:
+    found = users_repository(db).live_session(token_hash(token), now_ms, idle_ms)
+    if found is None:
         return None
-    user = get_user(db, row[1])
-    return None if user is None else LiveSession(int(row[0]), user, int(row[2]), bool(row[3]))
+    return LiveSession(found.id, User.of(found.user), found.last_used_ms, found.read_only)
 
 
-def touch_session(db: sqlite3.Connection, session_id: int, now_ms: int) -> None:
-    db.execute("UPDATE sessions SET last_used_ms = MAX(last_used_ms, ?) WHERE id = ?", (now_ms, session_id))
+def touch_session(db: Db, session_id: int, now_ms: int) -> None:
+    """Note a use of the session (never moving its last use back)."""
+    users_repository(db).touch_session(session_id, now_ms)
 
 
-def end_session(db: sqlite3.Connection, session_id: int, actor: str, *, origin: str = "api") -> None:
+def end_session(db: Db, session_id: int, actor: str, *, origin: str = "api") -> None:
     """Log out: the session can no longer be used (atomic, audited)."""
-    with atomic(db):
-        db.execute("UPDATE sessions SET revoked = 1 WHERE id = ?", (session_id,))
-        audit.record(db, actor, "session.logout", "session", session_id, {"revoked": False}, {"revoked": True},
-                     origin)
+    repo = users_repository(db)
+    with repo.atomic():
+        repo.end_session(session_id)
+        repo.audit.append(audit.entry(actor, "session.logout", "session", session_id, {"revoked": False},
+                                      {"revoked": True}, origin))
