@@ -16,6 +16,7 @@ from typing import Any
 from forewarn.alarms.notify import Dispatcher, load_notify_config
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.alarms.service import AlarmService
+from forewarn.bus.links import PlatformLink, link_platform
 from forewarn.cameras.snapshots import SnapshotTaker
 from forewarn.catalogue import Catalogue
 from forewarn.config import Settings
@@ -113,6 +114,8 @@ class Platform:
         self.cameras: SnapshotTaker | None = None
         #: scheduled reports into DATA/reports (served with the HTTP API, which lists them)
         self.reports: ReportScheduler | None = None
+        #: the bus to the other processes (memory:// alone: forewarn.bus.links)
+        self.bus: PlatformLink | None = None
 
     async def start(self) -> None:
         """Start the parts of this process's roles (every role: the whole platform).
@@ -139,6 +142,7 @@ class Platform:
             await self._start_web()
         assert self.pipeline is not None
         self._tasks.append(asyncio.create_task(self.pipeline.watch_registry(s.registry_poll_s)))
+        self.bus = await link_platform(s, self.pipeline)  # tells the others; hears their registry changes
         if Role.RULES in roles and s.screening_hour >= 0:
             assert self.readers is not None
             self.screening = DailyScreening(s, self.readers, self.writer, self.clock)
@@ -363,6 +367,8 @@ class Platform:
         if self.writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         await asyncio.sleep(0)  # run the last commit's callbacks
+        if self.bus is not None:
+            await self.bus.close()  # what the last commits told reaches the bus first
         for store in (self.store, self.read_store):
             if store is not None:
                 store.close()

@@ -70,6 +70,10 @@ class Bus(Protocol):
         Raises :class:`BusClosed` if the bus is closed before that."""
         ...
 
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """:meth:`publish` for several events, sent in order without waiting between them."""
+        ...
+
     async def subscribe(self, subjects: Sequence[str], handler: LiveHandler) -> Subscription:
         """Call ``handler`` with every event published from now on in ``subjects``."""
         ...

@@ -59,6 +59,9 @@ class MemoryBroker:
         self._live: list[_Live] = []
 
     def publish(self, subject: str, event: Event) -> None:
+        if not self._listened(subject):  # nobody in the process could ever get it: nothing to keep
+            self.seq += 1
+            return
         if not self._ids.first_time(event.id):
             return
         self.seq += 1
@@ -71,6 +74,10 @@ class MemoryBroker:
                     durable.pending.popleft()
                 durable.pending.append(_Entry(self.seq, subject, event))
                 durable.wake.set()
+
+    def _listened(self, subject: str) -> bool:
+        return any(subject_matches(live.pattern, subject) for live in self._live) or any(
+            subject_matches(pattern, subject) for _, pattern in self._durables)
 
     def durable(self, name: str, pattern: str) -> _Durable:
         return self._durables.setdefault((name, pattern), _Durable())
