@@ -90,6 +90,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--idle", type=int, default=0, metavar="N",
                    help="instead: measure memory per idle connection with N connections")
     b.set_defaults(handler=bench)
+    b = bsub.add_parser("ingest-procs", parents=[common],
+                        help="points/s end to end with 1 and 2 'serve --role ingest' processes on one port, on SQLite "
+                             "and PostgreSQL, against each engine's floor (docs/scale.md)")
+    b.add_argument("--points", type=int, default=300_000, help="points to send a run (default 300,000)")
+    b.add_argument("--devices", type=int, default=200, help="device connections (default 200)")
+    b.add_argument("--processes", default="1,2", metavar="N,M", help="ingest processes of each run (default 1,2)")
+    b.add_argument("--stores", default="sqlite,postgresql", metavar="KINDS",
+                   help="sqlite, postgresql or both (default both)")
+    b.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test", metavar="URL",
+                   help="the PostgreSQL to measure (a schema of the bench's own is made there and dropped)")
+    b.set_defaults(handler=bench_ingest_procs)
     b = bsub.add_parser("series", parents=[common],
                         help="a year of one point's minute data downsampled to a chart's points, timed")
     b.add_argument("--days", type=int, default=365, help="days of minute data (default 365)")
@@ -481,6 +492,22 @@ def bench(args: argparse.Namespace) -> int:
         return run_idle_bench(args.idle)
     return run_ingest_bench(settings, points=args.points, devices=args.devices, compare_rules=args.compare_rules,
                             compare_aggregation=args.compare_aggregation, pairs=max(args.pairs, 1))
+
+
+def bench_ingest_procs(args: argparse.Namespace) -> int:
+    from forewarn.bench.ingest_procs import run_ingest_procs_bench
+
+    try:
+        processes = [int(n) for n in args.processes.split(",")]
+    except ValueError:
+        raise UserError(f"--processes {args.processes!r}: write counts with commas, e.g. 1,2") from None
+    stores = [k.strip() for k in args.stores.split(",")]
+    if any(k not in ("sqlite", "postgresql") for k in stores) or not stores:
+        raise UserError(f"--stores {args.stores!r}: sqlite, postgresql or both (sqlite,postgresql)")
+    if any(n < 1 for n in processes) or args.devices < 1 or args.points < args.devices * 30:
+        raise UserError("--processes and --devices must be at least 1, --points at least 30 per device")
+    return run_ingest_procs_bench(points=args.points, devices=args.devices, processes=processes, stores=stores,
+                                  pg=args.pg, batch_rows=settings_from(args).batch_max_rows)
 
 
 def bench_series(args: argparse.Namespace) -> int:
