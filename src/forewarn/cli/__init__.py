@@ -18,6 +18,7 @@ from typing import NoReturn
 from forewarn import __version__
 from forewarn.alarms.notify import NotifyConfigError
 from forewarn.alarms.workflow import AlarmError
+from forewarn.bus.base import BusUnavailable
 from forewarn.cli import alarms, audit, cameras, forward, query, regions, registry, report, run, screening, stats, users
 from forewarn.cli import modbus as modbus_cli
 from forewarn.cli import store as store_cli
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args)
         return result
     except (UserError, ConfigError, StoreError, RegistryFileError, RuleFileError, NotifyConfigError,
-            CalendarError, AlarmError) as exc:
+            CalendarError, AlarmError, BusUnavailable) as exc:
         print(f"forewarn: error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:

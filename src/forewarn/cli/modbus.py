@@ -17,6 +17,7 @@ from typing import Any
 
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
+from forewarn.bus.announce import announce_registry_change
 from forewarn.cli.common import UserError, actor_name, open_store, settings_from
 from forewarn.protocols.modbus.decode import FUNCTIONS
 from forewarn.registry.modbus import COLUMNS, MapSummary, import_map, read_map_csv
@@ -53,6 +54,7 @@ def import_cmd(args: argparse.Namespace) -> int:
     with open_store(settings) as store:
         store.run_in_transaction(lambda db: box.append(import_map(
             db, sheet, scope=_ALL, actor=actor_name(args.by), origin="cli", now_ms=int(time.time() * 1000))))
+        announce_registry_change(settings, store.registry_version)  # the pollers follow the registry
     print(f"imported the register maps of {box[0].devices} device(s), {box[0].registers} register(s)")
     return 0
 

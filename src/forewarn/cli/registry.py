@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
+from forewarn.bus.announce import announce_registry_change
 from forewarn.catalogue import Catalogue
 from forewarn.cli.common import UserError, actor_name, open_store, parse_time, settings_from
 from forewarn.config import Settings
@@ -94,6 +95,7 @@ def import_files(settings: Settings, files: list[Path]) -> tuple[ImportResult, C
 def import_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     result, claimed = import_files(settings, list(args.files))
+    announce_registry_change(settings, lambda: _registry_version(settings))
     print(
         f"imported: {result.regions} regions, {result.enterprises} enterprises, "
         f"{result.sites} sites, {result.devices_added} devices added, "
@@ -171,6 +173,7 @@ def site_status_cmd(args: argparse.Namespace) -> int:
             except LifecycleError as exc:
                 raise UserError(exc.message) from None
             state = box[0]
+            announce_registry_change(settings, store.registry_version)
     if state is None:
         raise UserError(f"no site {args.site_id} (see 'forewarn registry export')")
     since = f" since {state.since}" if state.since else ""
@@ -178,3 +181,8 @@ def site_status_cmd(args: argparse.Namespace) -> int:
     for c in state.changes:
         print(f"  {c.effective}  {c.previous or '-'} -> {c.status}  {c.reason}  ({c.actor}, {c.origin})")
     return 0
+
+
+def _registry_version(settings: Settings) -> int:
+    with open_store(settings) as store:
+        return store.registry_version()
