@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from forewarn.activity import follow_activity
 from forewarn.alarms.notify import Dispatcher, load_notify_config
 from forewarn.alarms.records import AlarmRecorder
 from forewarn.alarms.service import AlarmService
@@ -93,6 +94,8 @@ class Platform:
         self.dispatcher: Dispatcher | None = None
         #: what announces alarm steps taken on the web in a process without the rule engine
         self.step_recorder: AlarmRecorder | None = None
+        #: a rules worker's own connection for the devices' activity (activity.py; SQLite only)
+        self._activity_store: SqliteStore | None = None
         self.http: HttpServer | None = None
         #: the senders to the targets of forward.toml (none without the file)
         self.forwarding: Forwarding | None = None
@@ -130,6 +133,8 @@ class Platform:
         self.bus = await link_platform(s, self.pipeline)  # first: a NATS that does not answer stops us here
         if Role.RULES in roles and s.rules_enabled:
             self._start_alarms()
+            if Role.INGEST not in roles:
+                self._follow_devices()
         assert self.writer is not None
         self.writer.start()
         if Role.INGEST in roles:
@@ -186,6 +191,17 @@ class Platform:
         self.alarms = AlarmService(self.settings, self.catalogue, self.clock, self.read_store, self.write_store,
                                    self.writer, self.pipeline, dispatch=Role.NOTIFY in self.roles)
         self.alarms.start()
+
+    def _follow_devices(self) -> None:
+        """A rules worker that hears no device: when each was last heard, as the ingest
+        processes commit it, so that silence is judged on their data (forewarn.activity)."""
+        store, readers, pipeline = self.store, self.readers, self.pipeline
+        assert store is not None and readers is not None and pipeline is not None
+        if isinstance(store, SqliteStore):  # a connection of its own, used on one reader thread at a time
+            store = self._activity_store = SqliteStore(store.path, self.catalogue)
+        every = max(0.05, min(5.0, self.settings.registry_poll_s * 5))
+        read = store.last_seen
+        self._tasks.append(asyncio.create_task(follow_activity(pipeline.last_seen, lambda: readers.call(read), every)))
 
     def _start_aggregation(self) -> None:
         """forewarn's own minute to month values of the readings this process commits (the
@@ -370,7 +386,7 @@ class Platform:
         await asyncio.sleep(0)  # run the last commit's callbacks
         if self.bus is not None:
             await self.bus.close()  # what the last commits told reaches the bus first
-        for store in (self.store, self.read_store):
+        for store in (self.store, self.read_store, self._activity_store):
             if store is not None:
                 store.close()
         thaw()

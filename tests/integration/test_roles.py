@@ -15,7 +15,7 @@ import pytest
 from forewarn.app import Platform
 from forewarn.roles import ALL, Role, RoleError, not_ported, parse_roles, reuse_port
 from forewarn.store.sqlite import SqliteStore
-from tests.integration.harness import FakeDevice, data_packet, register, settings_for
+from tests.integration.harness import FakeDevice, data_packet, eventually, register, settings_for
 
 MN = "451202ROLE00000000000001"
 #: a combustible-gas reading far over every gas preset's limit: an engine would raise an alarm
@@ -163,3 +163,30 @@ def test_web_role_on_postgresql_is_refused_in_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "role web cannot run on a PostgreSQL store yet" in lines[0]
+
+
+def test_a_rules_worker_beside_ingest_follows_when_devices_were_heard(tmp_path: Path) -> None:
+    """A rules process hears no device itself: it must learn from the store when the ingest
+    process heard each, or its silence check would call every device silent."""
+    settings = settings_for(tmp_path)
+    register(settings, tmp_path, [{"mn": MN}])
+
+    async def scenario() -> None:
+        ingest = Platform(settings, roles=frozenset({Role.INGEST}))
+        rules = Platform(settings, roles=frozenset({Role.RULES}))
+        await ingest.start()
+        await rules.start()
+        try:
+            assert rules.hj212 is None and rules.alarms is not None and ingest.pipeline is not None
+            assert rules.pipeline is not None and not rules.pipeline.last_seen
+            dev = await FakeDevice.connect(ingest.hj212_port)
+            await dev.send(data_packet(MN))
+            assert (await dev.answer()).cn == "9014"
+            await dev.close()
+            heard = ingest.pipeline.last_seen
+            await eventually(lambda: rules.pipeline is not None and rules.pipeline.last_seen == heard)
+        finally:
+            await rules.stop()
+            await ingest.stop()
+
+    asyncio.run(scenario())
