@@ -20,8 +20,8 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
 
 from forewarn.logs import Throttle, excerpt
 from forewarn.store import registry_reads
@@ -29,7 +29,7 @@ from forewarn.store.base import DeviceInfo, IngestBatch, Rejection, Store
 from forewarn.store.readers import ReaderPool, snapshot
 from forewarn.store.writer import BatchWriter, WriteDone, WriterClosed, run_callbacks
 
-__all__ = ["Pipeline", "RegistryLoader"]
+__all__ = ["Judged", "Pipeline", "RegistryLoader"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ RegistryLoader = Callable[[sqlite3.Connection], Callable[[], None]]
 _Loaded = tuple[int, int, dict[str, DeviceInfo] | None, list[Callable[[], None]]]
 #: rejections are counted in memory and stored at most this long after the first of a batch
 REJECTIONS_FLUSH_S = 1.0
+
+
+class Judged(Protocol):
+    """What judging a batch changed in the rule engine (``rules.inflight.Journal``): the state
+    it touched, and the way to keep it (committed) or undo it (not stored)."""
+
+    @property
+    def keys(self) -> frozenset[Hashable]: ...
+    def settle(self, error: BaseException | None) -> None: ...
 
 
 class Pipeline:
@@ -67,8 +76,9 @@ class Pipeline:
         self.quarantine_max = quarantine_max
         self.quarantine_size = store.quarantine_size()
         self._log = Throttle(log)
-        #: judges each batch before it is stored (None: no rules)
-        self.judge: Callable[[IngestBatch, int], None] | None = None
+        #: judges each batch before it is stored (None: no rules); what it returns is settled
+        #: when the batch is committed or has failed
+        self.judge: Callable[[IngestBatch, int], Judged | None] | None = None
         #: device id -> last heard (ms), for the silence check
         self.last_seen: dict[int, int] = store.last_seen()
         #: called on the loop with all registered devices after the registry changed (must be cheap)
@@ -95,27 +105,48 @@ class Pipeline:
     def quarantine_has_room(self) -> bool:
         return self.quarantine_size < self.quarantine_max
 
-    def submit(self, batch: IngestBatch, on_stored: WriteDone | None = None) -> None:
-        """Queue a batch for the writer; ``on_stored`` runs on the loop after the commit."""
+    def submit(self, batch: IngestBatch, on_stored: WriteDone | None = None, *,
+               judged: Judged | None = None) -> None:
+        """Queue a batch for the writer; ``on_stored`` runs on the loop after the commit.
+
+        The batch is judged first (or comes judged: ``judged``); the rule engine's view of it
+        is kept when it is committed and undone when it is not."""
         self.quarantine_size += len(batch.quarantine)
         for device_id, (_, last, _) in batch.activity.items():
             if last > self.last_seen.get(device_id, 0):
                 self.last_seen[device_id] = last
-        if self.judge is not None and (batch.readings or batch.activity):
+        if self.judge is not None and judged is None and (batch.readings or batch.activity):
             try:
-                self.judge(batch, self.now_ms())
+                judged = self.judge(batch, self.now_ms())
             except Exception:  # a rule bug must never cost data: store it unjudged, loudly
                 log.exception("the rule engine failed on a batch; it is stored without judgement")
                 batch.rule_events.clear()
                 batch.rule_states.clear()
         if self.on_committed:
             on_stored = self._notify_committed(batch, on_stored)
+        keys: frozenset[Hashable] = frozenset()
+        if judged is not None:
+            keys = judged.keys
+            on_stored = self._settle(judged, on_stored)
         try:
-            self.writer.submit(batch, on_stored)
+            self.writer.submit(batch, on_stored, keys)
         except WriterClosed as exc:
             self._log.warning("writer_closed", "not stored: %s", exc)
             if on_stored is not None:
                 on_stored(exc)
+
+    def _settle(self, judged: Judged, on_stored: WriteDone | None) -> WriteDone:
+        """The engine hears first whether its judgement stands; when it is undone, the writer
+        is told, so that it stops failing later batches for it (they are judged anew)."""
+        def done(error: BaseException | None) -> None:
+            judged.settle(error)
+            if error is not None and judged.keys:
+                with contextlib.suppress(WriterClosed):
+                    self.writer.release(judged.keys)
+            if on_stored is not None:
+                on_stored(error)
+
+        return done
 
     def _notify_committed(self, batch: IngestBatch, on_stored: WriteDone | None) -> WriteDone:
         def done(error: BaseException | None) -> None:

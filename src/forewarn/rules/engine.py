@@ -3,10 +3,14 @@
 It runs on the event loop just before a batch goes to the writer, and puts its events and
 the state they changed into that same batch, so both commit in the readings' transaction: a
 restart finds exactly the state that matches the stored data, and so neither loses nor
-repeats an alarm. It never reads the database on this path.
+repeats an alarm. It never reads the database on this path. Its state in memory is the
+committed state plus the effects of the batches still in flight: each judgement keeps a
+journal (``inflight.py``) that undoes it if its batch is not stored, so the device's resend
+is judged afresh and its alarm raised and recorded then.
 
-Time is the data's own. Each (rule, subject) remembers the newest reading it judged; an
-older or repeated reading (a device's retry) changes nothing. A reading more than
+Time is the data's own. Each (rule, subject) remembers the newest reading it judged; a
+repeated reading (a device's retry, or a second source in the same second: the store keeps
+the first) changes nothing. A reading more than
 ``late_after_s`` older than the platform's clock is late (a device's backfill after an
 outage): it is judged like any other, in its own time order, but what it decides is marked
 not live, so it is recorded without being announced as a new alarm. Silence is judged on a
@@ -29,6 +33,7 @@ from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
 from forewarn.rules.composite import OperandBinding, compile_when, evaluate_composite, operand_matches
 from forewarn.rules.emergency import Calendar, emergency
 from forewarn.rules.events import Evidence, Grouping, RuleEvent, SubjectInfo
+from forewarn.rules.inflight import Journal, Ledger
 from forewarn.rules.marked import PointKey, covers
 from forewarn.rules.model import Rule, RuleSet
 from forewarn.rules.point_rules import POINT_RULES, Evaluate, Verdict
@@ -128,6 +133,9 @@ class Engine:
         self._compiled: dict[tuple[str, tuple[str, ...]], Callable[[dict[str, bool]], bool]] = {}
         #: data marked invalid in audit (rules/marked.py): readings it covers are stored, not judged
         self.marked: dict[PointKey, list[tuple[int, int]]] = {}
+        #: the state of batches judged and not yet committed, to undo if they are not (inflight.py)
+        self.inflight = Ledger(self._restore_mark, self._undone)
+        self._journal: Journal | None = None  # the judgement being made now
 
     def reload(self, rules: RuleSet, versions: dict[str, int], catalog: RuleCatalog,
                calendar: Calendar | None = None, *, devices: Collection[int] | None = None) -> None:
@@ -231,8 +239,31 @@ class Engine:
 
     # ------------------------------------------------------------------ judging
 
+    def judge(self, batch: IngestBatch, now_ms: int) -> Journal | None:
+        """Judge the batch's readings; add events, and the state behind them, to the batch.
+
+        Returns what the judgement changed (None: nothing), to be settled once the batch is
+        committed or has failed (:meth:`Journal.settle`): until then the engine's state holds
+        this batch's effects on top of the committed state. A judgement that raises is undone
+        at once (the batch is then stored unjudged, and nothing it half-decided stays).
+        """
+        journal = self._journal = self.inflight.begin()
+        try:
+            self._judge_batch(batch, now_ms)
+        except BaseException:
+            self.inflight.undo(journal)
+            raise
+        finally:
+            self._journal = None
+        return self.inflight.finish(journal)
+
     def on_batch(self, batch: IngestBatch, now_ms: int) -> None:
-        """Judge the batch's readings; add events, and the state behind them, to the batch."""
+        """:meth:`judge`, with the batch taken as committed (for callers that store nothing)."""
+        journal = self.judge(batch, now_ms)
+        if journal is not None:
+            journal.settle(None)
+
+    def _judge_batch(self, batch: IngestBatch, now_ms: int) -> None:
         decided: set[StateKey] = set()
         ahead = now_ms + self.ahead_ms
         for readings in batch.readings:
@@ -253,11 +284,16 @@ class Engine:
                 if ts > bound.last_ts:
                     self._judge(bound, ts, value, flag, now_ms - ts <= self.late_after_ms, batch, decided)
                     continue
+                if ts == bound.last_ts:  # the store keeps the first value of a point and time
+                    self._repeated(bound, batch)
+                    continue
                 # older than what this point's rules judged: a backfill, judged in its own
                 # time by a separate set of states; never live
                 history = bound.history or self._history(bound)
                 if ts > history.last_ts:
                     self._judge(history, ts, value, flag, False, batch, decided)
+                elif ts == history.last_ts:
+                    self._repeated(history, batch)
         for device_id, (_, last_heard, _) in batch.activity.items():
             self._back_online(device_id, last_heard, now_ms, batch, decided)
         self._save(decided, batch)
@@ -266,6 +302,9 @@ class Engine:
                decided: set[StateKey]) -> None:
         point = bound.point
         assert point is not None
+        journal = self._journal
+        if journal is not None and bound not in journal.marks:
+            self._touch(journal, bound)
         bound.last_ts = ts
         self._dirty_bounds.add(bound)
         events = batch.rule_events
@@ -294,6 +333,43 @@ class Engine:
             if verdict is not None:
                 decided.add(s.key)
                 events.append(self._event(s.rule, s.subject, verdict, site_ts, live, point, s.state, bound.kind))
+
+    def _repeated(self, bound: _Bound, batch: IngestBatch) -> None:
+        """A second value for a point and time judged already: the store keeps the first, so
+        judging this one would fire or clear on a value nobody can see. The batch still
+        depends on the one that brought the first (if that one fails, so does this one, and
+        the device's resend is judged)."""
+        batch.counters["readings_not_judged_repeated"] += 1
+        journal = self._journal
+        if journal is not None and bound not in journal.marks:
+            self._touch(journal, bound)
+
+    def _touch(self, journal: Journal, bound: _Bound) -> None:
+        """Before a batch first changes a point's state: what to put back if it is not stored."""
+        journal.marks[bound] = (bound.seen_key, (bound.last_ts, bound.flagged))
+        for b in bound.points:
+            journal.touch(b.key, b.state)
+        for b in bound.flags:
+            journal.touch(b.key, b.state)
+        for s in bound.sites:
+            journal.touch(s.key, s.state)
+
+    def _restore_mark(self, bound: _Bound, saved: tuple[int, bool]) -> None:
+        bound.last_ts, bound.flagged = saved
+        seen = self.state.get(bound.seen_key)  # written by a reload meanwhile
+        if seen is not None and int(seen.get("t", -1)) > saved[0]:
+            self.state[bound.seen_key] = {"t": saved[0]}
+
+    def _undone(self, keys: set[StateKey], bounds: list[_Bound]) -> None:
+        """A batch was not stored and its effects were undone: the state in the store may hold
+        what a later checkpoint saved in between; save the restored state at the next one."""
+        self._dirty.update(keys)
+        self._dirty_bounds.update(bounds)
+        log.info("the rule state of a batch that could not be stored was undone (%d states)", len(keys))
+
+    def checkpoint_lost(self, batch: IngestBatch) -> None:
+        """A checkpoint's batch was not stored: save its states again at the next one."""
+        self._dirty.update(key for key in batch.rule_states if key in self.state)
 
     def _evaluate(self, b: _PointBinding, ts: int, value: float, flag: str, point: PointContext) -> Verdict | None:
         try:
@@ -408,6 +484,17 @@ class Engine:
         return batch if batch.rule_events else None
 
     def check_silence(self, now_ms: int, last_seen: dict[int, int], not_before_ms: int = 0) -> IngestBatch | None:
+        """:meth:`silence`, with its batch taken as committed (for callers that store nothing)."""
+        found = self.silence(now_ms, last_seen, not_before_ms)
+        if found is None:
+            return None
+        batch, journal = found
+        if journal is not None:
+            journal.settle(None)
+        return batch
+
+    def silence(self, now_ms: int, last_seen: dict[int, int],
+                not_before_ms: int = 0) -> tuple[IngestBatch, Journal | None] | None:
         """Devices silent longer than k times their interval go offline (one event each).
 
         Silence is judged from the last packet, or from ``not_before_ms`` (the platform's start)
@@ -422,6 +509,7 @@ class Engine:
         batch = IngestBatch()
         decided: set[StateKey] = set()
         plan = self._silence_plan
+        journal = self.inflight.begin()
         for device in self.catalog.devices.values():
             for rule in self._silence_rules:
                 planned = plan.get((rule.id, device.id))
@@ -443,6 +531,7 @@ class Engine:
                 seen = max(contact, not_before_ms)
                 p = resolved.params
                 if now_ms - seen > limit:
+                    journal.touch(key, state)
                     state["off"] = True
                     state["since"] = seen
                     state["last"] = contact
@@ -459,7 +548,8 @@ class Engine:
                         device.info(), resolved.title_zh, resolved.title_en, zh, en, group=group,
                     ))
         self._save(decided, batch)
-        return batch if batch.rule_events else None
+        settle = self.inflight.finish(journal)
+        return (batch, settle) if batch.rule_events else None
 
     def _back_online(self, device_id: int, last: int, now_ms: int, batch: IngestBatch,
                      decided: set[StateKey]) -> None:
@@ -471,6 +561,8 @@ class Engine:
             state = self.state.get(key)
             if not state or not state.get("off"):
                 continue
+            if self._journal is not None:
+                self._journal.touch(key, state)
             state["off"] = False
             decided.add(key)
             silent_zh, silent_en = span(last - int(state.get("last", state.get("since", last))))
