@@ -40,7 +40,7 @@ import msgspec
 
 from forewarn.access.roles import Role
 from forewarn.access.scope import Scope
-from forewarn.access.users import create_user, issue_api_token
+from forewarn.access.users import create_user, get_user, issue_api_token
 from forewarn.app import Platform
 from forewarn.bench.stats import run_stats_bench
 from forewarn.cli.common import open_store
@@ -111,7 +111,7 @@ def run_report_bench(*, devices: int = 10_000, runs: int = 5, keep: Path | None 
 
 async def _over_http(settings: Any, now: int, runs: int) -> None:
     with open_store(settings) as store:
-        if store.db.execute("SELECT 1 FROM users WHERE name = ?", (_USER,)).fetchone() is None:
+        if get_user(store.db, _USER) is None:
             create_user(store.db, _USER, "bench-report-password-1", "city_admin", actor="bench", origin="bench")
         token = issue_api_token(store.db, _USER, actor="bench", origin="bench").token
     params = {"region": "451200", "period": "2026-10"}

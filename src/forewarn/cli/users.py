@@ -24,6 +24,7 @@ from forewarn.access.users import (
     disable_user,
     enable_user,
     find_enterprise,
+    get_user,
     issue_api_token,
     list_api_tokens,
     list_users,
@@ -159,7 +160,7 @@ def passwd_cmd(args: argparse.Namespace) -> int:
 
 
 def _must_exist(store: SqliteStore, name: str) -> None:
-    if store.db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+    if get_user(store.db, name) is None:
         raise UserError(f"no user named {name!r} (see 'forewarn users list')")
 
 
