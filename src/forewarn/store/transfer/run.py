@@ -132,6 +132,8 @@ def _run(source: SqliteSource, target: PostgresTarget, report: TransferReport, s
         if done:
             continue
         kind = table.name.removeprefix("readings_") if table.is_readings else None
+        if kind is not None and summaries[table.name].rows > 0:
+            target.drop_key(table.name)  # built once at the end: see forewarn.store.transfer.target
         with read_ahead(source.chunks(table, after, chunk_rows), depth=2 if overlap else 0) as chunks_of_table:
             for rows, last_key in chunks_of_table:
                 target.copy_chunk(table.name, table.columns, rows, last_key, readings_kind=kind)
@@ -140,6 +142,8 @@ def _run(source: SqliteSource, target: PostgresTarget, report: TransferReport, s
                 chunks += 1
                 if stop_after_chunks is not None and chunks >= stop_after_chunks:
                     raise Interrupted(f"stopped after {chunks} chunks")
+        if kind is not None:
+            show.phase(f"building the key of {table.name}")
         target.mark_done(table.name)
     report.copy_seconds = time.perf_counter() - started
     target.bump_sequences({t.name: source.sequence(t.name) for t in source.tables})
