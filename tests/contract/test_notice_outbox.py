@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from forewarn.store.migrate import migrate as sqlite_migrate
-from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, SqliteNoticeOutbox, open_notice_outbox
+from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, Outcome, SqliteNoticeOutbox, open_notice_outbox
 from forewarn.store.postgres.migrate import migrate as pg_migrate
 from forewarn.store.postgres.notice_outbox import PostgresNoticeOutbox
 
@@ -126,6 +126,26 @@ def test_delivered_and_given_up_rows_leave_the_queue_once(outbox: NoticeOutbox) 
     assert (h.attempts, h.delivered_ms, h.given_up_ms, h.claimed_by) == (1, 1200, None, "d")
     assert (m.attempts, m.delivered_ms, m.given_up_ms, m.last_error, m.claimed_by) == (1, None, 1300, "refused", None)
     assert not h.pending and not m.pending
+
+
+def test_outcomes_recorded_together_each_say_whether_they_were_written(opener: Opener) -> None:
+    one, two = opener(), opener()
+    ok, retry, gone, theirs = queue(one, 1, ["a", "b", "c", "d"], 1000)
+    for channel in "abc":
+        one.claim_due("one", channel, 1000, 5, 1000 + LEASE)
+    two.claim_due("two", "d", 1000, 5, 1000 + LEASE)
+    written = one.record("one", [
+        Outcome(ok, 1100, delivered=True),
+        Outcome(retry, 1100, False, "HTTP 500", 9000),
+        Outcome(gone, 1100, False, "refused", None),
+        Outcome(theirs, 1100, False, "not mine to fail", 9000),  # "two" holds it
+    ])
+    assert written == [True, True, True, False]
+    assert one.record("one", []) == []
+    a, b, c, d = one.items([ok, retry, gone, theirs])
+    assert a.delivered_ms == 1100 and (b.next_attempt_ms, b.last_error) == (9000, "HTTP 500")
+    assert c.given_up_ms == 1100 and (d.claimed_by, d.attempts) == ("two", 0)
+    assert one.pending_count() == 2
 
 
 def test_a_stopping_dispatcher_gives_its_claims_back_at_once(opener: Opener) -> None:

@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +24,7 @@ from pathlib import Path
 from forewarn.alarms.notice import AlarmNotice
 from forewarn.alarms.notify import Dispatcher, NotifyConfig, enqueue, load_notify_config
 from forewarn.store.migrate import migrate
-from forewarn.store.notice_outbox import SqliteNoticeOutbox
+from forewarn.store.notice_outbox import Outcome, SqliteNoticeOutbox
 
 HANG = -1  # a scripted "status" that makes the receiver accept the request and never answer
 
@@ -117,13 +117,9 @@ class SlowOutbox(SqliteNoticeOutbox):
         super().__init__(path)
         self.delay_s = delay_s
 
-    def mark_delivered(self, item_id: int, owner: str, now_ms: int) -> bool:
+    def record(self, owner: str, outcomes: Sequence[Outcome]) -> list[bool]:
         time.sleep(self.delay_s)
-        return super().mark_delivered(item_id, owner, now_ms)
-
-    def mark_failed(self, item_id: int, owner: str, now_ms: int, error: str, next_attempt_ms: int | None) -> bool:
-        time.sleep(self.delay_s)
-        return super().mark_failed(item_id, owner, now_ms, error, next_attempt_ms)
+        return super().record(owner, outcomes)
 
 
 @dataclass

@@ -34,6 +34,7 @@ __all__ = [
     "NoticeOutbox",
     "OutboxError",
     "OutboxItem",
+    "Outcome",
     "SqliteNoticeOutbox",
     "enqueue_in",
     "open_notice_outbox",
@@ -109,6 +110,27 @@ class OutboxItem:
         return self.delivered_ms is None and self.given_up_ms is None
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one attempt: delivered, or failed and to be tried again at
+    ``next_attempt_ms`` (given up when None)."""
+
+    item_id: int
+    at_ms: int
+    delivered: bool
+    error: str = ""
+    next_attempt_ms: int | None = None
+
+
+def outcome_statement(owner: str, outcome: Outcome) -> tuple[str, tuple[object, ...]]:
+    """The statement (``?`` parameters) recording ``outcome`` for ``owner``, and its parameters."""
+    if outcome.delivered:
+        return DELIVERED, (outcome.at_ms, owner, outcome.item_id)
+    if outcome.next_attempt_ms is None:
+        return GIVE_UP, (outcome.error, outcome.at_ms, outcome.item_id, owner)
+    return RETRY, (outcome.error, outcome.next_attempt_ms, outcome.item_id, owner)
+
+
 class NoticeOutbox(Protocol):
     """The outbox as the dispatcher and the tests use it; each call is a transaction of its own.
 
@@ -133,6 +155,11 @@ class NoticeOutbox(Protocol):
     def mark_failed(self, item_id: int, owner: str, now_ms: int, error: str, next_attempt_ms: int | None) -> bool:
         """An attempt failed: retry at ``next_attempt_ms`` (or give up when None) and release the
         claim; False (nothing written) when ``owner`` no longer holds the row."""
+        ...
+
+    def record(self, owner: str, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record several outcomes in one transaction (one commit for a round of sends); for each,
+        whether it was written (see the two methods above)."""
         ...
 
     def release(self, owner: str) -> int:
@@ -236,14 +263,16 @@ class SqliteNoticeOutbox:
         return sorted((item_of(r) for r in rows), key=lambda i: (i.next_attempt_ms, i.id))
 
     def mark_delivered(self, item_id: int, owner: str, now_ms: int) -> bool:
-        with self._connection(write=True) as db:
-            return db.execute(DELIVERED, (now_ms, owner, item_id)).rowcount > 0
+        return self.record(owner, [Outcome(item_id, now_ms, delivered=True)])[0]
 
     def mark_failed(self, item_id: int, owner: str, now_ms: int, error: str, next_attempt_ms: int | None) -> bool:
+        return self.record(owner, [Outcome(item_id, now_ms, False, error, next_attempt_ms)])[0]
+
+    def record(self, owner: str, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
         with self._connection(write=True) as db:
-            if next_attempt_ms is None:
-                return db.execute(GIVE_UP, (error, now_ms, item_id, owner)).rowcount > 0
-            return db.execute(RETRY, (error, next_attempt_ms, item_id, owner)).rowcount > 0
+            return [db.execute(*outcome_statement(owner, o)).rowcount > 0 for o in outcomes]
 
     def release(self, owner: str) -> int:
         with self._connection(write=True) as db:

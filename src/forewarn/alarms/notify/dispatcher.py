@@ -5,7 +5,9 @@ machines) and still never send one notice twice at once: a row is taken for deli
 **claim** in the database (:mod:`forewarn.store.notice_outbox`), one atomic statement that
 marks due rows as this dispatcher's (``owner``, an id per process) until a lease time. Only
 the claimant sends; its outcome (delivered, or failed and scheduled for retry, or given up)
-releases the claim in the statement that records it. A claim outlives a dispatcher only until
+releases the claim in the statement that records it; the outcomes of the sends that finished
+while the dispatcher was busy are recorded together, in one transaction (one commit a round,
+not one a notice). A claim outlives a dispatcher only until
 its lease: rows a dispatcher held when it died are taken again by another once the lease has
 passed. The lease is the channel's whole-attempt deadline plus a margin, so a live dispatcher
 always finishes (or abandons) a send and records it before its claim can be taken from it.
@@ -49,7 +51,7 @@ from forewarn.alarms.notify.channels import Channel, DeliveryError, open_channel
 from forewarn.alarms.notify.config import NotifyConfig
 from forewarn.alarms.notify.outbox import notice_of
 from forewarn.logs import Throttle
-from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, OutboxItem
+from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, OutboxItem, Outcome
 
 __all__ = ["Dispatcher", "dispatcher_id"]
 
@@ -105,6 +107,7 @@ class Dispatcher:
         self._loop_thread: int | None = None
         self._db_thread: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[OutboxItem, Outcome]] = []  # finished sends, not yet recorded
         self._in_flight: Counter[str] = Counter()
         self._channels: dict[str, Channel] = {}
         self._throttle = Throttle(log)
@@ -176,6 +179,7 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._flush()  # what was delivered must not be released and sent again
         try:
             released = await self._call(self.outbox.release, self.owner)
         except OutboxError as exc:
@@ -191,7 +195,9 @@ class Dispatcher:
         return int(lease_s * 1000)
 
     async def _fill(self) -> None:
-        """Claim and start due rows, channel by channel, within the slots free."""
+        """Record the finished sends' outcomes, then claim and start due rows, channel by
+        channel, within the slots free."""
+        await self._flush()
         per_channel = self.config.delivery.per_channel_concurrency
         order = list(self._channels.items())
         self._turn = (self._turn + 1) % max(len(order), 1)  # no channel always first for the last slots
@@ -227,26 +233,27 @@ class Dispatcher:
         try:
             notice = notice_of(item)
         except ValueError as exc:
-            await self._record_failure(item, str(exc), give_up=True)
+            self._failed(item, str(exc), give_up=True)
             return
         try:
             await asyncio.wait_for(channel.send(notice, item.id), channel.deadline_s)
         except DeliveryError as exc:
-            await self._record_failure(item, str(exc))
+            self._failed(item, str(exc))
             return
         except TimeoutError:
-            await self._record_failure(item, f"not done within {channel.deadline_s:g} s; abandoned")
+            self._failed(item, f"not done within {channel.deadline_s:g} s; abandoned")
             return
         except Exception as exc:  # a channel's bug must not stop the others; the row is retried
             log.exception("channel %s failed on notification %d", channel.name, item.id)
-            await self._record_failure(item, f"{type(exc).__name__}: {exc}")
+            self._failed(item, f"{type(exc).__name__}: {exc}")
             return
-        # The receiver has it. Should this process die before the next line commits, the claim
-        # expires and another dispatcher sends the row again, with the same id (at least once).
+        # The receiver has it. Should this process die before the outcome commits (the next
+        # round), the claim expires and another dispatcher sends the row again, with the same
+        # id: at least once.
         self.delivered += 1
-        await self._record(item, self.outbox.mark_delivered, item.id, self.owner, self._now_ms())
+        self._outcomes.append((item, Outcome(item.id, self._now_ms(), delivered=True)))
 
-    async def _record_failure(self, item: OutboxItem, error: str, *, give_up: bool = False) -> None:
+    def _failed(self, item: OutboxItem, error: str, *, give_up: bool = False) -> None:
         now_ms = self._now_ms()
         attempts = item.attempts + 1
         policy = self.config.delivery
@@ -266,15 +273,22 @@ class Dispatcher:
                 "notification %d to channel %s failed (attempt %d, next in %.0f s): %s",
                 item.id, item.channel, attempts, (retry_at - now_ms) / 1000, error,
             )
-        if not await self._record(item, self.outbox.mark_failed, item.id, self.owner, now_ms, error, retry_at):
-            log.info("notification %d was taken over by another dispatcher (its claim here had expired); "
-                     "its outcome is that dispatcher's to record", item.id)
+        self._outcomes.append((item, Outcome(item.id, now_ms, False, error, retry_at)))
 
-    async def _record(self, item: OutboxItem, fn: Callable[..., bool], *args: object) -> bool:
-        """Write an outcome; a failure to write leaves the row claimed until its lease, then due."""
+    async def _flush(self) -> None:
+        """Record the outcomes of the sends finished since the last round, in one transaction
+        (one commit for many sends); until then their rows stay claimed, so none is sent again.
+        Outcomes that cannot be written leave their rows claimed until the lease, then due."""
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
         try:
-            return await self._call(fn, *args)
+            written = await self._call(self.outbox.record, self.owner, [outcome for _, outcome in batch])
         except OutboxError as exc:
-            log.warning("could not record the outcome of notification %d (sent again after its claim "
-                        "expires): %s", item.id, exc)
-            return True
+            log.warning("could not record the outcome of %d notifications (each is sent again once its "
+                        "claim expires): %s", len(batch), exc)
+            return
+        for (item, outcome), ok in zip(batch, written, strict=True):
+            if not ok and not outcome.delivered:
+                log.info("notification %d was taken over by another dispatcher (its claim here had expired); "
+                         "its outcome is that dispatcher's to record", item.id)

@@ -23,15 +23,13 @@ import psycopg
 
 from forewarn.store import notice_outbox as q
 from forewarn.store.dialect import POSTGRES
-from forewarn.store.notice_outbox import OutboxError, OutboxItem
+from forewarn.store.notice_outbox import OutboxError, OutboxItem, Outcome
 
 __all__ = ["PostgresNoticeOutbox", "enqueue_in"]
 
 _INSERT = POSTGRES.sql(q.INSERT)
 _CLAIM = POSTGRES.sql(q.CLAIM.format(choose=q.CHOOSE + " FOR UPDATE SKIP LOCKED"))
-_DELIVERED = POSTGRES.sql(q.DELIVERED)
-_RETRY = POSTGRES.sql(q.RETRY)
-_GIVE_UP = POSTGRES.sql(q.GIVE_UP)
+_OUTCOMES = {sql: POSTGRES.sql(sql) for sql in (q.DELIVERED, q.RETRY, q.GIVE_UP)}
 _RELEASE = POSTGRES.sql(q.RELEASE)
 _COUNT_PENDING = POSTGRES.sql(q.COUNT_PENDING)
 
@@ -62,8 +60,15 @@ class PostgresNoticeOutbox:
         self._lock = threading.Lock()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """A transaction on the (re)opened connection; errors as OutboxError."""
+    def _transaction(self, *, lazy: bool = False) -> Iterator[Connection]:
+        """A transaction on the (re)opened connection; errors as OutboxError.
+
+        ``lazy``: commit without waiting for the WAL flush (synchronous_commit off). Claims and
+        outcomes may: what a crash of PostgreSQL can lose is the last fraction of a second of
+        them (wal_writer_delay), whose rows are then sent again, which at-least-once delivery
+        allows anyway; in return the dispatcher never queues on the WAL flushes that ingest's
+        commits wait for. Queued notices are never lazy (they commit with their alarm).
+        """
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
@@ -71,6 +76,8 @@ class PostgresNoticeOutbox:
                                                  application_name=self.application_name)
                 conn = self._conn
                 with conn.transaction():
+                    if lazy:
+                        conn.execute("SET LOCAL synchronous_commit = off")
                     yield conn
             except psycopg.Error as exc:
                 if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
@@ -85,22 +92,29 @@ class PostgresNoticeOutbox:
     def claim_due(self, owner: str, channel: str, now_ms: int, limit: int, lease_until_ms: int) -> list[OutboxItem]:
         if limit <= 0:
             return []
-        with self._transaction() as conn:
+        with self._transaction(lazy=True) as conn:
             rows = conn.execute(_CLAIM, (owner, lease_until_ms, channel, now_ms, now_ms, limit)).fetchall()
         return sorted((q.item_of(r) for r in rows), key=lambda i: (i.next_attempt_ms, i.id))
 
     def mark_delivered(self, item_id: int, owner: str, now_ms: int) -> bool:
-        with self._transaction() as conn:
-            return conn.execute(_DELIVERED, (now_ms, owner, item_id)).rowcount > 0
+        return self.record(owner, [Outcome(item_id, now_ms, delivered=True)])[0]
 
     def mark_failed(self, item_id: int, owner: str, now_ms: int, error: str, next_attempt_ms: int | None) -> bool:
-        with self._transaction() as conn:
-            if next_attempt_ms is None:
-                return conn.execute(_GIVE_UP, (error, now_ms, item_id, owner)).rowcount > 0
-            return conn.execute(_RETRY, (error, next_attempt_ms, item_id, owner)).rowcount > 0
+        return self.record(owner, [Outcome(item_id, now_ms, False, error, next_attempt_ms)])[0]
+
+    def record(self, owner: str, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        with self._transaction(lazy=True) as conn:
+            # pipelined: the statements go out together and their answers come back together,
+            # one round trip for the round instead of one per outcome
+            with conn.pipeline():
+                cursors = [conn.execute(_OUTCOMES[sql], args)
+                           for sql, args in (q.outcome_statement(owner, o) for o in outcomes)]
+            return [cursor.rowcount > 0 for cursor in cursors]
 
     def release(self, owner: str) -> int:
-        with self._transaction() as conn:
+        with self._transaction(lazy=True) as conn:
             return conn.execute(_RELEASE, (owner,)).rowcount
 
     def give_up_stranded(self, known_channels: Collection[str], now_ms: int) -> int:
