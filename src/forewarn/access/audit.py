@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from forewarn.store.audit_log import AuditEntry, NewAuditEntry, audit_log_of
 
 if TYPE_CHECKING:
-    from forewarn.store.audit_log import Db
+    from forewarn.store.atomic import Db
 
 __all__ = ["AuditEntry", "entry", "history", "record", "recent"]
 

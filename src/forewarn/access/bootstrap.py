@@ -12,7 +12,7 @@ from forewarn.access.users import create_user
 from forewarn.store.users import users_repository
 
 if TYPE_CHECKING:
-    from forewarn.store.users import Db
+    from forewarn.store.atomic import Db
 
 __all__ = ["ADMIN", "DEMO_ACCOUNTS", "DEMO_PASSWORD", "ensure_admin", "ensure_demo_accounts"]
 

@@ -21,7 +21,7 @@ from forewarn.access.users import User, token_hash
 from forewarn.store.users import NewSession, users_repository
 
 if TYPE_CHECKING:
-    from forewarn.store.users import Db
+    from forewarn.store.atomic import Db
 
 __all__ = ["LiveSession", "OpenedSession", "csrf_for", "end_session", "open_session", "touch_session",
            "user_for_session"]

@@ -39,7 +39,7 @@ from forewarn.access.scope import Scope
 from forewarn.store.users import ApiToken, NewUser, UserRecord, UsersRepository, users_repository
 
 if TYPE_CHECKING:
-    from forewarn.store.users import Db
+    from forewarn.store.atomic import Db
 
 __all__ = [
     "ApiToken",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     import psycopg
 
+    #: a connection of either store, as the use cases (forewarn.access) receive it
     Db: TypeAlias = sqlite3.Connection | psycopg.Connection[Any]
 
 __all__ = ["atomic_of", "sqlite_atomic"]

@@ -14,14 +14,12 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol
 
 from forewarn.store.dialect import POSTGRES, SQLITE, Dialect
 
 if TYPE_CHECKING:
-    import psycopg
-
-    Db: TypeAlias = sqlite3.Connection | psycopg.Connection[Any]
+    from forewarn.store.atomic import Db
 
 __all__ = ["AuditEntry", "AuditLog", "NewAuditEntry", "SqlAuditLog", "audit_log_of", "dump_json", "load_json"]
 

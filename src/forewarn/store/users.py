@@ -19,17 +19,14 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol
 
 from forewarn.store.atomic import sqlite_atomic
 from forewarn.store.audit_log import AuditLog, SqlAuditLog
 from forewarn.store.dialect import SQLITE, Dialect
 
 if TYPE_CHECKING:
-    import psycopg
-
-    #: a connection of either store, as the access use cases receive it
-    Db: TypeAlias = sqlite3.Connection | psycopg.Connection[Any]
+    from forewarn.store.atomic import Db
 
 __all__ = [
     "ApiToken",

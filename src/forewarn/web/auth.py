@@ -109,4 +109,6 @@ def _token_user(request: Request[Any, Any, Any], ctx: ApiContext) -> User:
 
 
 def _touch(store: SqliteStore, token: str) -> None:
-    user_for_token(store.db, token)
+    """Note the token's use in a transaction of the writer's (any store has one; not every store
+    has a single connection to write on outside one)."""
+    store.run_in_transaction(lambda db: user_for_token(db, token))
