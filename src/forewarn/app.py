@@ -37,6 +37,7 @@ from forewarn.reports.schedule import ReportScheduler
 from forewarn.roles import ALL, Role, not_ported, reuse_port
 from forewarn.rules.catalog import RuleCatalog
 from forewarn.rules.model import RuleSet
+from forewarn.rules_feed import RulesFeed
 from forewarn.sites.view import SiteView
 from forewarn.stats.aggregate import Aggregator
 from forewarn.stats.day_keeper import DayKeeper
@@ -96,6 +97,8 @@ class Platform:
         self.step_recorder: AlarmRecorder | None = None
         #: a rules worker's own connection for the devices' activity (activity.py; SQLite only)
         self._activity_store: SqliteStore | None = None
+        #: a rules worker's input from the bus: readings committed by ingest processes (rules_feed.py)
+        self.feed: RulesFeed | None = None
         self.http: HttpServer | None = None
         #: the senders to the targets of forward.toml (none without the file)
         self.forwarding: Forwarding | None = None
@@ -155,6 +158,8 @@ class Platform:
             self._tasks.append(asyncio.create_task(self.screening.run()))
         if self.alarms is not None:
             self.alarms.run()
+            if Role.INGEST not in roles:
+                await self._start_feed()
         # what start-up and each registry reload build lives long: out of the collector's full
         # passes, which otherwise stop the loop for 100-200 ms with 10,000 devices (heap.py)
         self.pipeline.on_registry_change.append(lambda _devices: freeze_long_lived())
@@ -202,6 +207,16 @@ class Platform:
         every = max(0.05, min(5.0, self.settings.registry_poll_s * 5))
         read = store.last_seen
         self._tasks.append(asyncio.create_task(follow_activity(pipeline.last_seen, lambda: readers.call(read), every)))
+
+    async def _start_feed(self) -> None:
+        """A rules worker without ingest judges what the ingest processes committed, from the
+        bus (forewarn.rules_feed)."""
+        assert self.bus is not None and self.pipeline is not None
+        if self.settings.bus.startswith("memory://"):
+            log.warning("this rules process has no ingest and an in-process bus (memory://): it hears no other "
+                        "process's readings; set bus = nats://HOST:PORT in every process (docs/scale.md)")
+        self.feed = RulesFeed(self.bus.bus, self.pipeline)
+        await self.feed.start()
 
     def _start_aggregation(self) -> None:
         """forewarn's own minute to month values of the readings this process commits (the
@@ -375,6 +390,8 @@ class Platform:
             await self.mqtt.close()  # messages being stored finish; unacknowledged ones come again
         if self.hj212 is not None:
             await self.hj212.close()  # connections hand over what they held
+        if self.feed is not None:
+            await self.feed.close()  # what it did not acknowledge comes again to the next worker
         if self.alarms is not None:
             await self.alarms.stop()  # the engine's state goes in the last batch
         if self.pipeline is not None:

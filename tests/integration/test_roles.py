@@ -16,6 +16,7 @@ from forewarn.app import Platform
 from forewarn.roles import ALL, Role, RoleError, not_ported, parse_roles, reuse_port
 from forewarn.store.sqlite import SqliteStore
 from tests.integration.harness import FakeDevice, data_packet, eventually, register, settings_for
+from tests.nats_server import nats_server
 
 MN = "451202ROLE00000000000001"
 #: a combustible-gas reading far over every gas preset's limit: an engine would raise an alarm
@@ -190,3 +191,38 @@ def test_a_rules_worker_beside_ingest_follows_when_devices_were_heard(tmp_path: 
             await ingest.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_rules_worker_judges_what_an_ingest_process_committed_from_the_bus(tmp_path: Path) -> None:
+    """Ingest and rules in two platforms joined only by the store and a real NATS: the leak the
+    ingest process stored (and judged not at all) is judged by the rules worker, which raises the
+    alarm; the reading itself is stored once."""
+    with nats_server(tmp_path) as nats:
+        settings = settings_for(tmp_path, bus=nats.url)
+        register(settings, tmp_path, [{"mn": MN, "site_type": "lpg_station"}])
+
+        async def scenario() -> None:
+            ingest = Platform(settings, roles=frozenset({Role.INGEST}))
+            rules = Platform(settings, roles=frozenset({Role.RULES}))
+            await rules.start()
+            await ingest.start()
+            try:
+                assert ingest.alarms is None and rules.feed is not None
+                dev = await FakeDevice.connect(ingest.hj212_port)
+                await dev.send(data_packet(MN, LEAK))
+                assert (await dev.answer()).cn == "9014"
+                await dev.close()
+                feed = rules.feed
+                await eventually(lambda: feed.judged >= 1, timeout=10)
+            finally:
+                await ingest.stop()
+                await rules.stop()
+
+        asyncio.run(scenario())
+    rows, alarms = _stored(settings.db_path)
+    assert rows == 1 and alarms == 1
+    store = SqliteStore(settings.db_path, _catalogue())
+    try:  # the rules worker wrote its decisions, not the reading again
+        assert store.counters().get("readings_already_stored", 0) == 0
+    finally:
+        store.close()
