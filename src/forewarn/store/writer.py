@@ -249,7 +249,7 @@ class BatchWriter(Generic[S]):
 
     def _release(self, keys: Keys) -> None:
         for key in keys:
-            if self._tainted.get(key) is keys:
+            if self._tainted.get(key) == keys:  # what that failed batch tainted, not a later one
                 del self._tainted[key]
 
     def _run_job(self, job: Callable[[S], object]) -> None:
