@@ -226,3 +226,10 @@ def test_a_rules_worker_judges_what_an_ingest_process_committed_from_the_bus(tmp
         assert store.counters().get("readings_already_stored", 0) == 0
     finally:
         store.close()
+
+
+def test_the_serving_line_never_shows_the_store_password() -> None:
+    from forewarn.cli.run import _without_password
+
+    assert _without_password("postgresql://forewarn:s3cret@pg1:5432/forewarn") == "postgresql://forewarn:***@pg1:5432/forewarn"
+    assert _without_password("postgresql://postgres@127.0.0.1:5432/test") == "postgresql://postgres@127.0.0.1:5432/test"
