@@ -3,6 +3,9 @@
 Every change is written to the audit log with the actor ($FOREWARN_USER or the login name) and
 origin ``cli``. Passwords are read with a prompt (twice), or from the first line of standard
 input with ``--password-stdin`` (for scripts); they are never taken on the command line.
+Each command runs its use case (``forewarn.access.users``) in one transaction of the store's,
+whichever store it is; a password is hashed before that transaction begins (argon2id takes a
+tenth of a second or more, and the embedded store's write lock is held for the transaction).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from forewarn.access.errors import AccessError
-from forewarn.access.passwords import check_policy
+from forewarn.access.passwords import check_policy, hash_password
 from forewarn.access.roles import Role
 from forewarn.access.users import (
     DEFAULT_TOKEN_DAYS,
@@ -29,10 +32,9 @@ from forewarn.access.users import (
     list_api_tokens,
     list_users,
     revoke_api_token,
-    set_password,
+    set_password_hash,
 )
 from forewarn.cli.common import UserError, actor_name, iso, open_store, settings_from
-from forewarn.store.sqlite import SqliteStore
 
 __all__ = ["add_commands"]
 
@@ -103,25 +105,26 @@ def _policy(password: str) -> None:
         raise UserError(str(exc)) from None
 
 
-def _with_store(args: argparse.Namespace, work: Callable[[SqliteStore], _T]) -> _T:
+def _with_store(args: argparse.Namespace, work: Callable[[Any], _T]) -> _T:
+    """``work(db)`` in one transaction of the store's (``db``: its connection, of either store)."""
     store = open_store(settings_from(args), create=True)
+    box: list[_T] = []
     try:
-        return work(store)
+        store.run_in_transaction(lambda db: box.append(work(db)))
     except AccessError as exc:
         raise UserError(str(exc)) from None
     finally:
         store.close()
+    return box[0]
 
 
 def add_cmd(args: argparse.Namespace) -> int:
-    password = _password(args, args.name)
+    hashed = hash_password(_password(args, args.name))
 
-    def work(store: SqliteStore) -> str:
-        db = store.db
-        # create_user hashes first and then takes the write lock itself (hashing takes ~0.1 s)
+    def work(db: Any) -> str:
         enterprise_id = find_enterprise(db, args.enterprise) if args.enterprise else None
-        user = create_user(db, args.name, password, args.role, region_code=args.region,
-                           enterprise_id=enterprise_id, actor=actor_name(), origin=ORIGIN)
+        user = create_user(db, args.name, "", args.role, region_code=args.region, enterprise_id=enterprise_id,
+                           actor=actor_name(), origin=ORIGIN, password_hash=hashed)
         reach = user.region_code or user.enterprise or ""
         return f"user {user.name} added ({user.role}{' ' + reach if reach else ''})"
 
@@ -131,7 +134,7 @@ def add_cmd(args: argparse.Namespace) -> int:
 
 def list_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    users = _with_store(args, lambda store: list_users(store.db))
+    users = _with_store(args, list_users)
     tz = settings.tz
     if args.format == "json":
         for user in users:
@@ -152,21 +155,21 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 def passwd_cmd(args: argparse.Namespace) -> int:
     # Say "no such user" before asking for a password nobody will use.
-    _with_store(args, lambda store: _must_exist(store, args.name))
-    password = _password(args, args.name)
-    _with_store(args, lambda store: set_password(store.db, args.name, password, actor=actor_name(), origin=ORIGIN))
+    _with_store(args, lambda db: _must_exist(db, args.name))
+    hashed = hash_password(_password(args, args.name))
+    _with_store(args, lambda db: set_password_hash(db, args.name, hashed, actor=actor_name(), origin=ORIGIN))
     print(f"password of {args.name} changed")
     return 0
 
 
-def _must_exist(store: SqliteStore, name: str) -> None:
-    if get_user(store.db, name) is None:
+def _must_exist(db: Any, name: str) -> None:
+    if get_user(db, name) is None:
         raise UserError(f"no user named {name!r} (see 'forewarn users list')")
 
 
 def disable_cmd(args: argparse.Namespace) -> int:
     change = enable_user if args.enable else disable_user
-    changed = _with_store(args, lambda store: change(store.db, args.name, actor=actor_name(), origin=ORIGIN))
+    changed = _with_store(args, lambda db: change(db, args.name, actor=actor_name(), origin=ORIGIN))
     state = "enabled" if args.enable else "disabled"
     print(f"user {args.name} {state}" if changed else f"user {args.name} was already {state}")
     return 0
@@ -176,8 +179,8 @@ def token_cmd(args: argparse.Namespace) -> int:
     if args.days < 0:
         raise UserError("--days must be 0 (until revoked) or more")
     issued = _with_store(
-        args, lambda store: issue_api_token(store.db, args.name, args.label, actor=actor_name(), origin=ORIGIN,
-                                            days=args.days or None)
+        args, lambda db: issue_api_token(db, args.name, args.label, actor=actor_name(), origin=ORIGIN,
+                                         days=args.days or None)
     )
     ends = f", valid {args.days:g} days" if args.days else ", valid until revoked"
     print(f"API token {issued.id} for {args.name} (shown once{ends}; send it as 'Authorization: Bearer TOKEN'):",
@@ -188,7 +191,7 @@ def token_cmd(args: argparse.Namespace) -> int:
 
 def tokens_cmd(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    tokens = _with_store(args, lambda store: list_api_tokens(store.db, args.name))
+    tokens = _with_store(args, lambda db: list_api_tokens(db, args.name))
     if not tokens:
         print("no API tokens")
     for t in tokens:
@@ -202,6 +205,6 @@ def tokens_cmd(args: argparse.Namespace) -> int:
 
 
 def revoke_cmd(args: argparse.Namespace) -> int:
-    done = _with_store(args, lambda store: revoke_api_token(store.db, args.token_id, actor=actor_name(), origin=ORIGIN))
+    done = _with_store(args, lambda db: revoke_api_token(db, args.token_id, actor=actor_name(), origin=ORIGIN))
     print(f"API token {args.token_id} revoked" if done else f"API token {args.token_id} was already revoked")
     return 0
