@@ -1,14 +1,20 @@
 """Two dispatcher processes over one real database (a SQLite file, or PostgreSQL) and one real
 webhook receiver on 127.0.0.1: every notice arrives once and both send their share; one killed
-while it holds claims leaves them to the other, which sends them once their lease has passed."""
+while it holds claims leaves them to the other, which sends them once their lease has passed; a
+restart of PostgreSQL in mid-dispatch loses no notice and repeats none."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -20,10 +26,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from forewarn.alarms.notify import EVENT_ID_HEADER, payload_of
+from forewarn.alarms.notify import EVENT_ID_HEADER, Dispatcher, load_notify_config, payload_of
 from forewarn.store.migrate import migrate as sqlite_migrate
-from forewarn.store.notice_outbox import NoticeOutbox, open_notice_outbox
+from forewarn.store.notice_outbox import NoticeOutbox, OutboxError, open_notice_outbox
 from forewarn.store.postgres.migrate import migrate as pg_migrate
+from forewarn.store.postgres.notice_outbox import PostgresNoticeOutbox
 from tests.pg import fresh_pg_schema
 from tests.unit.test_notify_outbox import notice
 
@@ -224,3 +231,82 @@ def test_claims_of_a_killed_dispatcher_are_sent_by_the_other_once_their_lease_ha
     for hit in receiver.hits:
         if hit.answered and hit.event_id in lease_ends:  # ... those the dead one held, after their lease
             assert hit.at * 1000 >= lease_ends[hit.event_id]
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of this test's own (initdb in a temporary directory, a free port), so
+    that it can be restarted without disturbing the machine's."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="forewarn-pg-"))
+        shutil.chown(self.dir, "postgres")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._pg("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+        self._pg("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", "-o",
+                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def _pg(self, tool: str, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.BIN / tool), *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+
+    def restart(self) -> None:
+        """As an operator's restart: every connection is cut, committed work stays."""
+        self._pg("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "restart")
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self._pg("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def own_pg() -> Iterator[OwnPostgres]:
+    cluster = OwnPostgres()
+    try:
+        with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+            pg_migrate(conn)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_a_postgresql_restart_mid_dispatch_loses_no_notice_and_repeats_none(
+    own_pg: OwnPostgres, receiver: Receiver, tmp_path: Path
+) -> None:
+    receiver.delay_s = 0.05  # sends in flight while PostgreSQL goes down and comes back
+    config = tmp_path / "notify.toml"
+    config.write_text(
+        f'[[channel]]\nname = "city"\nkind = "webhook"\nurl = "{receiver.url}"\nsecret = "s"\ntimeout_s = 2\n\n'
+        '[[route]]\nchannels = ["city"]\n\n[delivery]\nper_channel_concurrency = 4\n', encoding="utf-8")
+    watcher = PostgresNoticeOutbox(own_pg.dsn)
+    ids = queue(watcher, 40)
+
+    def pending() -> int:
+        try:
+            return watcher.pending_count()
+        except OutboxError:  # its connection was cut too: asked again
+            return -1
+
+    async def main() -> None:
+        dispatcher = Dispatcher(PostgresNoticeOutbox(own_pg.dsn), load_notify_config(config), poll_s=0.05,
+                                lease_s=20)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            while len(receiver.answered()) < 8:
+                await asyncio.sleep(0.02)
+            await asyncio.to_thread(own_pg.restart)
+            while await asyncio.to_thread(pending) != 0:
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    watcher.close()
+    assert receiver.answered() == Counter(ids) and len(receiver.hits) == 40  # each once, none again

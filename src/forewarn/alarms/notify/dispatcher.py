@@ -179,7 +179,7 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._flush()  # what was delivered must not be released and sent again
+        await self._flush(last=True)  # what was delivered must not be released and sent again
         try:
             released = await self._call(self.outbox.release, self.owner)
         except OutboxError as exc:
@@ -275,18 +275,29 @@ class Dispatcher:
             )
         self._outcomes.append((item, Outcome(item.id, now_ms, False, error, retry_at)))
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, last: bool = False) -> None:
         """Record the outcomes of the sends finished since the last round, in one transaction
         (one commit for many sends); until then their rows stay claimed, so none is sent again.
-        Outcomes that cannot be written leave their rows claimed until the lease, then due."""
+
+        Outcomes that cannot be written (the database restarting) are kept and written at the
+        next round: the rows are still this dispatcher's (a delivered one is recorded whoever
+        holds it by then), so a database back within the lease repeats nothing. The list stays
+        small meanwhile, since no claim, hence no send, succeeds either. Only at the ``last``
+        flush (stopping) are they given up: those rows are sent again after their lease.
+        """
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
         try:
             written = await self._call(self.outbox.record, self.owner, [outcome for _, outcome in batch])
         except OutboxError as exc:
-            log.warning("could not record the outcome of %d notifications (each is sent again once its "
-                        "claim expires): %s", len(batch), exc)
+            if last:
+                log.warning("could not record the outcome of %d notifications (each is sent again once its "
+                            "claim expires): %s", len(batch), exc)
+            else:
+                self._outcomes[:0] = batch
+                self._throttle.warning("notify:record", "cannot record %d notification outcomes yet (kept, "
+                                       "tried again): %s", len(batch), exc)
             return
         for (item, outcome), ok in zip(batch, written, strict=True):
             if not ok and not outcome.delivered:
