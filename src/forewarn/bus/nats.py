@@ -141,21 +141,27 @@ class NatsBus:
                 raise BusClosed(f"the bus closed with {len(waiting)} events not acknowledged by NATS")
             futures: list[asyncio.Future[Any]] = []
             try:
-                for subject, data, headers in waiting:
+                for n, (subject, data, headers) in enumerate(waiting):
                     futures.append(await self._js.publish_async(subject, data, headers=dict(headers)))
+                    if n % 32 == 31:
+                        await asyncio.sleep(0)  # a long batch must not hold the loop that answers devices
             except _PASSING:
                 pass
+            if futures:
+                await asyncio.wait(futures, timeout=self.ack_timeout_s)  # one timer for the batch, not one each
             failed: list[tuple[str, bytes, dict[str, str]]] = []
             for item, future in zip(waiting, futures, strict=False):
-                try:
-                    await asyncio.wait_for(future, self.ack_timeout_s)
-                except _PASSING:
+                if not future.done():
+                    future.cancel()
                     failed.append(item)
-                except nats.js.errors.APIError as exc:
-                    if exc.code == 503 or exc.err_code in (10039,):  # JetStream not (yet) ready after a restart
-                        failed.append(item)
-                    else:
-                        raise
+                    continue
+                exc = future.exception()
+                if exc is None:
+                    continue
+                if isinstance(exc, _PASSING) or (isinstance(exc, nats.js.errors.APIError) and exc.code == 503):
+                    failed.append(item)  # NATS away, or JetStream not ready yet after a restart
+                else:
+                    raise exc
             failed += waiting[len(futures):]
             if failed:
                 self.publish_retries += len(failed)
