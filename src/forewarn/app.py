@@ -136,8 +136,8 @@ class Platform:
         self.bus = await link_platform(s, self.pipeline)  # first: a NATS that does not answer stops us here
         if Role.RULES in roles and s.rules_enabled:
             self._start_alarms()
-            if Role.INGEST not in roles:
-                self._follow_devices()
+        if Role.INGEST not in roles and (self.alarms is not None or self.serve_http):
+            self._follow_devices()  # the silence check and the live map judge the ingest processes' devices
         assert self.writer is not None
         self.writer.start()
         if Role.INGEST in roles:
@@ -198,8 +198,9 @@ class Platform:
         self.alarms.start()
 
     def _follow_devices(self) -> None:
-        """A rules worker that hears no device: when each was last heard, as the ingest
-        processes commit it, so that silence is judged on their data (forewarn.activity)."""
+        """A rules or web process that hears no device: when each was last heard, as the ingest
+        processes commit it, so that silence and the live map's online state are judged on
+        their data (forewarn.activity)."""
         store, readers, pipeline = self.store, self.readers, self.pipeline
         assert store is not None and readers is not None and pipeline is not None
         if isinstance(store, SqliteStore):  # a connection of its own, used on one reader thread at a time

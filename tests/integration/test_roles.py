@@ -166,19 +166,21 @@ def test_web_role_on_postgresql_is_refused_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "role web cannot run on a PostgreSQL store yet" in lines[0]
 
 
-def test_a_rules_worker_beside_ingest_follows_when_devices_were_heard(tmp_path: Path) -> None:
-    """A rules process hears no device itself: it must learn from the store when the ingest
-    process heard each, or its silence check would call every device silent."""
-    settings = settings_for(tmp_path)
+@pytest.mark.parametrize("role", [Role.RULES, Role.WEB])
+def test_a_rules_or_web_process_beside_ingest_follows_when_devices_were_heard(tmp_path: Path, role: Role) -> None:
+    """A rules or web process hears no device itself: it must learn from the store when the
+    ingest process heard each, or its silence check would call every device silent (rules) and
+    its live map show every device offline (web)."""
+    settings = settings_for(tmp_path, http_port=0, http_host="127.0.0.1")
     register(settings, tmp_path, [{"mn": MN}])
 
     async def scenario() -> None:
         ingest = Platform(settings, roles=frozenset({Role.INGEST}))
-        rules = Platform(settings, roles=frozenset({Role.RULES}))
+        rules = Platform(settings, roles=frozenset({role}))
         await ingest.start()
         await rules.start()
         try:
-            assert rules.hj212 is None and rules.alarms is not None and ingest.pipeline is not None
+            assert rules.hj212 is None and ingest.pipeline is not None
             assert rules.pipeline is not None and not rules.pipeline.last_seen
             dev = await FakeDevice.connect(ingest.hj212_port)
             await dev.send(data_packet(MN))
