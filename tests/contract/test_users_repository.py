@@ -43,8 +43,10 @@ from forewarn.access.users import (
     set_password,
     user_for_token,
 )
+from forewarn.catalogue import Catalogue
 from forewarn.store import migrate as sqlite_migrate
 from forewarn.store.dialect import POSTGRES, SQLITE
+from forewarn.store.open import open_store
 from forewarn.store.postgres import migrate as pg_migrate
 from forewarn.store.users import NewUser, users_repository
 
@@ -405,3 +407,42 @@ def test_every_write_is_audited_readably_and_without_secrets(engine: Engine) -> 
     assert "argon2" not in str(audit.recent(db)) and "$" not in str(audit.recent(db))  # no hash ever goes in
     with pytest.raises(ValueError):
         audit.record(db, "", "x", "y", 1, None, None, "cli")
+
+
+# ---------------------------------------------------------------------- in the store's own transaction
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_use_cases_in_a_stores_transaction_commit_with_it_or_not_at_all(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The web's writes and ``forewarn users`` run a use case in ``run_in_transaction`` of the
+    store opened from settings: what it did is there for every other connection once that
+    returns, and a refused step takes the whole transaction's work back with it."""
+    url = f"sqlite:///{tmp_path / 'forewarn.db'}" if kind == "sqlite" else request.getfixturevalue("pg_dsn")
+    store = open_store(url, Catalogue())
+    try:
+        issued: list[str] = []
+
+        def make(db: Any) -> None:
+            create_user(db, "li", PW, Role.CITY_ADMIN, **WHO, **FAST)
+            issued.append(issue_api_token(db, "li", **WHO).token)
+
+        store.run_in_transaction(make)
+
+        def make_again(db: Any) -> None:
+            create_user(db, "wang", PW, Role.AUDITOR, **WHO, **FAST)
+            create_user(db, "li", PW, Role.AUDITOR, **WHO, **FAST)
+
+        with pytest.raises(UserExists):
+            store.run_in_transaction(make_again)
+        other = _sqlite_connect(tmp_path / "forewarn.db") if kind == "sqlite" else psycopg.connect(url, autocommit=True)
+        try:
+            assert [u.name for u in list_users(other)] == ["li"]  # wang went with the refused step
+            found = user_for_token(other, issued[0], touch=False)
+            assert found is not None and found.name == "li"
+            assert [e.action for e in audit.recent(other)] == ["token.issue", "user.create"]
+        finally:
+            other.close()
+    finally:
+        store.close()
