@@ -238,6 +238,26 @@ def test_partitions_are_made_for_old_and_future_months(registered: Store, reques
                      garbage: "readings_minute_default"}
 
 
+def test_stored_readings_enter_the_forwarding_outbox_once(registered: Store) -> None:
+    d = device_id(registered)
+    registered.run_in_transaction(lambda conn: conn.execute(  # type: ignore[attr-defined]
+        f"INSERT INTO forward_rules (target, device_id, code, kind) VALUES ('up', {d}, 'a21026', '*'), "
+        f"('all', {d}, '*', 'minute')"))
+    registered.write(readings_batch(registered, Kind.MINUTE, [
+        ("a21026", "Avg", T0, 1.0, "N"), ("a21002", "Avg", T0, 2.0, "N")]))
+    # a resend of a stored reading is stored nothing and forwarded nothing; only the new one goes
+    registered.write(readings_batch(registered, Kind.MINUTE, [
+        ("a21026", "Avg", T0, 9.0, "N"), ("a21026", "Avg", T0 + MIN, 3.0, "N")]))
+    registered.write(readings_batch(registered, Kind.HOUR, [("a21002", "Avg", T0, 4.0, "N")]))
+    rows = sql(registered, "SELECT target, device_id, kind, ts, code, field, value, flag FROM forward_outbox "
+                           "ORDER BY target, ts, code")
+    assert rows == [
+        ("all", d, "minute", T0, "a21002", "Avg", 2.0, "N"), ("all", d, "minute", T0, "a21026", "Avg", 1.0, "N"),
+        ("all", d, "minute", T0 + MIN, "a21026", "Avg", 3.0, "N"),
+        ("up", d, "minute", T0, "a21026", "Avg", 1.0, "N"), ("up", d, "minute", T0 + MIN, "a21026", "Avg", 3.0, "N"),
+    ]
+
+
 # ------------------------------------------------------------------ series
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from forewarn.access.bootstrap import ADMIN, DEMO_PASSWORD, ensure_admin, ensure_demo_accounts
 from forewarn.alarms.queries import alarm_summary
 from forewarn.app import Platform
+from forewarn.cli import bench_pg
 from forewarn.cli import store as store_cli
 from forewarn.cli.common import UserError, open_store, settings_from
 from forewarn.config import Settings
@@ -155,6 +156,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="## and random bytes, or a registered device's frames at full speed (default malformed)")
     b.set_defaults(handler=bench_flood)
     store_cli.add_bench(bsub, common)  # bench migrate: with the command it measures
+    bench_pg.add_bench(bsub, common)  # bench pg: the PostgreSQL store
 
 
 def _serve_settings(args: argparse.Namespace, default_host: str | None = None) -> Settings:

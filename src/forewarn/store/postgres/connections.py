@@ -24,6 +24,11 @@ __all__ = ["Connections", "describe"]
 
 T = TypeVar("T")
 
+#: Every connection's settings. JIT compilation off: the store's queries are short, and the
+#: planner's cost of the series query (a thousand correlated subqueries) made PostgreSQL spend
+#: a second compiling a query that runs in tens of milliseconds (measured, docs/benchmarks.md).
+_SESSION = "SET jit = off"
+
 #: the staging table bulk writes COPY into (see forewarn.store.postgres.ingest)
 _STAGING = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS forewarn_staging "
@@ -43,6 +48,12 @@ def describe(dsn: str) -> str:
     return f"{host}:{port}/{info.get('dbname') or info.get('user') or ''} as {info.get('user') or '(default user)'}"
 
 
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(_SESSION)
+    if not conn.autocommit:
+        conn.commit()
+
+
 class Connections:
     """The writer's connection (opened now, so a wrong address fails here) and the readers' pool."""
 
@@ -58,6 +69,7 @@ class Connections:
             max_size=readers,
             kwargs={"connect_timeout": int(connect_timeout)},
             check=ConnectionPool.check_connection,
+            configure=_configure,
             name="forewarn-readers",
             open=True,
         )
@@ -71,6 +83,7 @@ class Connections:
                     conn.close()
                 self._writer = None
                 conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=int(self.connect_timeout))
+                _configure(conn)
                 conn.execute(_STAGING)
                 self._writer = conn
             return conn

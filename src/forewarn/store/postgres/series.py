@@ -7,10 +7,13 @@ the row of its minimum and the row of its maximum (the earliest of equal values,
 the row SQLite's bare-column MIN()/MAX() returns), and a bucket whose values are all NULL
 gives its last row (again SQLite's choice).
 
-How: PostgreSQL has no "row holding the minimum" aggregate, and building an array per row to
-compare (value, ts) pairs cost twice as much as reading the rows (measured, docs/benchmarks.md).
-So one pass of plain float aggregates per bucket (min, max, count, last ts), then per bucket
-two index range scans along the primary key that stop at the first row with that value.
+How: PostgreSQL has no "row holding the minimum" aggregate, but arrays compare element by
+element, so ``min(ARRAY[value, ts])`` is the minimum value with the earliest of its times and
+``max(ARRAY[value, -ts])`` the maximum with the earliest of its times (ts in epoch ms is exact
+as a float8): one pass over the range, grouped by bucket. Measured against per-bucket index
+probes (SQLite's way: a thousand correlated subqueries, each re-planned over the partitions,
+cost 150 ms on a few days already) and a second pass joining the rows back to each bucket's
+min and max (docs/benchmarks.md, "PostgreSQL store").
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import psycopg
 
 from forewarn.model import Kind
+from forewarn.store.postgres.partitions import month_range
 
 __all__ = ["series"]
 
@@ -29,16 +33,12 @@ _TABLE = {kind: f"readings_{kind.value}" for kind in Kind}
 
 
 def _picks_sql(table: str) -> str:
-    first_with = (
-        f"(SELECT min(ts) FROM {table} WHERE point_id = %(point)s AND ts >= %(first)s + a.b * %(width)s "
-        "AND ts < %(first)s + (a.b + 1) * %(width)s AND ts <= %(last)s AND value = a.{col})"
-    )
+    """Per bucket: the ts of its minimum row, minus the ts of its maximum row, and its last ts."""
     return (
-        "WITH a AS (SELECT (ts - %(first)s) / %(width)s AS b, min(value) AS lo, max(value) AS hi, "
-        f"max(ts) AS last_ts, count(value) AS n FROM {table} "
-        "WHERE point_id = %(point)s AND ts >= %(first)s AND ts <= %(last)s GROUP BY 1) "
-        f"SELECT CASE WHEN a.n = 0 THEN a.last_ts ELSE {first_with.format(col='lo')} END, "
-        f"CASE WHEN a.n = 0 THEN NULL ELSE {first_with.format(col='hi')} END FROM a"
+        "SELECT (min(ARRAY[value, ts::float8]) FILTER (WHERE value IS NOT NULL))[2], "
+        "(max(ARRAY[value, (-ts)::float8]) FILTER (WHERE value IS NOT NULL))[2], max(ts) "
+        f"FROM {table} WHERE point_id = %(point)s AND ts >= %(first)s AND ts <= %(last)s "
+        "GROUP BY (ts - %(first)s) / %(width)s"
     )
 
 
@@ -68,9 +68,33 @@ def series(
     picks = conn.execute(
         _picks_sql(table), {"point": point_id, "first": first, "last": last, "width": width}
     ).fetchall()
-    chosen = sorted({int(ts) for pair in picks for ts in pair if ts is not None})
-    rows: list[SeriesRow] = conn.execute(
-        f"SELECT ts, value, flag FROM {table} WHERE point_id = %s AND ts = ANY(%s) ORDER BY ts",
-        (point_id, chosen),
-    ).fetchall()
+    chosen: set[int] = set()
+    for low, minus_high, last_ts in picks:
+        if low is None:  # every value of the bucket NULL: its last row, as SQLite answers
+            chosen.add(int(last_ts))
+        else:
+            chosen.update((int(low), -int(minus_high)))
+    return _rows_at(conn, table, point_id, sorted(chosen))
+
+
+def _rows_at(conn: psycopg.Connection[Any], table: str, point_id: int, stamps: list[int]) -> list[SeriesRow]:
+    """The rows at the chosen times, read back by primary key. One ``ts = ANY(all of them)``
+    over the partitioned table would probe every month's partition for every time (a year:
+    13 partitions x 2,000 probes) and plan a 2,000-element list; one branch per month, each
+    bounded by that month and joining its times as a set, reaches one partition each."""
+    months: dict[tuple[int, int], list[int]] = {}
+    bounds: tuple[int, int] = (0, 0)
+    for ts in stamps:
+        if not bounds[0] <= ts < bounds[1]:
+            bounds = month_range(ts)
+        months.setdefault(bounds, []).append(ts)
+    branches = []
+    args: list[object] = []
+    for (lo, hi), chosen in months.items():
+        branches.append(f"SELECT r.ts, r.value, r.flag FROM unnest(%s::bigint[]) AS u(ts) JOIN {table} r "
+                        "ON r.ts = u.ts AND r.point_id = %s AND r.ts >= %s AND r.ts < %s")
+        args += [chosen, point_id, lo, hi]
+    if not branches:
+        return []
+    rows: list[SeriesRow] = conn.execute(" UNION ALL ".join(branches) + " ORDER BY 1", args).fetchall()
     return rows

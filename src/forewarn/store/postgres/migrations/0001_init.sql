@@ -98,12 +98,12 @@ BEGIN
         RETURN child;
     END IF;
     EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', child, parent);
-    EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (point_id, ts)', child);
     EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (ts >= %s AND ts < %s)', child, child || '_range', lo, hi);
     EXECUTE format(
         'WITH moved AS (DELETE FROM %I WHERE ts >= %s AND ts < %s RETURNING point_id, ts, value, flag) '
         'INSERT INTO %I (point_id, ts, value, flag) SELECT point_id, ts, value, flag FROM moved',
         parent || '_default', lo, hi, child);
+    -- ATTACH builds the partition's share of the parent's primary key (whatever its shape)
     EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', parent, child, lo, hi);
     -- the CHECK let ATTACH skip scanning the new table; the partition bound now says the same
     EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', child, child || '_range');
