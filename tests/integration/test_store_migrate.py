@@ -33,6 +33,7 @@ from forewarn.store import forwarding
 from forewarn.store.base import IngestBatch, ReadingBatch
 from forewarn.store.sqlite import SqliteStore
 from forewarn.store.transfer import Interrupted, TransferError, transfer
+from forewarn.store.transfer.source import SqliteSource
 from tests.integration.harness import FakeDevice, data_packet, register, settings_for
 from tests.pg import fresh_pg_schema
 
@@ -224,12 +225,32 @@ def test_the_forwarding_trigger_does_not_enqueue_the_copied_readings_again(sourc
         assert row is not None and row[0] == outbox + 1
 
 
+def _primary_key(dsn: str, table: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+                           (table,)).fetchone()
+    return row is not None and row[0] == 1
+
+
 def test_an_interrupted_copy_resumes_where_it_stopped_and_copies_nothing_twice(source: Path, pg_dsn: str) -> None:
+    # stopped in the middle of readings_minute: 2 of its 4 chunks (2 devices x 600 rows) copied
+    snapshot = SqliteSource(source)
+    try:
+        chunks_before = 0
+        for table in snapshot.tables:
+            if table.name == "readings_minute":
+                break
+            chunks_before += -(-snapshot.summary(table).rows // 300)
+    finally:
+        snapshot.close()
     with pytest.raises(Interrupted):
-        transfer(source, pg_dsn, chunk_rows=300, stop_after_chunks=25)
+        transfer(source, pg_dsn, chunk_rows=300, stop_after_chunks=chunks_before + 2)
     with psycopg.connect(pg_dsn) as conn:
         partial = conn.execute("SELECT sum(rows_copied), count(*) FILTER (WHERE done) FROM store_transfer").fetchone()
+        minute = conn.execute("SELECT rows_copied, done FROM store_transfer WHERE table_name = 'readings_minute'"
+                              ).fetchone()
     assert partial is not None and partial[0] > 0
+    assert minute == (600, False) and not _primary_key(pg_dsn, "readings_minute")  # built at the end
 
     report = transfer(source, pg_dsn, chunk_rows=300)
 
@@ -237,6 +258,7 @@ def test_an_interrupted_copy_resumes_where_it_stopped_and_copies_nothing_twice(s
     total = sum(c.source.rows for c in report.checks)
     assert report.rows_copied == total - partial[0]  # only what the first run had not committed
     _assert_equal(source, pg_dsn)
+    assert all(_primary_key(pg_dsn, f"readings_{kind.value}") for kind in Kind)
 
 
 def test_a_copy_killed_mid_way_resumes_from_the_command_line(source: Path, pg_dsn: str,

@@ -30,20 +30,25 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[Iterator[T]]:
     ready: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand_over(item: object) -> bool:
+        """Put ``item`` on the queue unless the consumer left; False if it did. Every put
+        waits in short steps, so a reader never blocks forever on a queue nobody empties."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(item):
                     return
-            ready.put(_END)
+            hand_over(_END)
         except BaseException as exc:  # handed to the consumer, raised there
-            ready.put(exc)
+            hand_over(exc)
 
     thread = threading.Thread(target=produce, name="transfer-read-ahead", daemon=True)
     thread.start()
