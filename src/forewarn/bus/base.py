@@ -43,11 +43,14 @@ class Delivery(msgspec.Struct, frozen=True):
     """One event handed to a durable consumer: its stream sequence and how often it came."""
 
     event: Event
-    #: the bus's sequence of the event (NATS: the stream sequence), unique per published event
+    #: the bus's sequence of the message that carried the event (NATS: the stream sequence)
     seq: int
     #: 1 the first time, more when it is delivered again (a handler failed, a worker died)
     attempt: int = 1
     subject: str = ""
+    #: the event's place in its message (NATS sends a commit's events of one subject together):
+    #: (seq, index) is unique per published event
+    index: int = 0
 
 
 LiveHandler = Callable[[Event], Awaitable[None] | None]

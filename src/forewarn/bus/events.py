@@ -35,7 +35,9 @@ __all__ = [
     "RegistryChanged",
     "RulesChanged",
     "decode",
+    "decode_many",
     "encode",
+    "encode_many",
     "partition_of",
     "readings_subjects",
     "subject_of",
@@ -144,6 +146,24 @@ def decode(data: bytes) -> Event:
         return _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise EventDecodeError(f"not a forewarn event: {exc}") from None
+
+
+_many_decoder: msgspec.msgpack.Decoder[list[Event]] = msgspec.msgpack.Decoder(list[Event])
+
+
+def encode_many(events: list[Event]) -> bytes:
+    """Several events of one subject as one message (a msgpack array): one NATS message, one
+    PubAck and one ack for a whole commit's devices of a partition, instead of one each."""
+    return _encoder.encode(events)
+
+
+def decode_many(data: bytes) -> list[Event]:
+    """The events of one message: an array of them, or (a single publisher's form) one."""
+    try:
+        return _many_decoder.decode(data) if data[:1] and data[0] & 0xF0 == 0x90 or data[:1] in (b"\xdc", b"\xdd") \
+            else [_decoder.decode(data)]
+    except msgspec.DecodeError as exc:
+        raise EventDecodeError(f"not forewarn events: {exc}") from None
 
 
 def partition_of(device_id: int, partitions: int) -> int:

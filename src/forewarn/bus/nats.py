@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
 import logging
 import re
@@ -42,7 +43,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 
 from forewarn.bus.base import BusClosed, BusUnavailable, Delivery, DeliveryHandler, LiveHandler
 from forewarn.bus.dedup import Deduper
-from forewarn.bus.events import Event, EventDecodeError, decode, encode, subject_of
+from forewarn.bus.events import Event, EventDecodeError, ReadingsCommitted, decode_many, encode_many, subject_of
 
 __all__ = ["NatsBus"]
 
@@ -54,6 +55,9 @@ _PASSING = (nats.errors.TimeoutError, TimeoutError, nats.errors.ConnectionClosed
             nats.js.errors.NoStreamResponseError, nats.errors.ConnectionReconnectingError,
             nats.errors.StaleConnectionError, nats.js.errors.ServiceUnavailableError)
 _BACKOFF_MAX_S = 2.0
+#: most events, and readings, in one message (NATS refuses a message over 1 MB by default)
+BUNDLE_EVENTS = 256
+BUNDLE_ROWS = 4000
 
 
 class NatsBus:
@@ -133,8 +137,14 @@ class NatsBus:
         await self.publish_many([event])
 
     async def publish_many(self, events: Sequence[Event]) -> None:
-        """Send ``events`` in order without waiting between them; return when all are acked."""
-        waiting = [(self._subject(e), encode(e), {"Nats-Msg-Id": e.id}) for e in events]
+        """Send ``events`` in order without waiting between them; return when all are acked.
+
+        Events of one subject travel together, up to :data:`BUNDLE_EVENTS` (and
+        :data:`BUNDLE_ROWS` readings) a message: a commit of 200 devices is 16 messages, not 200.
+        A message of one event carries that event's id as ``Nats-Msg-Id`` (the same fact from
+        two processes is stored once); a bundle the ids of its events, hashed (its retries are)."""
+        waiting = [(subject, encode_many(bundle), {"Nats-Msg-Id": _bundle_id(bundle)})
+                   for subject, bundle in self._bundles(events)]
         delay = 0.05
         while waiting:
             if self._closed:
@@ -169,12 +179,26 @@ class NatsBus:
                 delay = min(delay * 2, _BACKOFF_MAX_S)
             waiting = failed
 
+    def _bundles(self, events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
+        by_subject: dict[str, list[list[Event]]] = {}
+        rows: dict[str, int] = {}
+        for event in events:
+            subject = self._subject(event)
+            bundles = by_subject.setdefault(subject, [[]])
+            size = len(event.rows) if isinstance(event, ReadingsCommitted) else 1
+            if len(bundles[-1]) >= BUNDLE_EVENTS or (bundles[-1] and rows.get(subject, 0) + size > BUNDLE_ROWS):
+                bundles.append([])
+                rows[subject] = 0
+            bundles[-1].append(event)
+            rows[subject] = rows.get(subject, 0) + size
+        return [(subject, bundle) for subject, bundles in by_subject.items() for bundle in bundles]
+
     async def subscribe(self, subjects: Sequence[str], handler: LiveHandler) -> _Group:
         self._check_open()
         info = await self._retrying(lambda: self._js.stream_info(self.stream))
         last = info.state.last_seq
 
-        async def deliver(msg: Msg, event: Event) -> None:
+        async def deliver(msg: Msg, event: Event, index: int) -> None:
             result = handler(event)
             if inspect.isawaitable(result):
                 await result
@@ -185,10 +209,10 @@ class NatsBus:
     async def consume(self, name: str, subjects: Sequence[str], handler: DeliveryHandler) -> _Group:
         self._check_open()
 
-        async def deliver(msg: Msg, event: Event) -> None:
+        async def deliver(msg: Msg, event: Event, index: int) -> None:
             meta = msg.metadata
             subject = msg.subject.removeprefix(f"{self.prefix}.")
-            await handler(Delivery(event, meta.sequence.stream, meta.num_delivered, subject))
+            await handler(Delivery(event, meta.sequence.stream, meta.num_delivered, subject, index))
 
         pullers = [_Puller(self, f"{self.prefix}.{s}", _durable_name(name, s), deliver) for s in subjects]
         return self._start(pullers)
@@ -233,6 +257,12 @@ async def _probe(url: str, timeout_s: float) -> None:
         await writer.wait_closed()
 
 
+def _bundle_id(bundle: list[Event]) -> str:
+    if len(bundle) == 1:
+        return bundle[0].id
+    return "m." + hashlib.blake2b("\n".join(e.id for e in bundle).encode(), digest_size=16).hexdigest()
+
+
 def _durable_name(name: str, subject: str) -> str:
     """One consumer per (name, subject); NATS allows letters, digits, - and _ in its name."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", f"{name}-{subject}".replace("*", "all").replace(">", "rest"))
@@ -254,7 +284,7 @@ class _Puller:
     """One pull consumer and the task that fetches from it, (re)creating it when NATS lost it."""
 
     def __init__(self, bus: NatsBus, subject: str, durable: str | None,
-                 deliver: Callable[[Msg, Event], Awaitable[None]], *, start_after: int = 0) -> None:
+                 deliver: Callable[[Msg, Event, int], Awaitable[None]], *, start_after: int = 0) -> None:
         self.bus = bus
         self.subject = subject
         self.durable = durable
@@ -335,7 +365,7 @@ class _Puller:
 
     async def _handle(self, msg: Msg) -> None:
         try:
-            event = decode(msg.data)
+            events = decode_many(msg.data)
         except EventDecodeError as exc:
             log.warning("dropped a message on %s: %s", msg.subject, exc)
             if self.durable is not None:
@@ -344,20 +374,22 @@ class _Puller:
         if self.durable is None:  # live: no ack, but a copy after a consumer was recreated is skipped
             self.last_seq = max(self.last_seq, msg.metadata.sequence.stream)
             assert self._seen is not None
-            if not self._seen.first_time(event.id):
-                return
+            for index, event in enumerate(events):
+                if not self._seen.first_time(event.id):
+                    continue
+                try:
+                    await self.deliver(msg, event, index)
+                except Exception:
+                    log.exception("a bus listener failed on %s", type(event).__name__)
+            return
+        for index, event in enumerate(events):
             try:
-                await self.deliver(msg, event)
-            except Exception:
-                log.exception("a bus listener failed on %s", type(event).__name__)
-            return
-        try:
-            await self.deliver(msg, event)
-        except Exception:
-            log.exception("a bus consumer failed on event %d of %s; it is delivered again",
-                          msg.metadata.sequence.stream, msg.subject)
-            await _quietly(msg.nak(delay=0.1))
-            return
+                await self.deliver(msg, event, index)
+            except Exception:  # the whole message again: its events handled already come again too
+                log.exception("a bus consumer failed on event %d.%d of %s; it is delivered again",
+                              msg.metadata.sequence.stream, index, msg.subject)
+                await _quietly(msg.nak(delay=0.1))
+                return
         await _quietly(msg.ack())
 
 
