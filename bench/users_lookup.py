@@ -7,7 +7,8 @@ its user and the user's enterprise), every dashboard request ``user_for_session`
 a session); both run through the users repository (``forewarn.store.users``) on a fresh SQLite
 file and on a fresh schema of the PostgreSQL given (dropped afterwards), with 1,000 users and
 their tokens and sessions so the indexes are not trivially small. Reported: microseconds per
-lookup (median and p99 of ``--n``), one connection, no contention.
+lookup (median and p99 of ``--n``), one connection, no contention; and the floor: ``SELECT 1``
+on the same connection (for PostgreSQL, one round trip to the server).
 
 A command, not a timed test: the figures go into docs/benchmarks.md with the machine's load.
 """
@@ -65,7 +66,8 @@ def _time(n: int, look: Callable[[], object]) -> tuple[float, float]:
 def _measure(name: str, db: Any, n: int) -> None:
     token, session = _fill(db)
     for what, look in (("token", lambda: user_for_token(db, token, now_ms=1, touch=False)),
-                       ("session", lambda: user_for_session(db, session, now_ms=1, idle_ms=DAY))):
+                       ("session", lambda: user_for_session(db, session, now_ms=1, idle_ms=DAY)),
+                       ("floor", lambda: db.execute("SELECT 1").fetchone())):
         _time(min(n, 500), look)  # warm caches and prepared statements
         median, p99 = _time(n, look)
         print(f"{name:<10} {what:<8} median {median:7.1f} us   p99 {p99:7.1f} us")
