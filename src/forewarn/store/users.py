@@ -16,6 +16,7 @@ never by reading an engine's error text, and it does not abort a PostgreSQL tran
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -227,7 +228,7 @@ def _token(row: Sequence[Any]) -> ApiToken:
                     bool(revoked), None if expires is None else int(expires))
 
 
-class SqlUsers:
+class SqlUsers(ABC):
     """The repository's statements, once, for any engine whose connection has ``execute``;
     subclasses give the engine's transactions."""
 
@@ -239,8 +240,10 @@ class SqlUsers:
     def _run(self, sql: str, args: Sequence[Any] = ()) -> _Cursor:
         return self.db.execute(self.dialect.sql(sql), args)
 
+    @abstractmethod
     def atomic(self) -> AbstractContextManager[object]:
-        raise NotImplementedError
+        """All-or-nothing in this engine's way (SQLite: BEGIN IMMEDIATE or a savepoint; psycopg's
+        transaction blocks)."""
 
     # ------------------------------------------------------------------ users
 
