@@ -157,21 +157,24 @@ class SqliteStore:
                 if row is None:
                     raise StoreError(f"point {p.code}-{p.field}: device {p.mn} is not registered")
                 template = self.catalogue.point_template(p.code, p.field)
-                cur = db.execute(
+                # asked, not inferred from created_ms: two imports within one millisecond
+                # would otherwise count the second one's points as added
+                existed = db.execute("SELECT 1 FROM points WHERE device_id = ? AND code = ? AND field = ?",
+                                     (row[0], p.code, p.field)).fetchone()
+                db.execute(
                     "INSERT INTO points (device_id, code, field, name, quantity, unit, lower, "
                     "upper, role, discovered, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
                     "ON CONFLICT (device_id, code, field) DO UPDATE SET name = excluded.name, "
                     "quantity = excluded.quantity, unit = excluded.unit, lower = excluded.lower, "
-                    "upper = excluded.upper, role = excluded.role, discovered = 0 "
-                    "RETURNING (created_ms = ?)",
+                    "upper = excluded.upper, role = excluded.role, discovered = 0",
                     (row[0], p.code, p.field, p.name or template.name_zh,
                      p.quantity or template.quantity, p.unit or template.unit, p.lower, p.upper,
-                     p.role, now, now),
+                     p.role, now),
                 )
-                if cur.fetchone()[0]:
-                    result.points_added += 1
-                else:
+                if existed:
                     result.points_updated += 1
+                else:
+                    result.points_added += 1
             db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'"
             )

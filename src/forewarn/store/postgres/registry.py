@@ -121,13 +121,17 @@ def apply_registry(
                 template = catalogue.point_template(p.code, p.field)
                 args.append((device_ids[p.mn], p.code, p.field, p.name or template.name_zh,
                              p.quantity or template.quantity, p.unit or template.unit, p.lower, p.upper, p.role,
-                             now, now))
+                             now))
             cur.executemany(
                 "INSERT INTO points (device_id, code, field, name, quantity, unit, lower, upper, role, discovered, "
                 "created_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s) "
                 "ON CONFLICT (device_id, code, field) DO UPDATE SET name = EXCLUDED.name, "
                 "quantity = EXCLUDED.quantity, unit = EXCLUDED.unit, lower = EXCLUDED.lower, "
-                "upper = EXCLUDED.upper, role = EXCLUDED.role, discovered = 0 RETURNING (created_ms = %s)",
+                "upper = EXCLUDED.upper, role = EXCLUDED.role, discovered = 0 "
+                # xmax is 0 on a row this statement inserted (an updated row version carries the
+                # updating transaction's id): created_ms would count a second import within the
+                # same millisecond as adding its points
+                "RETURNING (xmax = 0)",
                 args,
                 returning=True,
             )
