@@ -159,16 +159,20 @@ def test_a_stopping_dispatcher_gives_its_claims_back_at_once(opener: Opener) -> 
     assert sorted(i.id for c in ("a", "b") for i in two.claim_due("two", c, 1001, 5, LEASE)) == ids
 
 
-def test_rows_of_channels_no_longer_configured_are_given_up(outbox: NoticeOutbox) -> None:
-    kept, removed = queue(outbox, 1, ["kept", "removed"], 1000)
-    outbox.claim_due("d", "removed", 1000, 5, LEASE)
-    assert outbox.give_up_stranded(["kept"], 2000) == 1
-    assert outbox.pending_count() == 1
+def test_old_rows_of_channels_no_longer_configured_are_given_up(opener: Opener) -> None:
+    outbox, other = opener(), opener()
+    kept, removed, claimed = queue(outbox, 1, ["kept", "removed", "elsewhere"], 1000)
+    (young,) = queue(outbox, 2, ["removed"], 5000)
+    other.claim_due("other", "elsewhere", 1000, 5, 1000 + LEASE)  # a dispatcher that has the channel
+    assert outbox.give_up_stranded(["kept"], 6000, created_before_ms=2000) == 1
+    assert outbox.pending_count() == 3
     (item,) = outbox.items([removed])
-    assert item.given_up_ms == 2000 and item.claimed_by is None
+    assert item.given_up_ms == 6000 and item.claimed_by is None
     assert "removed" in item.last_error and "no longer configured" in item.last_error
-    assert outbox.give_up_stranded([], 3000) == 1  # no channel at all: every pending row
-    assert outbox.items([kept])[0].given_up_ms == 3000
+    assert outbox.items([young])[0].pending and outbox.items([claimed])[0].pending
+    # no channel at all: every old pending row nobody holds; a claim past its lease holds nothing
+    assert outbox.give_up_stranded([], 2000 + LEASE, created_before_ms=6000) == 3
+    assert not any(i.pending for i in outbox.items([kept, young, claimed]))
 
 
 def test_dispatchers_claiming_at_once_never_share_a_row(opener: Opener) -> None:

@@ -78,7 +78,8 @@ RELEASE = f"UPDATE outbox SET claimed_by = NULL, lease_until_ms = NULL WHERE cla
 COUNT_PENDING = f"SELECT count(*) FROM outbox WHERE {PENDING}"
 STRANDED = (
     "UPDATE outbox SET given_up_ms = ?, last_error = 'channel ' || channel || ' is no longer configured', "
-    "claimed_by = NULL, lease_until_ms = NULL WHERE {pending} AND {not_known}"
+    "claimed_by = NULL, lease_until_ms = NULL WHERE {pending} AND {not_known} AND created_ms < ? "
+    "AND (claimed_by IS NULL OR lease_until_ms < ?)"
 )
 ITEMS = f"SELECT {COLUMNS} FROM outbox"
 
@@ -166,8 +167,13 @@ class NoticeOutbox(Protocol):
         """Release every claim ``owner`` holds on pending rows (a dispatcher that stops); how many."""
         ...
 
-    def give_up_stranded(self, known_channels: Collection[str], now_ms: int) -> int:
-        """Give up pending rows of channels the configuration no longer has; how many."""
+    def give_up_stranded(self, known_channels: Collection[str], now_ms: int, created_before_ms: int) -> int:
+        """Give up pending rows of channels not in ``known_channels`` queued before
+        ``created_before_ms`` and held by no live claim; how many.
+
+        Rows of a channel this dispatcher lacks may be another's to send (its file names the
+        channel; the files of a rolling change differ for a while), so only rows too old to be
+        worth sending are given up, never a claimed one."""
         ...
 
     def pending_count(self) -> int:
@@ -191,12 +197,12 @@ def enqueue_in(
     ]
 
 
-def stranded_sql(known_channels: Collection[str]) -> tuple[str, list[object]]:
-    """The statement giving up rows of channels not in ``known_channels``, and its parameters
-    after the time."""
+def stranded_sql(known_channels: Collection[str], now_ms: int, created_before_ms: int) -> tuple[str, list[object]]:
+    """The statement giving up rows of channels not in ``known_channels``, and its parameters."""
     names = list(known_channels)
     not_known = f"channel NOT IN ({','.join('?' * len(names))})" if names else "TRUE"
-    return STRANDED.format(pending=PENDING, not_known=not_known), list(names)
+    return (STRANDED.format(pending=PENDING, not_known=not_known),
+            [now_ms, *names, created_before_ms, now_ms])
 
 
 def items_sql(ids: Collection[int] | None) -> tuple[str, list[object]]:
@@ -278,10 +284,10 @@ class SqliteNoticeOutbox:
         with self._connection(write=True) as db:
             return db.execute(RELEASE, (owner,)).rowcount
 
-    def give_up_stranded(self, known_channels: Collection[str], now_ms: int) -> int:
-        sql, names = stranded_sql(known_channels)
+    def give_up_stranded(self, known_channels: Collection[str], now_ms: int, created_before_ms: int) -> int:
+        sql, args = stranded_sql(known_channels, now_ms, created_before_ms)
         with self._connection(write=True) as db:
-            return db.execute(sql, [now_ms, *names]).rowcount
+            return db.execute(sql, args).rowcount
 
     def pending_count(self) -> int:
         with self._connection(write=False) as db:

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 #: A claim holds for the channel's deadline plus this: the time to record the outcome after an
 #: attempt abandoned at its deadline (a database busy for seconds, a connection reopened).
 LEASE_MARGIN_S = 30.0
+#: How often rows of channels no dispatcher's file names are looked for (see _give_up_stranded).
+STRANDED_EVERY_S = 60.0
 
 T = TypeVar("T")
 
@@ -108,6 +110,7 @@ class Dispatcher:
         self._db_thread: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes: list[tuple[OutboxItem, Outcome]] = []  # finished sends, not yet recorded
+        self._stranded_checked_ms = 0
         self._in_flight: Counter[str] = Counter()
         self._channels: dict[str, Channel] = {}
         self._throttle = Throttle(log)
@@ -146,10 +149,7 @@ class Dispatcher:
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="forewarn-notify-db")
         workers = self.config.delivery.per_channel_concurrency
         try:
-            try:
-                await self._call(self.outbox.give_up_stranded, list(self.config.channels), self._now_ms())
-            except OutboxError as exc:
-                log.warning("could not give up notifications of channels no longer configured: %s", exc)
+            await self._give_up_stranded()
             # httpx logs every request's full URL at INFO, and an SMS gateway's URL holds its API
             # key: unless someone chose a level for it, keep it to warnings.
             httpx_log = logging.getLogger("httpx")
@@ -194,10 +194,29 @@ class Dispatcher:
         lease_s = self.lease_s if self.lease_s is not None else channel.deadline_s + LEASE_MARGIN_S
         return int(lease_s * 1000)
 
+    async def _give_up_stranded(self) -> None:
+        """Give up rows of channels this dispatcher's file lacks once they are older than the
+        delivery policy lets any notice be (it would have given them up by then anyway); younger
+        ones may be another dispatcher's, whose file names their channel. At start, then every
+        :data:`STRANDED_EVERY_S`."""
+        now_ms = self._now_ms()
+        self._stranded_checked_ms = now_ms
+        too_old_ms = now_ms - int(self.config.delivery.give_up_after_s * 1000)
+        try:
+            given_up = await self._call(self.outbox.give_up_stranded, list(self.config.channels), now_ms, too_old_ms)
+        except OutboxError as exc:
+            log.warning("could not give up notifications of channels no longer configured: %s", exc)
+            return
+        if given_up:
+            log.warning("gave up %d notifications of channels no notification file names any more "
+                        "(queued over %.0f h ago)", given_up, self.config.delivery.give_up_after_s / 3600)
+
     async def _fill(self) -> None:
         """Record the finished sends' outcomes, then claim and start due rows, channel by
         channel, within the slots free."""
         await self._flush()
+        if self._now_ms() - self._stranded_checked_ms >= STRANDED_EVERY_S * 1000:
+            await self._give_up_stranded()
         per_channel = self.config.delivery.per_channel_concurrency
         order = list(self._channels.items())
         self._turn = (self._turn + 1) % max(len(order), 1)  # no channel always first for the last slots

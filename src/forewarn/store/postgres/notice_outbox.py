@@ -117,10 +117,10 @@ class PostgresNoticeOutbox:
         with self._transaction(lazy=True) as conn:
             return conn.execute(_RELEASE, (owner,)).rowcount
 
-    def give_up_stranded(self, known_channels: Collection[str], now_ms: int) -> int:
-        sql, names = q.stranded_sql(known_channels)
+    def give_up_stranded(self, known_channels: Collection[str], now_ms: int, created_before_ms: int) -> int:
+        sql, args = q.stranded_sql(known_channels, now_ms, created_before_ms)
         with self._transaction() as conn:
-            return conn.execute(POSTGRES.sql(sql), [now_ms, *names]).rowcount
+            return conn.execute(POSTGRES.sql(sql), args).rowcount
 
     def pending_count(self) -> int:
         with self._transaction() as conn:
