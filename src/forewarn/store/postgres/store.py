@@ -11,6 +11,7 @@ which failures to try again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -69,6 +70,9 @@ class PgStore:
         except psycopg.Error as exc:
             self._conns.close()
             raise StoreError(f"cannot prepare the forewarn schema at {describe(dsn)}: {exc}") from exc
+        #: one transaction at a time on the writer's connection, whichever thread asks (a
+        #: registry import from the web layer while the writer thread commits a batch)
+        self._writing = threading.RLock()
         self._points = PointCache(catalogue)
         self._partitions = Partitions()
         #: run inside each write transaction after the readings (e.g. the alarm layer)
@@ -95,6 +99,13 @@ class PgStore:
     ) -> ImportResult:
         """Insert or update the registry in one transaction (see SqliteStore.apply_registry);
         ``before_apply`` and ``before_commit`` get the connection inside that transaction."""
+        with self._writing:
+            return self._apply_registry(devices, points, regions, before_apply, before_commit)
+
+    def _apply_registry(
+        self, devices: list[DeviceRow], points: list[PointRow], regions: list[RegionRow] | None,
+        before_apply: Callable[[Conn], None] | None, before_commit: Callable[[Conn, ImportResult], None] | None,
+    ) -> ImportResult:
         conn = self._writer()
         try:
             with conn.transaction():
@@ -108,9 +119,10 @@ class PgStore:
 
     def run_in_transaction(self, work: Callable[[Conn], object]) -> None:
         """``work(conn)`` in one transaction (for writer jobs such as alarm handling steps)."""
-        conn = self._writer()
-        with conn.transaction():
-            work(conn)
+        with self._writing:
+            conn = self._writer()
+            with conn.transaction():
+                work(conn)
 
     def registry_version(self) -> int:
         return int(self._conns.read(registry.registry_version))
@@ -132,6 +144,10 @@ class PgStore:
     def write(self, batch: IngestBatch) -> None:
         """Commit one batch: readings (resolving and discovering points), quarantine, rejections,
         quirks, activity, rule state, packet clocks, the batch hooks and counters, together."""
+        with self._writing:
+            self._write(batch)
+
+    def _write(self, batch: IngestBatch) -> None:
         conn = self._writer()
         try:
             self._ensure_partitions(conn, batch)
@@ -164,6 +180,10 @@ class PgStore:
 
     def rule_version(self, rule_id: str, digest: str, body: str) -> int:
         """The version number of this content of a rule, numbering it if it is new."""
+        with self._writing:
+            return self._rule_version(rule_id, digest, body)
+
+    def _rule_version(self, rule_id: str, digest: str, body: str) -> int:
         conn = self._writer()
         with conn.transaction():
             row = conn.execute(
