@@ -33,7 +33,7 @@ from forewarn.rules.catalog import DeviceContext, PointContext, RuleCatalog
 from forewarn.rules.composite import OperandBinding, compile_when, evaluate_composite, operand_matches
 from forewarn.rules.emergency import Calendar, emergency
 from forewarn.rules.events import Evidence, Grouping, RuleEvent, SubjectInfo
-from forewarn.rules.inflight import Journal, Ledger
+from forewarn.rules.inflight import Journal, Ledger, copy_state
 from forewarn.rules.marked import PointKey, covers
 from forewarn.rules.model import Rule, RuleSet
 from forewarn.rules.point_rules import POINT_RULES, Evaluate, Verdict
@@ -315,6 +315,8 @@ class Engine:
                 events.append(self._event(b.rule, b.subject, verdict, ts, live, point, b.state, bound.kind))
         if flag != "N" or bound.flagged:
             for b in bound.flags:
+                if journal is not None:
+                    journal.touch(b.key, b.state)
                 verdict = self._evaluate(b, ts, value, flag, point)
                 if verdict is not None:
                     decided.add(b.key)
@@ -345,14 +347,16 @@ class Engine:
             self._touch(journal, bound)
 
     def _touch(self, journal: Journal, bound: _Bound) -> None:
-        """Before a batch first changes a point's state: what to put back if it is not stored."""
+        """Before a batch first changes a point's state: what to put back if it is not stored
+        (flag rules, which run only now and then, are noted when they run)."""
         journal.marks[bound] = (bound.seen_key, (bound.last_ts, bound.flagged))
+        states = journal.states
         for b in bound.points:
-            journal.touch(b.key, b.state)
-        for b in bound.flags:
-            journal.touch(b.key, b.state)
+            if b.key not in states:
+                states[b.key] = (b.state, copy_state(b.state))
         for s in bound.sites:
-            journal.touch(s.key, s.state)
+            if s.key not in states:
+                states[s.key] = (s.state, copy_state(s.state))
 
     def _restore_mark(self, bound: _Bound, saved: tuple[int, bool]) -> None:
         bound.last_ts, bound.flagged = saved
